@@ -1,0 +1,45 @@
+//! Where packets come from: the kernel programs through a ring buffer, or a
+//! pcap/pcapng file for offline replay. Both produce [`CapturedPacket`].
+
+use std::time::SystemTime;
+
+/// Which way the packet crossed the interface's tc hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+/// What the first byte of [`CapturedPacket::data`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkType {
+    /// Ethernet II, possibly with 802.1Q/802.1ad tags (also `lo`).
+    Ethernet,
+    /// Linux cooked capture v1 (pcap LINKTYPE_LINUX_SLL).
+    LinuxSll,
+    /// Linux cooked capture v2 (pcap LINKTYPE_LINUX_SLL2).
+    LinuxSll2,
+    /// An IPv4 or IPv6 header, no link layer.
+    RawIp,
+}
+
+/// One packet as captured, before any decoding.
+#[derive(Clone, Debug)]
+pub struct CapturedPacket {
+    pub timestamp: SystemTime,
+    pub link: LinkType,
+    /// The interface it was seen on (kernel capture only).
+    pub interface: Option<InterfaceRef>,
+    /// Socket cookie of the sending socket, when the kernel knew it (egress).
+    pub socket_cookie: Option<u64>,
+    /// Length of the packet on the wire; `data` may be shorter if truncated.
+    pub orig_len: u32,
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceRef {
+    pub index: u32,
+    pub name: String,
+    pub direction: Direction,
+}

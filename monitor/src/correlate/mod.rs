@@ -1,0 +1,1 @@
+//! Joins queries with answers and both with the process that asked.

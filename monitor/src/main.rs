@@ -1,0 +1,3 @@
+fn main() {
+    println!("dnssec-monitor: not yet wired");
+}

@@ -1,0 +1,55 @@
+//! `cargo xtask …`: one place that knows how to provision this machine,
+//! build the kernel programs and the agent, and run every test.
+
+mod build;
+mod setup;
+mod util;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Build, provision, run and test dnssec-monitor")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install what is missing: Debian packages, nightly rust-src, bpf-linker.
+    Setup,
+    /// Build the eBPF object and `dnssec-monitor` with the object embedded.
+    Build {
+        #[arg(long)]
+        release: bool,
+    },
+    /// Provision, build, and start the daemon as root (default: `run --output -`).
+    Run {
+        #[arg(long)]
+        release: bool,
+        /// Arguments for `dnssec-monitor` (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Provision, build, and run every test: unit, conformance, integration (root).
+    Test,
+    /// Replay Deckard `.rpl` scenarios (files or directories) through the engine.
+    Conformance {
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Criterion benchmarks; with a name, only that group (e.g. `capture`).
+    Bench { what: Vec<String> },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Setup => setup::setup(),
+        Cmd::Build { release } => build::build(release).map(|_| ()),
+        Cmd::Run { release, args } => build::run_daemon(release, args),
+        Cmd::Test => build::test(),
+        Cmd::Conformance { paths } => build::conformance(&paths),
+        Cmd::Bench { what } => build::bench(&what),
+    }
+}
