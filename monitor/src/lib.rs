@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod commands;
 pub mod correlate;
 pub mod decode;
 pub mod dnssec;

@@ -1,3 +1,28 @@
+//! `dnssec-monitor`: parse the command line and hand over to the command.
+
+use clap::Parser;
+use monitor::cli::{Cli, Command};
+use monitor::commands;
+
 fn main() {
-    println!("dnssec-monitor: not yet wired");
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Run(a) => commands::run::main(a),
+        Command::Replay(a) => commands::replay::main(a),
+        Command::Validate(a) => commands::validate::main(a),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("dnssec-monitor: {e:#}");
+            // 64 = EX_USAGE-style: configuration or usage problem.
+            std::process::exit(64);
+        }
+    }
 }

@@ -1,0 +1,6 @@
+//! One module per subcommand: its options (clap `Args`) and its body.
+//! Each returns the process exit code.
+
+pub mod replay;
+pub mod run;
+pub mod validate;
