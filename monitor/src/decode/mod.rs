@@ -12,6 +12,7 @@
 //! * `l4` — UDP and TCP headers.
 //! * `tcp_stream` — DNS over TCP: per-flow reassembly and length framing.
 //! * `dns` — the DNS message, via hickory-proto.
+//! * [`presentation`] — DNS data as text (names, RDATA, mnemonics).
 //! * [`build`] — packet builders for tests and benches.
 
 pub mod build;
@@ -24,6 +25,7 @@ mod l4;
 pub mod limits;
 mod link;
 pub mod message;
+pub mod presentation;
 #[cfg(test)]
 mod proptests;
 mod tcp_stream;
