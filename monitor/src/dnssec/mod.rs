@@ -19,6 +19,8 @@
 //! - [`nsec`]: NSEC proofs (RFC 4035 §5.4, RFC 6840 §4).
 //! - [`nsec3`]: NSEC3 proofs (RFC 5155 §8, RFC 9276).
 //! - [`anchors`]: trust anchors (IANA root, zone-file DS/DNSKEY files).
+//! - [`testsign`]: ring signing keys for tests and benches (not used to
+//!   validate).
 //! - [`engine`]: the entry point, `Engine::lookup(name, type)`.
 
 pub mod algorithm;
@@ -32,6 +34,10 @@ pub mod limits;
 pub mod nsec;
 pub mod nsec3;
 pub mod rrsig;
+pub mod testsign;
 pub mod transport;
 pub mod verdict;
 pub mod verify;
+
+#[cfg(test)]
+mod test_support;
