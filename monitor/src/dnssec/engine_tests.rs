@@ -449,3 +449,41 @@ async fn no_trust_anchor_is_insecure_and_wrong_anchor_is_bogus() {
         l.verdict
     );
 }
+
+#[tokio::test]
+async fn upstream_mode_and_single_server_hosting_all_zones() {
+    for upstream in [true, false] {
+        let (net, anchor) = standard_hierarchy(vec![]);
+        let net = net.single_server([198, 18, 0, 53]);
+        let server = IpAddr::from([198, 18, 0, 53]);
+        let mut cfg = if upstream {
+            EngineConfig::upstream(vec![std::net::SocketAddr::new(server, 53)])
+        } else {
+            EngineConfig::iterative(RootHints::from_addrs(vec![server]))
+        };
+        let mut anchors = TrustAnchors::empty();
+        anchors.add_dnskey(&Name::root(), anchor);
+        cfg.trust_anchors = anchors;
+        cfg.clock = Clock::fixed(i64::from(NOW));
+        let e = Engine::new(cfg, Arc::new(net));
+        let cases = [
+            ("www.secure.test.", RecordType::A, "secure"),
+            ("alias.secure.test.", RecordType::A, "secure"),
+            ("nx.secure.test.", RecordType::A, "secure"),
+            ("host.wild.secure.test.", RecordType::A, "secure"),
+            ("www.unsigned.test.", RecordType::A, "insecure"),
+            ("nx.unsigned.test.", RecordType::A, "insecure"),
+            ("www.broken.test.", RecordType::A, "bogus"),
+            ("www.nokey.test.", RecordType::A, "bogus"),
+        ];
+        for (q, t, want) in cases {
+            let l = e.lookup(&name(q), t).await;
+            assert_eq!(
+                l.verdict.outcome(),
+                want,
+                "{q} {t} upstream={upstream}: {}",
+                l.verdict
+            );
+        }
+    }
+}

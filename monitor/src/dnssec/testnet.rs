@@ -397,6 +397,14 @@ impl TestNet {
         self
     }
 
+    /// Every zone moved to one server at `ip` (like one nsd hosting parent
+    /// and children, or a recursive server for upstream-mode tests).
+    pub fn single_server(mut self, ip: [u8; 4]) -> Self {
+        let zones: Vec<Zone> = self.servers.drain().flat_map(|(_, z)| z).collect();
+        self.servers.insert(IpAddr::from(ip), zones);
+        self
+    }
+
     pub fn mutate(&mut self, m: Mutator) -> &mut Self {
         self.mutators.push(m);
         self
