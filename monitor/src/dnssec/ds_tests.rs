@@ -132,7 +132,7 @@ fn unsupported_digest_or_algorithm_is_insecure() {
     let k = TestKey::ed25519(KSK);
     let gost = ds(k.key_tag(), 15, 3, vec![0; 32]);
     assert!(matches!(
-        match_ds(&owner, &[gost.clone()], &[k.dnskey()]),
+        match_ds(&owner, std::slice::from_ref(&gost), &[k.dnskey()]),
         DsMatch::Unsupported {
             reason: InsecureReason::UnsupportedDigest { digest_type: 3, .. }
         }
