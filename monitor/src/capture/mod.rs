@@ -1,6 +1,11 @@
 //! Where packets come from: the kernel programs through a ring buffer, or a
 //! pcap/pcapng file for offline replay. Both produce [`CapturedPacket`].
 
+pub mod cgroup;
+pub mod ebpf;
+pub mod netlink;
+pub mod ringbuf;
+
 use std::time::SystemTime;
 
 /// Which way the packet crossed the interface's tc hook.
