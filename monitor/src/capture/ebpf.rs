@@ -216,7 +216,9 @@ impl KernelPrograms {
     }
 
     /// Attaches the process-attribution programs to the cgroup v2 root,
-    /// alongside whatever else is attached there (BPF_F_ALLOW_MULTI).
+    /// alongside whatever else is attached there. On kernels ≥ 5.7 aya
+    /// uses bpf links, which always coexist with other programs and take no
+    /// flags (the kernel rejects BPF_F_ALLOW_MULTI there with EINVAL).
     pub fn attach_cgroup(&mut self, root: &Path) -> Result<(), CaptureError> {
         let cg = std::fs::File::open(root).map_err(|e| CaptureError::Cgroup {
             path: root.display().to_string(),
@@ -235,7 +237,7 @@ impl KernelPrograms {
                 .ok_or(CaptureError::Missing(name))?
                 .try_into()
                 .map_err(prog_err(name))?;
-            p.attach(&cg, CgroupAttachMode::AllowMultiple)
+            p.attach(&cg, CgroupAttachMode::Single)
                 .map_err(prog_err(name))?;
         }
         let name = names::SKB_EGRESS;
@@ -245,12 +247,8 @@ impl KernelPrograms {
             .ok_or(CaptureError::Missing(name))?
             .try_into()
             .map_err(prog_err(name))?;
-        p.attach(
-            &cg,
-            CgroupSkbAttachType::Egress,
-            CgroupAttachMode::AllowMultiple,
-        )
-        .map_err(prog_err(name))?;
+        p.attach(&cg, CgroupSkbAttachType::Egress, CgroupAttachMode::Single)
+            .map_err(prog_err(name))?;
         Ok(())
     }
 

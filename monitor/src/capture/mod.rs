@@ -2,6 +2,7 @@
 //! pcap/pcapng file for offline replay. Both produce [`CapturedPacket`].
 
 pub mod cgroup;
+pub mod dedup;
 pub mod ebpf;
 pub mod netlink;
 pub mod ringbuf;

@@ -99,6 +99,24 @@ fn parse_link(ty: u16, body: &[u8]) -> Option<LinkEvent> {
     })
 }
 
+/// Whether the datagram ends a dump (NLMSG_DONE or an error reply).
+pub fn ends_dump(buf: &[u8]) -> bool {
+    let mut off = 0;
+    while off + NLMSG_HDRLEN <= buf.len() {
+        let h = &buf[off..];
+        let len = u32::from_ne_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        let ty = u16::from_ne_bytes([h[4], h[5]]);
+        if ty == NLMSG_DONE || ty == NLMSG_ERROR {
+            return true;
+        }
+        if len < NLMSG_HDRLEN {
+            return false;
+        }
+        off += align4(len);
+    }
+    false
+}
+
 /// A non-blocking rtnetlink socket in the link multicast group.
 pub struct LinkSocket {
     fd: OwnedFd,
@@ -153,6 +171,41 @@ impl LinkSocket {
             return Err(io::Error::last_os_error());
         }
         Ok(())
+    }
+
+    /// The interfaces that exist now: a dump, waited for at most `timeout`.
+    pub fn dump(&self, timeout: std::time::Duration) -> io::Result<Vec<LinkEvent>> {
+        self.request_dump()?;
+        let deadline = std::time::Instant::now() + timeout;
+        let mut buf = vec![0u8; 65536];
+        let mut out = Vec::new();
+        loop {
+            match self.recv(&mut buf) {
+                Ok(n) => {
+                    out.extend(parse_messages(&buf[..n]));
+                    if ends_dump(&buf[..n]) {
+                        return Ok(out);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "rtnetlink link dump did not finish",
+                        ));
+                    }
+                    let mut pfd = libc::pollfd {
+                        fd: self.fd.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    // SAFETY: one valid pollfd.
+                    unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(1000) as i32) };
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// One datagram into `buf`; `WouldBlock` when none is queued.
@@ -240,23 +293,20 @@ mod tests {
     }
 
     #[test]
+    fn done_detected() {
+        let mut buf = msg(RTM_NEWLINK, 7, 1, Some("veth0"));
+        assert!(!ends_dump(&buf));
+        let mut done = vec![0u8; NLMSG_HDRLEN + 4];
+        done[0..4].copy_from_slice(&((NLMSG_HDRLEN + 4) as u32).to_ne_bytes());
+        done[4..6].copy_from_slice(&NLMSG_DONE.to_ne_bytes());
+        buf.extend(done);
+        assert!(ends_dump(&buf));
+    }
+
+    #[test]
     fn dump_of_this_machine_has_lo() {
         let s = LinkSocket::open().expect("netlink socket");
-        s.request_dump().unwrap();
-        let mut buf = vec![0u8; 65536];
-        let mut seen = Vec::new();
-        for _ in 0..200 {
-            match s.recv(&mut buf) {
-                Ok(n) => seen.extend(parse_messages(&buf[..n])),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !seen.is_empty() {
-                        break;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                Err(e) => panic!("{e}"),
-            }
-        }
+        let seen = s.dump(std::time::Duration::from_secs(5)).unwrap();
         assert!(
             seen.iter()
                 .any(|e| matches!(e, LinkEvent::New { name, arphrd: 772, .. } if name == "lo")),

@@ -14,6 +14,7 @@ use monitor_common::{DIR_EGRESS, PKT_F_HAS_COOKIE, PacketHeader};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, watch};
 
+use super::dedup::Dedup;
 use super::{CapturedPacket, Direction, InterfaceRef, LinkType};
 
 /// ifindex → interface name, kept current by whoever attaches.
@@ -120,10 +121,13 @@ pub struct RingStats {
     pub malformed: AtomicU64,
     /// Packets dropped because the next stage's channel was full.
     pub channel_full: AtomicU64,
+    /// Second sightings of one packet (lo, forwarding), not passed on.
+    pub duplicates: AtomicU64,
 }
 
 pub struct RingReader {
     ring: AsyncFd<RingBuf<MapData>>,
+    dedup: Dedup,
     clock: KtimeClock,
     names: InterfaceNames,
 }
@@ -135,6 +139,7 @@ impl RingReader {
             // SAFETY: the ring owns its fd, which stays open as long as
             // the AsyncFd (which owns the ring) lives.
             ring: unsafe { AsyncFd::register(ring) }.map_err(std::io::Error::from)?,
+            dedup: Dedup::new(),
             clock: KtimeClock::now(),
             names,
         })
@@ -152,13 +157,14 @@ impl RingReader {
             tokio::select! {
                 r = self.ring.readable_mut() => {
                     let mut guard = r?;
-                    if !drain(guard.get_inner_mut(), &self.clock, &self.names, &tx, &stats) {
+                    let ring = guard.get_inner_mut();
+                    if !drain(ring, &mut self.dedup, &self.clock, &self.names, &tx, &stats) {
                         return Ok(());
                     }
                     guard.clear_ready();
                 }
                 _ = stop.changed() => {
-                    drain(self.ring.get_mut(), &self.clock, &self.names, &tx, &stats);
+                    drain(self.ring.get_mut(), &mut self.dedup, &self.clock, &self.names, &tx, &stats);
                     return Ok(());
                 }
             }
@@ -169,6 +175,7 @@ impl RingReader {
 /// `false` when the receiver is gone.
 fn drain(
     ring: &mut RingBuf<MapData>,
+    dedup: &mut Dedup,
     clock: &KtimeClock,
     names: &InterfaceNames,
     tx: &mpsc::Sender<CapturedPacket>,
@@ -177,6 +184,9 @@ fn drain(
     while let Some(item) = ring.next() {
         stats.records.fetch_add(1, Ordering::Relaxed);
         match parse_record(&item, clock, names) {
+            Ok(pkt) if !dedup.first_sighting(&pkt) => {
+                stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            }
             Ok(pkt) => match tx.try_send(pkt) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
