@@ -12,6 +12,7 @@ pub mod names {
     pub const DNS_PORTS: &str = "DNS_PORTS";
     pub const SOCKETS: &str = "SOCKETS";
     pub const FLOWS: &str = "FLOWS";
+    pub const CONFIG: &str = "CONFIG";
     /// tc programs: one per (direction, link-layer kind), so the hot path
     /// needs no per-packet map lookup to learn either.
     pub const TC_INGRESS_ETH: &str = "tc_ingress_eth";
@@ -23,6 +24,18 @@ pub mod names {
     pub const SENDMSG4: &str = "sock_sendmsg4";
     pub const SENDMSG6: &str = "sock_sendmsg6";
     pub const SKB_EGRESS: &str = "skb_egress";
+}
+
+/// Indices of the `CONFIG` array (u32 values, filled by user space from
+/// the kernel's BTF before the programs run).
+pub mod config {
+    /// Byte offset of `task_struct.group_leader`.
+    pub const GROUP_LEADER_OFF: u32 = 0;
+    /// Byte offset of `task_struct.comm`.
+    pub const COMM_OFF: u32 = 1;
+    /// Non-zero when the two offsets above are valid.
+    pub const OFFSETS_VALID: u32 = 2;
+    pub const COUNT: u32 = 4;
 }
 
 /// Size of the `DNS_PORTS` array map: one byte per port, non-zero = DNS.
@@ -86,7 +99,9 @@ pub struct ProcInfo {
     pub gid: u32,
     /// cgroup v2 id of the task (inode number of its cgroup directory).
     pub cgroup_id: u64,
-    /// `comm`, NUL-padded.
+    /// The process name: `comm` of the thread-group leader (falls back to
+    /// the calling thread's when the kernel's BTF was not available),
+    /// NUL-padded.
     pub comm: [u8; 16],
 }
 

@@ -5,7 +5,7 @@ use aya_ebpf::{
     maps::{Array, LruHashMap, PerCpuArray, RingBuf},
 };
 use monitor_common::{
-    DNS_PORTS_LEN, FLOWS_MAX, FlowKey, ProcInfo, RING_BYTES, SOCKETS_MAX, counter,
+    DNS_PORTS_LEN, config, FLOWS_MAX, FlowKey, ProcInfo, RING_BYTES, SOCKETS_MAX, counter,
 };
 
 /// Captured packets: `PacketHeader` + bytes.
@@ -17,6 +17,10 @@ pub static PACKETS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
 /// ports costs two loads, not two hash lookups.
 #[map]
 pub static DNS_PORTS: Array<u8> = Array::with_max_entries(DNS_PORTS_LEN, 0);
+
+/// Settings from user space (`monitor_common::config` indices).
+#[map]
+pub static CONFIG: Array<u32> = Array::with_max_entries(config::COUNT, 0);
 
 /// Per-CPU counters, indexed by `monitor_common::counter`.
 #[map]
@@ -41,4 +45,9 @@ pub fn bump(index: u32) {
 #[inline(always)]
 pub fn is_dns_port(port: u16) -> bool {
     matches!(DNS_PORTS.get(u32::from(port)), Some(&v) if v != 0)
+}
+
+#[inline(always)]
+pub fn config(index: u32) -> u32 {
+    CONFIG.get(index).copied().unwrap_or(0)
 }

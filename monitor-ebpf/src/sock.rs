@@ -10,13 +10,14 @@
 use aya_ebpf::{
     helpers::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
-        generated::{bpf_get_current_cgroup_id, bpf_get_socket_cookie},
+        bpf_probe_read_kernel,
+        generated::{bpf_get_current_cgroup_id, bpf_get_current_task, bpf_get_socket_cookie},
     },
     programs::{SkBuffContext, SockAddrContext},
 };
-use monitor_common::{FAMILY_V4, FlowKey, ProcInfo, counter};
+use monitor_common::{FAMILY_V4, FlowKey, ProcInfo, config, counter};
 
-use crate::maps::{FLOWS, SOCKETS, bump, is_dns_port};
+use crate::maps::{FLOWS, SOCKETS, bump, config as cfg, is_dns_port};
 use crate::parse::{ETH_P_IP, ETH_P_IPV6, Pkt, parse_ip, ports};
 
 #[inline(always)]
@@ -30,7 +31,7 @@ pub fn try_record(ctx: &SockAddrContext) -> Option<()> {
     }
     let pid_tgid = bpf_get_current_pid_tgid();
     let uid_gid = bpf_get_current_uid_gid();
-    let comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    let comm = process_comm();
     // SAFETY: helpers valid in sock_addr programs.
     let (cookie, cgroup_id) =
         unsafe { (bpf_get_socket_cookie(sa as *mut _), bpf_get_current_cgroup_id()) };
@@ -46,6 +47,27 @@ pub fn try_record(ctx: &SockAddrContext) -> Option<()> {
         bump(counter::SOCKETS_RECORDED);
     }
     Some(())
+}
+
+/// The process name: the thread-group leader's `comm` (a resolver library
+/// thread is often renamed, e.g. dig's `isc-net-0000`), read at the offsets
+/// user space found in the kernel's BTF; the thread's own `comm` otherwise.
+#[inline(always)]
+fn process_comm() -> [u8; 16] {
+    let thread = bpf_get_current_comm().unwrap_or([0; 16]);
+    if cfg(config::OFFSETS_VALID) == 0 {
+        return thread;
+    }
+    let gl = cfg(config::GROUP_LEADER_OFF) as usize;
+    let co = cfg(config::COMM_OFF) as usize;
+    // SAFETY: probe reads of kernel memory; a fault yields Err, not a crash.
+    unsafe {
+        let task = bpf_get_current_task() as *const u8;
+        let Ok(leader) = bpf_probe_read_kernel(task.add(gl) as *const *const u8) else {
+            return thread;
+        };
+        bpf_probe_read_kernel(leader.add(co) as *const [u8; 16]).unwrap_or(thread)
+    }
 }
 
 #[inline(always)]

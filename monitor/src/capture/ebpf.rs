@@ -12,7 +12,7 @@ use aya::programs::{
     TcAttachType, tc,
 };
 use aya::{Ebpf, EbpfLoader};
-use monitor_common::{FlowKey, ProcInfo, counter, names};
+use monitor_common::{FlowKey, ProcInfo, config, counter, names};
 
 /// The object built by `cargo xtask build` (empty when built without it).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/monitor.bpf.o"));
@@ -163,6 +163,26 @@ impl KernelPrograms {
                 ports
                     .set(u32::from(p), 1, 0)
                     .map_err(map_err(names::DNS_PORTS))?;
+            }
+        }
+        {
+            let map = bpf
+                .map_mut(names::CONFIG)
+                .ok_or(CaptureError::Missing(names::CONFIG))?;
+            let mut cfg: Array<_, u32> = Array::try_from(map).map_err(map_err(names::CONFIG))?;
+            match super::btf::task_offsets() {
+                Ok(o) => {
+                    for (i, v) in [
+                        (config::GROUP_LEADER_OFF, o.group_leader),
+                        (config::COMM_OFF, o.comm),
+                        (config::OFFSETS_VALID, 1),
+                    ] {
+                        cfg.set(i, v, 0).map_err(map_err(names::CONFIG))?;
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    "process names will be thread names: cannot find task_struct offsets: {e}"
+                ),
             }
         }
         for name in TC_PROGS {

@@ -1,6 +1,7 @@
 //! Where packets come from: the kernel programs through a ring buffer, or a
 //! pcap/pcapng file for offline replay. Both produce [`CapturedPacket`].
 
+pub mod btf;
 pub mod cgroup;
 pub mod dedup;
 pub mod ebpf;
