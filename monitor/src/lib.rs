@@ -14,3 +14,4 @@ pub mod decode;
 pub mod dnssec;
 pub mod event;
 pub mod sinks;
+pub mod store;
