@@ -9,6 +9,7 @@
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod correlate;
 pub mod decode;
 pub mod dnssec;
