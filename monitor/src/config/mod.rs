@@ -28,7 +28,7 @@ use crate::sinks::{
     reliable::ReliableSinkOptions,
     rotate::RotateOptions,
     spool::SpoolOptions,
-    syslog::{Facility, SyslogTransport, TransportKind, tls},
+    syslog::{Facility, SinkStartError, SyslogSink, SyslogTransport, TransportKind, tls},
 };
 use crate::store::{Retention, StoreOptions};
 
@@ -172,6 +172,16 @@ impl SyslogSinkConfig {
                 )
             }
         })
+    }
+
+    /// Build the transport, open the spool and start the sink thread.
+    pub fn start(&self) -> Result<SyslogSink, SinkStartError> {
+        SyslogSink::start(
+            &self.address,
+            self.build_transport()?,
+            self.facility,
+            self.sink_options(),
+        )
     }
 
     pub fn sink_options(&self) -> ReliableSinkOptions {

@@ -272,6 +272,15 @@ fn sink_config_builds_its_transport_and_options() {
         (TransportKind::Tcp, "127.0.0.1:6514")
     );
     assert_eq!(cfg.syslog[0].sink_options().spool.max_bytes, 8192);
+    let mut with_spool = cfg.syslog[0].clone();
+    with_spool.spool_dir = dir.path().join("spool");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sink = with_spool.start().unwrap();
+    assert_eq!(sink.name(), "127.0.0.1:6514");
+    rt.block_on(sink.shutdown(Duration::ZERO));
     let store = StoreConfig {
         path: dir.path().join("s.db"),
         max_age: None,

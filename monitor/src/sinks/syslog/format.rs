@@ -19,6 +19,21 @@ pub enum Severity {
     Debug = 7,
 }
 
+impl Severity {
+    /// From an alert's 0–100 risk score (ECS `event.risk_score`; Elastic's
+    /// rule levels are low 21, medium 47, high 73, critical 99): ≥ 90
+    /// critical, ≥ 70 error, ≥ 40 warning, below that notice. An alert is
+    /// never merely informational.
+    pub fn from_risk_score(score: f64) -> Severity {
+        match score {
+            s if s >= 90.0 => Severity::Critical,
+            s if s >= 70.0 => Severity::Error,
+            s if s >= 40.0 => Severity::Warning,
+            _ => Severity::Notice,
+        }
+    }
+}
+
 /// RFC 5424 §6.2.1 table 1 facility code (0..=23).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Facility(u8);
@@ -95,6 +110,35 @@ impl Rfc5424Formatter {
         );
         line.into_bytes()
     }
+}
+
+impl Rfc5424Formatter {
+    /// One alert as a message: MSGID from `rule.name`, severity from
+    /// `event.risk_score` (else `event.severity`, same 0–100 scale), MSG
+    /// the compact JSON. Nested (`{"rule":{"name":…}}`) and dotted
+    /// (`{"rule.name":…}`) ECS keys are both understood.
+    pub fn format_alert(&self, alert: &serde_json::Value, time: SystemTime) -> Vec<u8> {
+        let rule = ecs_field(alert, "rule", "name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("alert");
+        let score = ecs_field(alert, "event", "risk_score")
+            .or_else(|| ecs_field(alert, "event", "severity"))
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(50.0);
+        // Serialising a Value cannot fail (no non-string map keys).
+        let msg = serde_json::to_string(alert).unwrap_or_default();
+        self.format(Severity::from_risk_score(score), rule, time, &msg)
+    }
+}
+
+fn ecs_field<'a>(
+    v: &'a serde_json::Value,
+    group: &str,
+    field: &str,
+) -> Option<&'a serde_json::Value> {
+    v.get(group)
+        .and_then(|g| g.get(field))
+        .or_else(|| v.get(format!("{group}.{field}")))
 }
 
 /// Keep PRINTUSASCII only (others become `_`), cut at `max` octets, and use
@@ -386,6 +430,32 @@ pub(crate) mod tests {
         assert_eq!(civil_from_days(19_782), (2024, 2, 29));
         assert_eq!(civil_from_days(20_784), (2026, 11, 27));
         assert_ne!(civil_from_days(20_785), (2026, 11, 27));
+    }
+
+    #[test]
+    fn alert_json_sets_msgid_and_severity() {
+        let f = formatter();
+        let alert = serde_json::json!({"rule": {"name": "answer_mismatch"}, "event": {"risk_score": 99, "kind": "alert"}});
+        let p = parse_rfc5424(&f.format_alert(&alert, UNIX_EPOCH)).unwrap();
+        assert_eq!((p.msgid.as_str(), p.pri), ("answer_mismatch", 4 * 8 + 2));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&p.msg).unwrap(),
+            alert
+        );
+        let flat = serde_json::json!({"rule.name": "capture_loss", "event.severity": 47});
+        let p = parse_rfc5424(&f.format_alert(&flat, UNIX_EPOCH)).unwrap();
+        assert_eq!((p.msgid.as_str(), p.pri), ("capture_loss", 4 * 8 + 4));
+        let bare = serde_json::json!({"x": 1});
+        let p = parse_rfc5424(&f.format_alert(&bare, UNIX_EPOCH)).unwrap();
+        assert_eq!((p.msgid.as_str(), p.pri), ("alert", 4 * 8 + 4));
+    }
+
+    #[test]
+    fn risk_scores_map_to_severities() {
+        assert_eq!(Severity::from_risk_score(99.0), Severity::Critical);
+        assert_eq!(Severity::from_risk_score(73.0), Severity::Error);
+        assert_eq!(Severity::from_risk_score(47.0), Severity::Warning);
+        assert_eq!(Severity::from_risk_score(21.0), Severity::Notice);
     }
 
     #[test]
