@@ -11,3 +11,6 @@ pub mod reliable;
 pub mod rotate;
 pub mod spool;
 pub mod syslog;
+
+#[cfg(test)]
+mod rsyslog_tests;

@@ -52,6 +52,10 @@ pub(crate) fn decode_frames(buf: &mut Vec<u8>) -> Result<Vec<Vec<u8>>, String> {
 pub(crate) struct TestPki {
     pub _dir: tempfile::TempDir,
     pub ca_file: PathBuf,
+    /// The server's certificate and PKCS#8 key as PEM files (for external
+    /// servers such as rsyslogd).
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
     pub server: Arc<ServerConfig>,
 }
 
@@ -78,6 +82,10 @@ pub(crate) fn test_pki() -> TestPki {
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, ca_cert.pem()).unwrap();
+    let cert_file = dir.path().join("server.pem");
+    std::fs::write(&cert_file, leaf.pem()).unwrap();
+    let key_file = dir.path().join("server.key");
+    std::fs::write(&key_file, leaf_key.serialize_pem()).unwrap();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
     let server =
         ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -89,6 +97,8 @@ pub(crate) fn test_pki() -> TestPki {
     TestPki {
         _dir: dir,
         ca_file,
+        cert_file,
+        key_file,
         server: Arc::new(server),
     }
 }
