@@ -2,3 +2,4 @@
 //! from Debian packages, and the monitor running as a child process.
 
 pub mod deckard;
+pub mod lab;
