@@ -21,11 +21,15 @@
 //! - [`anchors`]: trust anchors (IANA root, zone-file DS/DNSKEY files).
 //! - [`transport_net`]: real UDP/TCP; [`roothints`]: where iteration starts.
 //! - [`resolver`]: iterative and upstream resolution; [`cache`]: TTL + LRU maps.
+//! - [`chain`]: chain of trust (DS/DNSKEY per zone cut); [`answer`]: answer and denial checks.
+//! - [`testnet`]: in-process signed zones and servers (tests, benches).
 //! - [`engine`]: the entry point, `Engine::lookup(name, type)`.
 
 pub mod algorithm;
 pub mod anchors;
+pub mod answer;
 pub mod cache;
+pub mod chain;
 pub mod clock;
 pub mod denial;
 pub mod ds;
@@ -37,7 +41,11 @@ pub mod nsec3;
 pub mod resolver;
 pub mod roothints;
 pub mod rrsig;
+pub mod testnet;
 pub mod transport;
 pub mod transport_net;
 pub mod verdict;
 pub mod verify;
+
+#[cfg(test)]
+mod engine_tests;

@@ -21,7 +21,9 @@ use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::cache::TtlLru;
 use super::clock::Clock;
+use super::limits::{Budget, Limits};
 use super::transport::{Protocol, Transport};
+use super::verdict::IndeterminateReason;
 
 /// EDNS0 UDP payload size (DNS Flag Day 2020).
 pub const EDNS_UDP_SIZE: u16 = 1232;
@@ -30,22 +32,21 @@ const MAX_GLUELESS_NS: usize = 3;
 /// Delegations are cached at most this long (seconds).
 const MAX_DELEGATION_TTL: u32 = 86_400;
 
-/// Per-lookup work counters and their caps (from `Limits`).
+/// What one lookup may still spend: the validator's [`Budget`] (queries,
+/// signature verifications, NSEC3 hashes) and the referral depth.
 #[derive(Clone, Debug)]
 pub struct Work {
-    pub queries: u32,
-    pub max_queries: u32,
+    pub budget: Budget,
     pub max_referral_depth: u32,
     /// Nesting of glueless NS resolutions, bounded like referrals.
     nesting: u32,
 }
 
 impl Work {
-    pub fn new(max_queries: u32, max_referral_depth: u32) -> Self {
+    pub fn new(limits: &Limits) -> Self {
         Self {
-            queries: 0,
-            max_queries,
-            max_referral_depth,
+            budget: Budget::new(limits),
+            max_referral_depth: limits.max_referral_depth,
             nesting: 0,
         }
     }
@@ -53,8 +54,8 @@ impl Work {
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ResolveError {
-    #[error("query budget of {limit} queries per lookup exhausted")]
-    QueryBudget { limit: u32 },
+    #[error("{0}")]
+    Budget(IndeterminateReason),
     #[error("referral depth limit {limit} reached resolving {name}")]
     ReferralDepth { name: Name, limit: u32 },
     #[error("no usable answer for {name} {rtype} from {servers} server(s): {last}")]
@@ -185,12 +186,7 @@ impl Resolver {
         };
         let mut protocol = Protocol::Udp;
         loop {
-            if work.queries >= work.max_queries {
-                return Err(ResolveError::QueryBudget {
-                    limit: work.max_queries,
-                });
-            }
-            work.queries += 1;
+            work.budget.spend_query().map_err(ResolveError::Budget)?;
             self.queries_sent.fetch_add(1, Ordering::Relaxed);
             let raw = match self.transport.exchange(server, protocol, &wire).await {
                 Ok(raw) => raw,
@@ -418,7 +414,7 @@ impl Resolver {
                 work.nesting -= 1;
                 let resp = match r {
                     Ok(resp) => resp,
-                    Err(e @ ResolveError::QueryBudget { .. }) => return Err(e),
+                    Err(e @ ResolveError::Budget(_)) => return Err(e),
                     Err(_) => continue,
                 };
                 for rec in resp.message.answers.iter().filter(|r| r.name == *ns) {
