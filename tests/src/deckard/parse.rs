@@ -297,7 +297,8 @@ fn parse_config_line(config: &mut Config, line: &str) -> Result<(), String> {
                     .map_err(|_| format!("bad timestamp {value:?}"))?,
             )
         }
-        "stub-addr" => config.stub_addrs.push(
+        // A forwarder is the stub's one upstream too.
+        "stub-addr" | "forward-addr" => config.stub_addrs.push(
             value
                 .parse()
                 .map_err(|_| format!("bad stub-addr {value:?}"))?,

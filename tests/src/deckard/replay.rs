@@ -19,7 +19,11 @@ pub enum AddressMode {
     /// any range, as in Deckard.
     ByAddress,
     /// Stub scenarios: the single upstream answers everything, so every
-    /// range is eligible whatever its `ADDRESS`.
+    /// range is eligible whatever its `ADDRESS`, and the LAST matching
+    /// entry wins: the files list servers from the root down, so the last
+    /// match is the most authoritative answer, not a referral (NLnet Labs
+    /// `domain` stelline, `do_server`, which these scenarios were adapted
+    /// for, does the same).
     Any,
 }
 
@@ -119,22 +123,29 @@ impl Replay {
             _ => None,
         };
         let sc = &self.scenario;
-        for range in &sc.ranges {
-            let eligible = range.start <= st.step
-                && st.step <= range.end
-                && addr.is_none_or(|a| range.addresses.is_empty() || range.addresses.contains(&a));
-            if !eligible {
-                continue;
-            }
-            if let Some(e) = range.entries.iter().find(|e| query_matches(e, q)) {
-                let reply = build_reply(e, q);
-                let what = if reply.is_some() {
-                    "answered by"
-                } else {
-                    "do_not_answer at"
-                };
-                return (reply, format!("{what} line {}", e.line));
-            }
+        let mut candidates = sc
+            .ranges
+            .iter()
+            .filter(|range| {
+                range.start <= st.step
+                    && st.step <= range.end
+                    && addr
+                        .is_none_or(|a| range.addresses.is_empty() || range.addresses.contains(&a))
+            })
+            .flat_map(|range| range.entries.iter())
+            .filter(|e| query_matches(e, q));
+        let chosen = match self.mode {
+            AddressMode::ByAddress => candidates.next(),
+            AddressMode::Any => candidates.last(),
+        };
+        if let Some(e) = chosen {
+            let reply = build_reply(e, q);
+            let what = if reply.is_some() {
+                "answered by"
+            } else {
+                "do_not_answer at"
+            };
+            return (reply, format!("{what} line {}", e.line));
         }
         for (i, step) in sc.steps.iter().enumerate() {
             if step.id < st.step || st.used_replies.contains(&i) {
