@@ -126,9 +126,23 @@ fn engine_for(
     mode: Mode,
     transport: ReplayTransport,
 ) -> Result<(Engine, Clock), String> {
-    if sc.config.stub_addrs.is_empty() {
-        return Err("no stub-addr in CONFIG".into());
-    }
+    // Without stub-addr Deckard's resolver starts from its built-in root
+    // hints: iterative scenarios then get the IANA hints, stub ones the
+    // first server the scenario simulates (every range answers it anyway).
+    let first_listed = sc
+        .ranges
+        .iter()
+        .flat_map(|r| r.addresses.first())
+        .next()
+        .copied();
+    let servers = match (sc.config.stub_addrs.is_empty(), mode, first_listed) {
+        (false, _, _) => sc.config.stub_addrs.clone(),
+        (true, Mode::Stub, Some(a)) => vec![a],
+        (true, Mode::Iterative, _) => Vec::new(),
+        (true, Mode::Stub, None) => {
+            return Err("no stub-addr in CONFIG and no ADDRESS in any RANGE".into());
+        }
+    };
     let anchors = if sc.config.trust_anchors.is_empty() {
         // No anchor: nothing can be Secure, everything is Insecure.
         TrustAnchors::empty()
@@ -142,16 +156,11 @@ fn engine_for(
         .val_override
         .map_or_else(Clock::system, Clock::fixed);
     let mut cfg = match mode {
-        Mode::Stub => EngineConfig::upstream(
-            sc.config
-                .stub_addrs
-                .iter()
-                .map(|a| SocketAddr::new(*a, 53))
-                .collect(),
-        ),
-        Mode::Iterative => {
-            EngineConfig::iterative(RootHints::from_addrs(sc.config.stub_addrs.clone()))
+        Mode::Stub => {
+            EngineConfig::upstream(servers.iter().map(|a| SocketAddr::new(*a, 53)).collect())
         }
+        Mode::Iterative if servers.is_empty() => EngineConfig::iterative(RootHints::iana()),
+        Mode::Iterative => EngineConfig::iterative(RootHints::from_addrs(servers)),
     };
     cfg.trust_anchors = anchors;
     cfg.clock = clock.clone();
