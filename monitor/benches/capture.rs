@@ -178,6 +178,40 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Where the JSON time goes, per message, on 1,000 decoded messages.
+    let mut msgs = Vec::new();
+    decode_all(&corpus.pcap, |m| {
+        if msgs.len() < 1000 {
+            msgs.push(m)
+        }
+    });
+    let events: Vec<DnsEvent> = msgs
+        .iter()
+        .cloned()
+        .map(|m| DnsEvent::from_message(m, None))
+        .collect();
+    let mut g = c.benchmark_group("json_parts");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(events.len() as u64));
+    g.bench_function("build_document", |b| {
+        b.iter(|| {
+            events
+                .iter()
+                .map(|e| black_box(e.ecs()).dns.id as u64)
+                .sum::<u64>()
+        })
+    });
+    let docs: Vec<_> = events.iter().map(|e| e.ecs()).collect();
+    g.bench_function("serialise_document", |b| {
+        b.iter(|| {
+            let mut sink = JsonLinesSink::writer(Box::new(io::sink()));
+            for d in &docs {
+                sink.write_record(d).unwrap();
+            }
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);
