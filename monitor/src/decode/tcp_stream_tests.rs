@@ -12,7 +12,7 @@ fn t(s: u64) -> SystemTime {
 
 fn key(port: u16) -> FlowKey {
     FlowKey {
-        src: format!("198.18.0.53:53").parse().unwrap(),
+        src: "198.18.0.53:53".parse().unwrap(),
         dst: format!("198.18.0.1:{port}").parse().unwrap(),
     }
 }
