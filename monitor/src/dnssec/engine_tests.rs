@@ -487,3 +487,28 @@ async fn upstream_mode_and_single_server_hosting_all_zones() {
         }
     }
 }
+
+#[tokio::test]
+async fn dname_into_another_zone() {
+    let l = lookup(vec![], "www.dn.secure.test.", RecordType::A).await;
+    assert_eq!(l.verdict, Verdict::Secure, "{}", l.verdict);
+    let types: Vec<RecordType> = l
+        .secure_answers()
+        .unwrap()
+        .iter()
+        .map(|r| r.record_type())
+        .collect();
+    assert_eq!(types, [RecordType::DNAME, RecordType::CNAME, RecordType::A]);
+    // Twin: the DNAME loses its RRSIG; the synthesized CNAME alone proves nothing.
+    let l = lookup(
+        vec![strip_sigs("www.dn.secure.test.", RecordType::DNAME)],
+        "www.dn.secure.test.",
+        RecordType::A,
+    )
+    .await;
+    assert!(
+        matches!(bogus(&l), BogusReason::RrsigsMissing { .. }),
+        "{}",
+        l.verdict
+    );
+}
