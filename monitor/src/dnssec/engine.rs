@@ -44,8 +44,8 @@ pub struct EngineConfig {
     pub clock: Clock,
     pub limits: Limits,
     pub cache: CacheConfig,
-    /// RFC 9156 query minimisation: accepted, currently not applied (the
-    /// resolver always asks for the full name, which RFC 9156 permits).
+    /// RFC 9156 query minimisation (iterative mode, relaxed: NXDOMAIN or a
+    /// failing server for a minimised NS query falls back to the full name).
     pub query_minimization: bool,
     /// RFC 7646: names at or below these are treated as insecure.
     pub negative_trust_anchors: Vec<Name>,
@@ -174,7 +174,12 @@ impl Engine {
                 servers: servers.clone(),
             },
         };
-        let resolver = Resolver::new(transport, mode, config.clock.clone());
+        let resolver = Resolver::new(
+            transport,
+            mode,
+            config.clock.clone(),
+            config.query_minimization,
+        );
         // Split the configured bounds: a quarter for zone state, the rest for lookups.
         let c = config.cache;
         Engine {

@@ -88,6 +88,10 @@ pub struct Resolver {
     mode: Mode,
     clock: Clock,
     delegations: TtlLru<Name, Arc<Vec<SocketAddr>>>,
+    /// In-bailiwick glue seen in referrals, by NS name.
+    glue: TtlLru<Name, Arc<Vec<SocketAddr>>>,
+    /// RFC 9156 query minimisation (iterative mode).
+    minimise: bool,
     pub queries_sent: AtomicU64,
     pub tcp_retries: AtomicU64,
     pub server_failures: AtomicU64,
@@ -145,12 +149,14 @@ fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Kind
 }
 
 impl Resolver {
-    pub fn new(transport: Arc<dyn Transport>, mode: Mode, clock: Clock) -> Self {
+    pub fn new(transport: Arc<dyn Transport>, mode: Mode, clock: Clock, minimise: bool) -> Self {
         Self {
             transport,
             mode,
             clock,
             delegations: TtlLru::new(4_096, 4 << 20),
+            glue: TtlLru::new(4_096, 4 << 20),
+            minimise,
             queries_sent: AtomicU64::new(0),
             tcp_retries: AtomicU64::new(0),
             server_failures: AtomicU64::new(0),
@@ -190,8 +196,12 @@ impl Resolver {
             self.queries_sent.fetch_add(1, Ordering::Relaxed);
             let raw = match self.transport.exchange(server, protocol, &wire).await {
                 Ok(raw) => raw,
-                Err(e) => return Ok(Err(e.to_string())),
+                Err(e) => {
+                    tracing::trace!(%server, %qname, %qtype, error = %e, "no answer");
+                    return Ok(Err(e.to_string()));
+                }
             };
+            tracing::trace!(%server, %qname, %qtype, recursive, bytes = raw.len(), "answer");
             let msg = match Message::from_vec(&raw) {
                 Ok(m) => m,
                 Err(e) => return Ok(Err(format!("undecodable answer from {server}: {e}"))),
@@ -294,10 +304,21 @@ impl Resolver {
     ) -> Result<Response, ResolveError> {
         let (mut zone, mut servers) = self.closest_delegation(qname, qtype, roots.clone());
         let mut depth = 0u32;
+        let qname_labels = qname.iter().count();
+        // RFC 9156 §3: ask each zone only for the next label (NS), one more
+        // label after every NODATA; relaxed: any trouble → the full name.
+        let mut minimise = self.minimise;
+        let mut next_labels = zone.iter().count() + 1;
         'referral: loop {
+            let minimised = minimise && next_labels < qname_labels;
+            let (ask, ask_type) = if minimised {
+                (qname.trim_to(next_labels), RecordType::NS)
+            } else {
+                (qname.clone(), qtype)
+            };
             let mut last = String::from("no server addresses");
             for &server in &servers {
-                let msg = match self.exchange(work, server, qname, qtype, false).await? {
+                let msg = match self.exchange(work, server, &ask, ask_type, false).await? {
                     Ok(m) => m,
                     Err(why) => {
                         self.server_failures.fetch_add(1, Ordering::Relaxed);
@@ -305,7 +326,37 @@ impl Resolver {
                         continue;
                     }
                 };
-                match classify(&msg, &zone, qname, qtype) {
+                let kind = classify(&msg, &zone, &ask, ask_type);
+                tracing::trace!(%server, %ask, %ask_type, %zone, "answer classified");
+                let kind = match kind {
+                    Kind::Final if minimised => {
+                        let rcode = msg.metadata.response_code;
+                        let ns_here = msg
+                            .answers
+                            .iter()
+                            .any(|r| r.record_type() == RecordType::NS && r.name == ask);
+                        if rcode == ResponseCode::NXDomain {
+                            // Some servers deny empty non-terminals: fall back.
+                            minimise = false;
+                            continue 'referral;
+                        }
+                        if !ns_here {
+                            next_labels += 1; // not a zone cut: one label more
+                            continue 'referral;
+                        }
+                        // The same servers are authoritative for the child too.
+                        self.remember_glue(&msg.additionals, &ask, &zone);
+                        zone = ask.clone();
+                        next_labels = zone.iter().count() + 1;
+                        continue 'referral;
+                    }
+                    Kind::Lame(_) if minimised => {
+                        minimise = false;
+                        continue 'referral;
+                    }
+                    k => k,
+                };
+                match kind {
                     Kind::Final => {
                         return Ok(Response {
                             message: Arc::new(msg),
@@ -347,6 +398,7 @@ impl Resolver {
                             64 + next.len() * 32,
                             &self.clock,
                         );
+                        next_labels = child.iter().count() + 1;
                         zone = child;
                         servers = next;
                         continue 'referral;
@@ -359,6 +411,36 @@ impl Resolver {
                 servers: servers.len(),
                 last,
             });
+        }
+    }
+
+    /// Keeps in-bailiwick glue addresses (of `zone`) for NS names, so a
+    /// glueless delegation can use glue seen earlier (parent-side addresses).
+    fn remember_glue(&self, additionals: &[hickory_proto::rr::Record], _child: &Name, zone: &Name) {
+        let mut by_name: Vec<(Name, Vec<SocketAddr>, u32)> = Vec::new();
+        for r in additionals.iter().filter(|r| zone.zone_of(&r.name)) {
+            let addr = match &r.data {
+                RData::A(a) => SocketAddr::new(IpAddr::V4(a.0), 53),
+                RData::AAAA(a) => SocketAddr::new(IpAddr::V6(a.0), 53),
+                _ => continue,
+            };
+            match by_name.iter_mut().find(|(n, _, _)| *n == r.name) {
+                Some((_, v, ttl)) => {
+                    v.push(addr);
+                    *ttl = (*ttl).min(r.ttl);
+                }
+                None => by_name.push((r.name.clone(), vec![addr], r.ttl)),
+            }
+        }
+        for (n, v, ttl) in by_name {
+            let bytes = 64 + v.len() * 32;
+            self.glue.insert(
+                n,
+                Arc::new(v),
+                ttl.min(MAX_DELEGATION_TTL),
+                bytes,
+                &self.clock,
+            );
         }
     }
 
@@ -393,9 +475,19 @@ impl Resolver {
                 _ => {}
             }
         }
+        self.remember_glue(&msg.additionals, child, zone);
         v4.extend(v6);
         if !v4.is_empty() {
             return Ok(v4);
+        }
+        // Glue seen earlier (e.g. the parent's addresses for these names).
+        let known: Vec<SocketAddr> = ns_names
+            .iter()
+            .filter_map(|n| self.glue.get(n, &self.clock))
+            .flat_map(|v| v.as_ref().clone())
+            .collect();
+        if !known.is_empty() {
+            return Ok(known);
         }
         // Glueless: resolve up to a few NS names; names inside `child` itself
         // without glue cannot be resolved (they need this very referral).
@@ -424,6 +516,11 @@ impl Resolver {
                         _ => {}
                     }
                 }
+            }
+            if out.is_empty()
+                && let Some(v) = self.glue.get(ns, &self.clock)
+            {
+                out.extend(v.iter().copied());
             }
             if !out.is_empty() {
                 break;
