@@ -97,6 +97,7 @@ pub struct Resolver {
     pub server_failures: AtomicU64,
 }
 
+#[derive(Debug)]
 enum Kind {
     Final,
     Referral {
@@ -309,6 +310,8 @@ impl Resolver {
         // label after every NODATA; relaxed: any trouble → the full name.
         let mut minimise = self.minimise;
         let mut next_labels = zone.iter().count() + 1;
+        // NS names of the current zone without glue, resolved if all else fails.
+        let mut pending: Vec<Name> = Vec::new();
         'referral: loop {
             let minimised = minimise && next_labels < qname_labels;
             let (ask, ask_type) = if minimised {
@@ -327,7 +330,7 @@ impl Resolver {
                     }
                 };
                 let kind = classify(&msg, &zone, &ask, ask_type);
-                tracing::trace!(%server, %ask, %ask_type, %zone, "answer classified");
+                tracing::trace!(%server, %ask, %ask_type, %zone, kind = ?kind, rcode = %msg.metadata.response_code, "classified");
                 let kind = match kind {
                     Kind::Final if minimised => {
                         let rcode = msg.metadata.response_code;
@@ -376,9 +379,13 @@ impl Resolver {
                                 limit: work.max_referral_depth,
                             });
                         }
-                        let next = self
-                            .referral_servers(work, &roots, &msg, &zone, &child)
-                            .await?;
+                        let (mut next, glueless) = self.referral_servers(&msg, &zone, &child);
+                        if next.is_empty() {
+                            next = self.resolve_ns_names(work, &roots, &glueless).await?;
+                            pending.clear();
+                        } else {
+                            pending = glueless;
+                        }
                         if next.is_empty() {
                             last = format!("{server}: referral to {child} without usable servers");
                             continue;
@@ -403,6 +410,15 @@ impl Resolver {
                         servers = next;
                         continue 'referral;
                     }
+                }
+            }
+            // Every known server failed: try the NS names that had no glue.
+            if !pending.is_empty() {
+                let names = std::mem::take(&mut pending);
+                let more = self.resolve_ns_names(work, &roots, &names).await?;
+                if !more.is_empty() {
+                    servers = more;
+                    continue 'referral;
                 }
             }
             return Err(ResolveError::NoServer {
@@ -445,15 +461,14 @@ impl Resolver {
     }
 
     /// Addresses of the servers a referral points to: glue in bailiwick of
-    /// the delegating `zone` (RFC 2181 §5.4.1), else the NS names resolved.
-    async fn referral_servers(
+    /// the delegating `zone` (RFC 2181 §5.4.1) or seen earlier, and the NS
+    /// names still without an address (resolved only when needed).
+    fn referral_servers(
         &self,
-        work: &mut Work,
-        roots: &[SocketAddr],
         msg: &Message,
         zone: &Name,
         child: &Name,
-    ) -> Result<Vec<SocketAddr>, ResolveError> {
+    ) -> (Vec<SocketAddr>, Vec<Name>) {
         let ns_names: Vec<Name> = msg
             .authorities
             .iter()
@@ -463,43 +478,51 @@ impl Resolver {
                 _ => None,
             })
             .collect();
+        self.remember_glue(&msg.additionals, child, zone);
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
-        for r in &msg.additionals {
-            if !ns_names.contains(&r.name) || !zone.zone_of(&r.name) {
-                continue;
+        let mut glueless = Vec::new();
+        for ns in &ns_names {
+            let mut found = false;
+            for r in msg
+                .additionals
+                .iter()
+                .filter(|r| r.name == *ns && zone.zone_of(&r.name))
+            {
+                match &r.data {
+                    RData::A(a) => v4.push(SocketAddr::new(IpAddr::V4(a.0), 53)),
+                    RData::AAAA(a) => v6.push(SocketAddr::new(IpAddr::V6(a.0), 53)),
+                    _ => continue,
+                }
+                found = true;
             }
-            match &r.data {
-                RData::A(a) => v4.push(SocketAddr::new(IpAddr::V4(a.0), 53)),
-                RData::AAAA(a) => v6.push(SocketAddr::new(IpAddr::V6(a.0), 53)),
-                _ => {}
+            if !found {
+                match self.glue.get(ns, &self.clock) {
+                    Some(v) => v4.extend(v.iter().copied()),
+                    // Names inside `child` without glue cannot be resolved
+                    // (they need this very referral).
+                    None if !child.zone_of(ns) => glueless.push(ns.clone()),
+                    None => {}
+                }
             }
         }
-        self.remember_glue(&msg.additionals, child, zone);
         v4.extend(v6);
-        if !v4.is_empty() {
-            return Ok(v4);
-        }
-        // Glue seen earlier (e.g. the parent's addresses for these names).
-        let known: Vec<SocketAddr> = ns_names
-            .iter()
-            .filter_map(|n| self.glue.get(n, &self.clock))
-            .flat_map(|v| v.as_ref().clone())
-            .collect();
-        if !known.is_empty() {
-            return Ok(known);
-        }
-        // Glueless: resolve up to a few NS names; names inside `child` itself
-        // without glue cannot be resolved (they need this very referral).
-        if work.nesting >= 4 {
-            return Ok(Vec::new());
-        }
+        v4.dedup();
+        (v4, glueless)
+    }
+
+    /// Resolves glueless NS names (a few, bounded by nesting) to addresses.
+    async fn resolve_ns_names(
+        &self,
+        work: &mut Work,
+        roots: &[SocketAddr],
+        names: &[Name],
+    ) -> Result<Vec<SocketAddr>, ResolveError> {
         let mut out = Vec::new();
-        for ns in ns_names
-            .iter()
-            .filter(|n| !child.zone_of(n))
-            .take(MAX_GLUELESS_NS)
-        {
+        if work.nesting >= 4 {
+            return Ok(out);
+        }
+        for ns in names.iter().take(MAX_GLUELESS_NS) {
             for rtype in [RecordType::A, RecordType::AAAA] {
                 work.nesting += 1;
                 let r = Box::pin(self.iterate(work, roots.to_vec(), ns, rtype)).await;
@@ -515,6 +538,9 @@ impl Resolver {
                         RData::AAAA(a) => out.push(SocketAddr::new(IpAddr::V6(a.0), 53)),
                         _ => {}
                     }
+                }
+                if !out.is_empty() {
+                    break;
                 }
             }
             if out.is_empty()
