@@ -1,7 +1,6 @@
 //! Builders shared by the validator's unit tests.
 
 use std::net::Ipv4Addr;
-use std::str::FromStr;
 
 use base64::Engine as _;
 use hickory_proto::dnssec::rdata::{DNSKEY, RRSIG, SigInput};
@@ -10,7 +9,7 @@ use hickory_proto::rr::rdata::{A, MX};
 use hickory_proto::rr::{Name, RData, Record, RecordType, SerialNumber};
 
 pub fn name(s: &str) -> Name {
-    Name::from_str(s).expect("test name")
+    Name::from_ascii(s).expect("test name")
 }
 
 pub fn b64(s: &str) -> Vec<u8> {

@@ -116,8 +116,8 @@ fn rfc5702_6_1_rsa512_is_unsupported() {
         "www.example.net.",
         RecordType::A,
         &rrset,
-        &[sig.clone()],
-        &[key.clone()],
+        std::slice::from_ref(&sig),
+        std::slice::from_ref(&key),
         "example.net.",
         now,
     );
