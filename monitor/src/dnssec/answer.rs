@@ -279,7 +279,18 @@ impl ChainCtx<'_> {
                 };
             }
         };
-        let denial = denial_of(qname, qtype, &proven, zone, self.limits, work);
+        let mut denial = denial_of(qname, qtype, &proven, zone, self.limits, work);
+        if qname.is_root() && qtype == RecordType::DS && matches!(denial, Denial::NotProven(_)) {
+            // The root has no parent: its own apex NSEC denies its DS
+            // (nsec_denial insists on the parent for every other zone).
+            let apex_without_ds = proven
+                .nsecs
+                .iter()
+                .any(|(o, n)| o.is_root() && !n.type_bit_maps().any(|t| t == RecordType::DS));
+            if apex_without_ds {
+                denial = Denial::NoData;
+            }
+        }
         let ok = match (&denial, nxdomain) {
             (Denial::NxDomain, true) => true,
             (Denial::NoData | Denial::WildcardNoData, false) => true,

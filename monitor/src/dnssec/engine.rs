@@ -24,7 +24,7 @@ use super::limits::{Budget, Limits};
 use super::resolver::{Mode, Resolver, Work};
 pub use super::roothints::RootHints;
 use super::transport::Transport;
-use super::verdict::{IndeterminateReason, Trace, TraceStep, Verdict};
+use super::verdict::{IndeterminateReason, InsecureReason, Trace, TraceStep, Verdict};
 
 /// Where answers come from.
 #[derive(Clone, Debug)]
@@ -330,6 +330,19 @@ impl Engine {
             let msg = resp.message.clone();
             let hint = resp.zone.as_ref();
             rcode = msg.metadata.response_code;
+            if matches!(qtype, RecordType::RRSIG | RecordType::ANY) {
+                // RRSIGs are not signed (RFC 4035 §2.2) and ANY is not an
+                // RRset: such answers cannot be validated, only shown.
+                acc.answers.extend(msg.answers.iter().cloned());
+                acc.add(PieceOutcome {
+                    verdict: Verdict::insecure(InsecureReason::NoTrustAnchor {
+                        name: current.clone(),
+                    }),
+                    ttl: FAILURE_TTL,
+                    steps: Vec::new(),
+                });
+                break 'query;
+            }
             let asked = current.clone();
             loop {
                 let direct = rrset(&msg.answers, &current, qtype);
