@@ -543,10 +543,14 @@ impl Resolver {
                     break;
                 }
             }
-            if out.is_empty()
-                && let Some(v) = self.glue.get(ns, &self.clock)
-            {
-                out.extend(v.iter().copied());
+            // Parent-side glue seen on the way is a fallback when the child's
+            // own addresses are lame (parent/child differences).
+            if let Some(v) = self.glue.get(ns, &self.clock) {
+                for a in v.iter() {
+                    if !out.contains(a) {
+                        out.push(*a);
+                    }
+                }
             }
             if !out.is_empty() {
                 break;
