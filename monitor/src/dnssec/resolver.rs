@@ -330,7 +330,7 @@ impl Resolver {
                     }
                 };
                 let kind = classify(&msg, &zone, &ask, ask_type);
-                tracing::trace!(%server, %ask, %ask_type, %zone, kind = ?kind, rcode = %msg.metadata.response_code, "classified");
+                tracing::trace!(%server, %ask, %ask_type, %zone, kind = ?kind, rcode = %msg.metadata.response_code, authority = ?msg.authorities.iter().map(|r| r.to_string()).collect::<Vec<_>>(), "classified");
                 let kind = match kind {
                     Kind::Final if minimised => {
                         let rcode = msg.metadata.response_code;
@@ -379,12 +379,15 @@ impl Resolver {
                                 limit: work.max_referral_depth,
                             });
                         }
-                        let (mut next, glueless) = self.referral_servers(&msg, &zone, &child);
+                        let (mut next, glueless, oob) = self.referral_servers(&msg, &zone, &child);
                         if next.is_empty() {
                             next = self.resolve_ns_names(work, &roots, &glueless).await?;
                             pending.clear();
                         } else {
                             pending = glueless;
+                        }
+                        if next.is_empty() {
+                            next = oob;
                         }
                         if next.is_empty() {
                             last = format!("{server}: referral to {child} without usable servers");
@@ -468,7 +471,7 @@ impl Resolver {
         msg: &Message,
         zone: &Name,
         child: &Name,
-    ) -> (Vec<SocketAddr>, Vec<Name>) {
+    ) -> (Vec<SocketAddr>, Vec<Name>, Vec<SocketAddr>) {
         let ns_names: Vec<Name> = msg
             .authorities
             .iter()
@@ -482,6 +485,18 @@ impl Resolver {
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
         let mut glueless = Vec::new();
+        // Out-of-bailiwick "glue": never trusted first, only a last resort
+        // to break a delegation cycle whose names resolve nowhere else.
+        let last_resort: Vec<SocketAddr> = msg
+            .additionals
+            .iter()
+            .filter(|r| ns_names.contains(&r.name) && !zone.zone_of(&r.name))
+            .filter_map(|r| match &r.data {
+                RData::A(a) => Some(SocketAddr::new(IpAddr::V4(a.0), 53)),
+                RData::AAAA(a) => Some(SocketAddr::new(IpAddr::V6(a.0), 53)),
+                _ => None,
+            })
+            .collect();
         for ns in &ns_names {
             let mut found = false;
             for r in msg
@@ -508,7 +523,7 @@ impl Resolver {
         }
         v4.extend(v6);
         v4.dedup();
-        (v4, glueless)
+        (v4, glueless, last_resort)
     }
 
     /// Resolves glueless NS names (a few, bounded by nesting) to addresses.
