@@ -88,6 +88,9 @@ pub struct Resolver {
     mode: Mode,
     clock: Clock,
     delegations: TtlLru<Name, Arc<Vec<SocketAddr>>>,
+    /// DS RRsets (or their NSEC/NSEC3 denial) carried by referrals
+    /// (RFC 4035 §3.1.4), as ready-made DS answers, by child zone.
+    referral_ds: TtlLru<Name, Arc<Message>>,
     /// In-bailiwick glue seen in referrals, by NS name.
     glue: TtlLru<Name, Arc<Vec<SocketAddr>>>,
     /// RFC 9156 query minimisation (iterative mode).
@@ -157,6 +160,7 @@ impl Resolver {
             clock,
             delegations: TtlLru::new(4_096, 4 << 20),
             glue: TtlLru::new(4_096, 4 << 20),
+            referral_ds: TtlLru::new(4_096, 16 << 20),
             minimise,
             queries_sent: AtomicU64::new(0),
             tcp_retries: AtomicU64::new(0),
@@ -232,6 +236,16 @@ impl Resolver {
         qname: &Name,
         qtype: RecordType,
     ) -> Result<Response, ResolveError> {
+        if qtype == RecordType::DS
+            && let Some(msg) = self.referral_ds.get(qname, &self.clock)
+        {
+            let server = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+            return Ok(Response {
+                message: msg,
+                zone: None,
+                server,
+            });
+        }
         match &self.mode {
             Mode::Upstream { servers } => self.upstream(work, servers, qname, qtype).await,
             Mode::Iterative { roots } => {
@@ -379,6 +393,7 @@ impl Resolver {
                                 limit: work.max_referral_depth,
                             });
                         }
+                        self.remember_referral_ds(&msg, &child);
                         let (mut next, glueless, oob) = self.referral_servers(&msg, &zone, &child);
                         if next.is_empty() {
                             next = self.resolve_ns_names(work, &roots, &glueless).await?;
@@ -431,6 +446,56 @@ impl Resolver {
                 last,
             });
         }
+    }
+
+    /// Keeps the DS RRset (or the NSEC/NSEC3 records denying it) that a
+    /// signed parent put in its referral, so the chain need not ask again.
+    /// The records are validated by the chain like any DS answer.
+    fn remember_referral_ds(&self, msg: &Message, child: &Name) {
+        use hickory_proto::dnssec::rdata::DNSSECRData;
+        let covered = |r: &hickory_proto::rr::Record| match &r.data {
+            RData::DNSSEC(DNSSECRData::RRSIG(s)) => Some(s.input().type_covered),
+            _ => None,
+        };
+        let ds: Vec<_> = msg
+            .authorities
+            .iter()
+            .filter(|r| {
+                r.name == *child
+                    && (r.record_type() == RecordType::DS || covered(r) == Some(RecordType::DS))
+            })
+            .cloned()
+            .collect();
+        let denial: Vec<_> = msg
+            .authorities
+            .iter()
+            .filter(|r| {
+                let t = covered(r).unwrap_or(r.record_type());
+                t == RecordType::NSEC || t == RecordType::NSEC3
+            })
+            .cloned()
+            .collect();
+        let has_ds = ds.iter().any(|r| r.record_type() == RecordType::DS);
+        if !has_ds && denial.is_empty() {
+            return;
+        }
+        let mut answer = Message::new(msg.metadata.id, MessageType::Response, OpCode::Query);
+        answer.add_query(Query::query(child.clone(), RecordType::DS));
+        let records = if has_ds { &ds } else { &denial };
+        let ttl = records.iter().map(|r| r.ttl).min().unwrap_or(0);
+        if has_ds {
+            answer.answers = ds;
+        } else {
+            answer.authorities = denial;
+        }
+        let bytes = 512 + 256 * (answer.answers.len() + answer.authorities.len());
+        self.referral_ds.insert(
+            child.clone(),
+            Arc::new(answer),
+            ttl.min(MAX_DELEGATION_TTL),
+            bytes,
+            &self.clock,
+        );
     }
 
     /// Keeps in-bailiwick glue addresses (of `zone`) for NS names, so a
