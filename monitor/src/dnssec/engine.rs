@@ -24,7 +24,7 @@ use super::limits::{Budget, Limits};
 use super::resolver::{Mode, Resolver, Work};
 pub use super::roothints::RootHints;
 use super::transport::Transport;
-use super::verdict::{IndeterminateReason, InsecureReason, Trace, TraceStep, Verdict};
+use super::verdict::{BogusReason, IndeterminateReason, InsecureReason, Trace, TraceStep, Verdict};
 
 /// Where answers come from.
 #[derive(Clone, Debug)]
@@ -273,7 +273,24 @@ impl Engine {
     async fn lookup_uncached(&self, qname: &Name, qtype: RecordType) -> Lookup {
         let limits = &self.inner.config.limits;
         let mut work = Work::new(limits);
-        let fut = self.resolve_and_validate(qname, qtype, &mut work);
+        let fut = async {
+            let first = self.resolve_and_validate(qname, qtype, &mut work).await;
+            // RFC 4035 §5.5: data that does not validate may come from one bad
+            // server; ask again once, other servers first (same budget).
+            let retry = matches!(&first.verdict, Verdict::Bogus { reason, .. }
+                if !matches!(reason, BogusReason::BudgetExceeded { .. }));
+            if !retry {
+                return first;
+            }
+            work.avoid = std::mem::take(&mut work.used);
+            work.retry = true;
+            let second = self.resolve_and_validate(qname, qtype, &mut work).await;
+            if matches!(second.verdict, Verdict::Indeterminate { .. }) {
+                first
+            } else {
+                second
+            }
+        };
         match tokio::time::timeout(limits.max_lookup_time, fut).await {
             Ok(l) => l,
             Err(_) => Lookup {

@@ -40,6 +40,23 @@ pub struct Work {
     pub max_referral_depth: u32,
     /// Nesting of glueless NS resolutions, bounded like referrals.
     nesting: u32,
+    /// Servers that answered during this lookup.
+    pub used: Vec<SocketAddr>,
+    /// Servers tried last (they served data that did not validate).
+    pub avoid: Vec<SocketAddr>,
+    /// A second pass after a bogus result: caches of unvalidated data
+    /// (referral DS) and cached failures are not reused.
+    pub retry: bool,
+}
+
+impl Work {
+    /// `servers`, the avoided ones moved to the end (order kept otherwise).
+    fn order(&self, servers: &[SocketAddr]) -> Vec<SocketAddr> {
+        let (mut good, bad): (Vec<SocketAddr>, Vec<SocketAddr>) =
+            servers.iter().partition(|s| !self.avoid.contains(s));
+        good.extend(bad);
+        good
+    }
 }
 
 impl Work {
@@ -48,6 +65,9 @@ impl Work {
             budget: Budget::new(limits),
             max_referral_depth: limits.max_referral_depth,
             nesting: 0,
+            used: Vec::new(),
+            avoid: Vec::new(),
+            retry: false,
         }
     }
 }
@@ -207,6 +227,9 @@ impl Resolver {
                 }
             };
             tracing::trace!(%server, %qname, %qtype, recursive, bytes = raw.len(), "answer");
+            if !work.used.contains(&server) {
+                work.used.push(server);
+            }
             let msg = match Message::from_vec(&raw) {
                 Ok(m) => m,
                 Err(e) => return Ok(Err(format!("undecodable answer from {server}: {e}"))),
@@ -237,6 +260,7 @@ impl Resolver {
         qtype: RecordType,
     ) -> Result<Response, ResolveError> {
         if qtype == RecordType::DS
+            && !work.retry
             && let Some(msg) = self.referral_ds.get(qname, &self.clock)
         {
             let server = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
@@ -262,7 +286,7 @@ impl Resolver {
         qtype: RecordType,
     ) -> Result<Response, ResolveError> {
         let mut last = String::from("no servers configured");
-        for &server in servers {
+        for server in work.order(servers) {
             match self.exchange(work, server, qname, qtype, true).await? {
                 Ok(msg) => {
                     let rcode = msg.metadata.response_code;
@@ -334,7 +358,7 @@ impl Resolver {
                 (qname.clone(), qtype)
             };
             let mut last = String::from("no server addresses");
-            for &server in &servers {
+            for server in work.order(&servers) {
                 let msg = match self.exchange(work, server, &ask, ask_type, false).await? {
                     Ok(m) => m,
                     Err(why) => {
