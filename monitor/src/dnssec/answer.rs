@@ -279,6 +279,24 @@ impl ChainCtx<'_> {
                 };
             }
         };
+        // The SOA of a negative answer is checked too: a forged or broken
+        // SOA must not ride along with a valid denial (RFC 4035 §5.3).
+        let soa = super::chain::rrset(&msg.authorities, zone, RecordType::SOA);
+        if !soa.is_empty() {
+            let soa_sigs = rrsigs(&msg.authorities, zone, RecordType::SOA);
+            if let Err(reason) = verify_rrset(
+                zone,
+                RecordType::SOA,
+                &soa,
+                &soa_sigs,
+                keys,
+                zone,
+                self.now,
+                &mut work.budget,
+            ) {
+                return PieceOutcome::bogus(reason, steps);
+            }
+        }
         let mut denial = denial_of(qname, qtype, &proven, zone, self.limits, work);
         if qname.is_root() && qtype == RecordType::DS && matches!(denial, Denial::NotProven(_)) {
             // The root has no parent: its own apex NSEC denies its DS
