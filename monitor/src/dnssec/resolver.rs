@@ -459,6 +459,16 @@ impl Resolver {
                 let names = std::mem::take(&mut pending);
                 let more = self.resolve_ns_names(work, &roots, &names).await?;
                 if !more.is_empty() {
+                    // Remember them with the delegation: the glued servers failed.
+                    let mut all = more.clone();
+                    all.extend(servers.iter().filter(|s| !more.contains(s)));
+                    self.delegations.insert(
+                        zone.clone(),
+                        Arc::new(all),
+                        300,
+                        64 + (more.len() + servers.len()) * 32,
+                        &self.clock,
+                    );
                     servers = more;
                     continue 'referral;
                 }
