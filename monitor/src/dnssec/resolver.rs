@@ -361,6 +361,11 @@ impl Resolver {
             for server in work.order(&servers) {
                 let msg = match self.exchange(work, server, &ask, ask_type, false).await? {
                     Ok(m) => m,
+                    Err(_) if minimised => {
+                        // Some servers drop NS queries for names inside a zone.
+                        minimise = false;
+                        continue 'referral;
+                    }
                     Err(why) => {
                         self.server_failures.fetch_add(1, Ordering::Relaxed);
                         last = why;
