@@ -331,6 +331,7 @@ impl Engine {
         let mut rcode;
         let mut current = qname.clone();
         let mut links = 0u32;
+        let mut seen = vec![qname.clone()];
         'query: loop {
             let resp = match self.inner.resolver.resolve(work, &current, qtype).await {
                 Ok(r) => r,
@@ -401,6 +402,11 @@ impl Engine {
                     break;
                 };
                 links += 1;
+                if seen.contains(&next) {
+                    acc.add(invalid(format!("CNAME/DNAME loop at {next}")));
+                    break 'query;
+                }
+                seen.push(next.clone());
                 if links > cfg.limits.max_cname_chain {
                     acc.add(PieceOutcome {
                         verdict: Verdict::indeterminate(IndeterminateReason::LimitReached {

@@ -160,7 +160,9 @@ fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Kind
             }
             return Kind::Referral { child };
         }
-        if msg.metadata.authoritative {
+        // NS of the zone itself with AA: an answer without SOA. Anything
+        // else (upward or sideways referral) is lame, AA or not.
+        if msg.metadata.authoritative && child == *zone {
             return Kind::Final;
         }
         return Kind::Lame(format!("referral to {child} outside {zone}"));
