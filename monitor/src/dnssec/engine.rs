@@ -438,6 +438,19 @@ impl Engine {
                     .any(|r| r.record_type() == RecordType::SOA);
             if current == asked || negative {
                 let nx = rcode == ResponseCode::NXDomain;
+                // RFC 2308 §5: a negative answer lives min(SOA TTL, SOA
+                // MINIMUM); without SOA only briefly (RFC 2308 §5, "SHOULD NOT
+                // be cached" — a few seconds, like common resolvers).
+                let neg_ttl = msg
+                    .authorities
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+                        _ => None,
+                    })
+                    .min()
+                    .unwrap_or(FAILURE_TTL);
+                acc.cap = acc.cap.min(neg_ttl);
                 let out = ctx
                     .validate_negative(&current, qtype, nx, &msg, hint, work)
                     .await;
@@ -489,12 +502,25 @@ fn synthesize(current: &Name, owner: &Name, target: &Name) -> Option<Name> {
 }
 
 /// Collects the pieces of one lookup.
-#[derive(Default)]
 struct Accumulator {
     answers: Vec<Record>,
     rrsigs: Vec<Record>,
     steps: Vec<TraceStep>,
     pieces: Vec<PieceOutcome>,
+    /// Upper bound on the cache TTL (negative answers).
+    cap: u32,
+}
+
+impl Default for Accumulator {
+    fn default() -> Self {
+        Self {
+            answers: Vec::new(),
+            rrsigs: Vec::new(),
+            steps: Vec::new(),
+            pieces: Vec::new(),
+            cap: MAX_TTL,
+        }
+    }
 }
 
 impl Accumulator {
@@ -543,7 +569,8 @@ impl Accumulator {
             .chain(self.answers.iter().map(|r| r.ttl))
             .min()
             .unwrap_or(FAILURE_TTL)
-            .min(MAX_TTL);
+            .min(MAX_TTL)
+            .min(self.cap);
         let ttl = if rank(&worst) >= 2 {
             ttl.min(FAILURE_TTL)
         } else {
