@@ -327,6 +327,14 @@ fn parse_range(cur: &mut Cursor<'_>, n: usize, rest: &str) -> Result<Range, Pars
         end: b,
         ..Range::default()
     };
+    // Deckard also takes the server address on the RANGE_BEGIN line.
+    for extra in &nums[2..] {
+        range.addresses.push(
+            extra
+                .parse()
+                .map_err(|_| cur.err(n, format!("bad RANGE_BEGIN address {extra:?}")))?,
+        );
+    }
     loop {
         let Some((n, line)) = cur.next() else {
             return Err(cur.err(range.line, "RANGE_BEGIN without RANGE_END"));

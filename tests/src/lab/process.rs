@@ -62,7 +62,23 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// SIGTERM first so nsd/unbound stop their worker processes too, then
+    /// SIGKILL after 3 s; always reaped.
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) on our own child's pid, which is not yet
+            // reaped (so cannot have been reused).
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -5,7 +5,8 @@
 //! .            alg 13, NSEC             127.53.0.1
 //! test.        alg 13, NSEC             127.53.0.2
 //!   ecdsa.test      alg 13, NSEC         127.53.0.3 (all children)
-//!   rsa-nsec3.test  alg 8 (2048), NSEC3 opt-out; insecure-sub.rsa-nsec3.test unsigned
+//!   rsa-nsec3.test  alg 8 (2048), NSEC3 (no opt-out)
+//!   optout.test     alg 13, NSEC3 opt-out; insecure-sub.optout.test unsigned
 //!   ed.test         alg 15, NSEC
 //!   broken.test     alg 13, www's A signature corrupted after signing
 //!   expired.test    alg 13, signed with a window that ended in 2020
@@ -35,9 +36,10 @@ pub enum Signing {
     Nsec {
         algorithm: &'static str,
     },
-    Nsec3OptOut {
+    Nsec3 {
         algorithm: &'static str,
-        bits: u32,
+        bits: Option<u32>,
+        opt_out: bool,
     },
     /// Signed normally, then one RRSIG over `www` A is damaged.
     CorruptWww,
@@ -98,18 +100,28 @@ pub fn zones() -> Vec<Zone> {
         ),
         child(
             "rsa-nsec3.test.",
-            Signing::Nsec3OptOut {
+            Signing::Nsec3 {
                 algorithm: "RSASHA256",
-                bits: 2048,
+                bits: Some(2048),
+                opt_out: false,
             },
-            "insecure-sub.rsa-nsec3.test. NS ns.insecure-sub.rsa-nsec3.test.\n\
-             ns.insecure-sub.rsa-nsec3.test. A 127.53.0.3\n",
+            "",
+        ),
+        child(
+            "optout.test.",
+            Signing::Nsec3 {
+                algorithm: "ECDSAP256SHA256",
+                bits: None,
+                opt_out: true,
+            },
+            "insecure-sub.optout.test. NS ns.insecure-sub.optout.test.\n\
+             ns.insecure-sub.optout.test. A 127.53.0.3\n",
         ),
         Zone {
-            origin: "insecure-sub.rsa-nsec3.test.",
+            origin: "insecure-sub.optout.test.",
             server: CHILD_ADDR,
             signing: Signing::Unsigned,
-            body: "host.insecure-sub.rsa-nsec3.test. A 192.0.2.9\n".into(),
+            body: "host.insecure-sub.optout.test. A 192.0.2.9\n".into(),
         },
         child(
             "ed.test.",
@@ -184,7 +196,9 @@ fn algorithm_of(s: Signing) -> Option<(&'static str, Option<u32>)> {
     match s {
         Signing::Unsigned => None,
         Signing::Nsec { algorithm } => Some((algorithm, None)),
-        Signing::Nsec3OptOut { algorithm, bits } => Some((algorithm, Some(bits))),
+        Signing::Nsec3 {
+            algorithm, bits, ..
+        } => Some((algorithm, bits)),
         Signing::CorruptWww | Signing::Expired | Signing::WrongDs => {
             Some(("ECDSAP256SHA256", None))
         }
@@ -241,9 +255,12 @@ pub fn sign(dir: &Path, z: &Zone, zonefile: &str, keys: &Keys) -> Result<String,
     let mut c = tool("ldns-signzone", dir);
     c.args(["-f", &out, "-o", z.origin]);
     match z.signing {
-        Signing::Nsec3OptOut { .. } => {
+        Signing::Nsec3 { opt_out, .. } => {
             // RFC 9276: no extra iterations, no salt.
-            c.args(["-n", "-t", "0", "-p"]);
+            c.args(["-n", "-t", "0"]);
+            if opt_out {
+                c.arg("-p");
+            }
         }
         Signing::Expired => {
             c.args(["-i", "20200101000000", "-e", "20200201000000"]);
