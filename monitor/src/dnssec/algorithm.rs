@@ -75,7 +75,7 @@ pub fn support(algorithm: u8, public_key: &[u8]) -> AlgorithmSupport {
             // (bogus), we do not get to call it unsupported.
             None => AlgorithmSupport::Supported,
         },
-        13 | 14 | 15 => AlgorithmSupport::Supported,
+        13..=15 => AlgorithmSupport::Supported,
         _ => AlgorithmSupport::Unsupported,
     }
 }

@@ -220,12 +220,11 @@ fn logical_lines(text: &str) -> Result<Vec<LogicalLine>, AnchorError> {
                 t => entry.2.push(t.to_string()),
             }
         }
-        if depth == 0 {
-            if let Some(l) = cur.take()
-                && !l.2.is_empty()
-            {
-                out.push(l);
-            }
+        if depth == 0
+            && let Some(l) = cur.take()
+            && !l.2.is_empty()
+        {
+            out.push(l);
         }
     }
     if let Some(l) = cur
@@ -305,7 +304,7 @@ fn parse_dnskey(rdata: &[String]) -> Result<DNSKEY, String> {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || s.is_empty() {
+    if !s.len().is_multiple_of(2) || s.is_empty() {
         return None;
     }
     (0..s.len())

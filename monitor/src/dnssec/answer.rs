@@ -51,14 +51,13 @@ impl PieceOutcome {
     }
 }
 
-/// The zone an unsigned piece is judged in: the zone that answered, when it
-/// encloses `owner` (iterative mode), else `owner` itself (every label is
-/// probed for DS, as stub validators do).
-fn unsigned_zone(owner: &Name, zone_hint: Option<&Name>) -> Name {
-    match zone_hint {
-        Some(z) if z.zone_of(owner) => z.clone(),
-        _ => owner.clone(),
-    }
+/// The name an unsigned piece is judged at: the owner itself. Every label
+/// from the anchor down is probed for DS (as stub validators do), because the
+/// server that answered may host several zones (one nsd serving a parent and
+/// its child answers from the child without a referral), so the responding
+/// zone is not known. `_zone_hint` (the last referral) is kept for tracing.
+fn unsigned_zone(owner: &Name, _zone_hint: Option<&Name>) -> Name {
+    owner.clone()
 }
 
 /// The signer named by the RRSIGs (the deepest one enclosing `owner`).
@@ -280,7 +279,18 @@ impl ChainCtx<'_> {
                 };
             }
         };
-        let denial = denial_of(qname, qtype, &proven, zone, self.limits, work);
+        let mut denial = denial_of(qname, qtype, &proven, zone, self.limits, work);
+        if qname.is_root() && qtype == RecordType::DS && matches!(denial, Denial::NotProven(_)) {
+            // The root has no parent: its own apex NSEC denies its DS
+            // (nsec_denial insists on the parent for every other zone).
+            let apex_without_ds = proven
+                .nsecs
+                .iter()
+                .any(|(o, n)| o.is_root() && !n.type_bit_maps().any(|t| t == RecordType::DS));
+            if apex_without_ds {
+                denial = Denial::NoData;
+            }
+        }
         let ok = match (&denial, nxdomain) {
             (Denial::NxDomain, true) => true,
             (Denial::NoData | Denial::WildcardNoData, false) => true,

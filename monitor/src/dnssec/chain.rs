@@ -543,6 +543,15 @@ impl ChainCtx<'_> {
         let msg: &Message = &resp.message;
         let ds_records = rrset(&msg.answers, child, RecordType::DS);
         if ds_records.is_empty() {
+            // A CNAME owner cannot be a zone cut (RFC 2181 §10.1); the CNAME
+            // itself is validated when it is part of an answer.
+            if msg
+                .answers
+                .iter()
+                .any(|r| r.name == *child && r.record_type() == RecordType::CNAME)
+            {
+                return Cut::NotACut;
+            }
             return self.no_ds(child, zone, keys, msg, work);
         }
         let ds_sigs = rrsigs(&msg.answers, child, RecordType::DS);

@@ -24,7 +24,7 @@ use super::limits::{Budget, Limits};
 use super::resolver::{Mode, Resolver, Work};
 pub use super::roothints::RootHints;
 use super::transport::Transport;
-use super::verdict::{IndeterminateReason, Trace, TraceStep, Verdict};
+use super::verdict::{IndeterminateReason, InsecureReason, Trace, TraceStep, Verdict};
 
 /// Where answers come from.
 #[derive(Clone, Debug)]
@@ -44,8 +44,8 @@ pub struct EngineConfig {
     pub clock: Clock,
     pub limits: Limits,
     pub cache: CacheConfig,
-    /// RFC 9156 query minimisation: accepted, currently not applied (the
-    /// resolver always asks for the full name, which RFC 9156 permits).
+    /// RFC 9156 query minimisation (iterative mode, relaxed: NXDOMAIN or a
+    /// failing server for a minimised NS query falls back to the full name).
     pub query_minimization: bool,
     /// RFC 7646: names at or below these are treated as insecure.
     pub negative_trust_anchors: Vec<Name>,
@@ -174,7 +174,12 @@ impl Engine {
                 servers: servers.clone(),
             },
         };
-        let resolver = Resolver::new(transport, mode, config.clock.clone());
+        let resolver = Resolver::new(
+            transport,
+            mode,
+            config.clock.clone(),
+            config.query_minimization,
+        );
         // Split the configured bounds: a quarter for zone state, the rest for lookups.
         let c = config.cache;
         Engine {
@@ -325,6 +330,19 @@ impl Engine {
             let msg = resp.message.clone();
             let hint = resp.zone.as_ref();
             rcode = msg.metadata.response_code;
+            if matches!(qtype, RecordType::RRSIG | RecordType::ANY) {
+                // RRSIGs are not signed (RFC 4035 §2.2) and ANY is not an
+                // RRset: such answers cannot be validated, only shown.
+                acc.answers.extend(msg.answers.iter().cloned());
+                acc.add(PieceOutcome {
+                    verdict: Verdict::insecure(InsecureReason::NoTrustAnchor {
+                        name: current.clone(),
+                    }),
+                    ttl: FAILURE_TTL,
+                    steps: Vec::new(),
+                });
+                break 'query;
+            }
             let asked = current.clone();
             loop {
                 let direct = rrset(&msg.answers, &current, qtype);

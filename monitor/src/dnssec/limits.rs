@@ -86,6 +86,10 @@ impl Budget {
 
     /// Takes one signature verification; Err once the cap is reached (the
     /// verification must then not be done).
+    #[allow(
+        clippy::result_large_err,
+        reason = "BogusReason carries the names a responder needs; errors are the rare path"
+    )]
     pub fn spend_sig(&mut self) -> Result<(), BogusReason> {
         if self.sig_verifications >= self.max_sig_verifications {
             return Err(BogusReason::BudgetExceeded {
@@ -99,6 +103,10 @@ impl Budget {
 
     /// Takes one NSEC3 name hash of `iterations` extra iterations; Err once
     /// the cap is reached (the hash must then not be computed).
+    #[allow(
+        clippy::result_large_err,
+        reason = "BogusReason carries the names a responder needs; errors are the rare path"
+    )]
     pub fn spend_nsec3_hash(&mut self, iterations: u16) -> Result<(), BogusReason> {
         if self.nsec3_hashes >= self.max_nsec3_hashes {
             return Err(BogusReason::BudgetExceeded {

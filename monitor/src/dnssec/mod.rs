@@ -23,6 +23,8 @@
 //! - [`resolver`]: iterative and upstream resolution; [`cache`]: TTL + LRU maps.
 //! - [`chain`]: chain of trust (DS/DNSKEY per zone cut); [`answer`]: answer and denial checks.
 //! - [`testnet`]: in-process signed zones and servers (tests, benches).
+//! - [`testsign`]: ring signing keys for tests and benches (not used to
+//!   validate).
 //! - [`engine`]: the entry point, `Engine::lookup(name, type)`.
 
 pub mod algorithm;
@@ -42,6 +44,7 @@ pub mod resolver;
 pub mod roothints;
 pub mod rrsig;
 pub mod testnet;
+pub mod testsign;
 pub mod transport;
 pub mod transport_net;
 pub mod verdict;
@@ -49,3 +52,5 @@ pub mod verify;
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod test_support;

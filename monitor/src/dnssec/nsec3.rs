@@ -217,6 +217,10 @@ pub fn nsec3_denial(
     if !zone.zone_of(qname) {
         return Denial::NotProven(format!("{qname} is not in zone {zone}"));
     }
+    if qtype == RecordType::DS && qname == zone {
+        // RFC 5155 §8.6 / RFC 4035 §5.2: the parent denies a DS, not the child.
+        return Denial::NotProven(format!("DS of {zone} must be denied by its parent"));
+    }
     if let Some(it) = too_many_iterations(nsec3s, zone, limits) {
         return Denial::Nsec3IterationsTooHigh(it);
     }

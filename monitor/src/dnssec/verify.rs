@@ -49,6 +49,10 @@ pub enum RrsetOutcome {
     clippy::too_many_arguments,
     reason = "the API shared with the chain builder (ENGINE_API.md)"
 )]
+#[allow(
+    clippy::result_large_err,
+    reason = "BogusReason carries the names a responder needs; errors are the rare path"
+)]
 pub fn verify_rrset(
     owner: &Name,
     rtype: RecordType,
