@@ -344,6 +344,9 @@ impl Resolver {
         qtype: RecordType,
     ) -> Result<Response, ResolveError> {
         let (mut zone, mut servers) = self.closest_delegation(qname, qtype, roots.clone());
+        // A cached delegation keeps only addresses; if they all fail, start
+        // over from the root once to learn the NS names again.
+        let mut from_cache = !zone.is_root();
         let mut depth = 0u32;
         let qname_labels = qname.iter().count();
         // RFC 9156 §3: ask each zone only for the next label (NS), one more
@@ -479,6 +482,13 @@ impl Resolver {
                     servers = more;
                     continue 'referral;
                 }
+            }
+            if from_cache {
+                from_cache = false;
+                zone = Name::root();
+                servers = roots.clone();
+                next_labels = 1;
+                continue 'referral;
             }
             return Err(ResolveError::NoServer {
                 name: qname.clone(),
