@@ -258,6 +258,10 @@ impl Worker {
         let mut next_attempt = Instant::now();
         let mut deadline: Option<Instant> = None;
         let mut input_open = true;
+        // Connect at once: the first alerts need not wait for a handshake,
+        // and `spooled` then counts only what arrived while the collector
+        // was away.
+        self.connect(&mut backoff, &mut next_attempt).await;
         loop {
             // Take in everything already queued, so the spool (and its
             // bound) sees the real backlog.
@@ -272,28 +276,8 @@ impl Worker {
             let can_try =
                 !self.spool.is_empty() && (self.conn.is_some() || Instant::now() >= next_attempt);
             if can_try {
-                if self.conn.is_none() {
-                    match self.transport.connect().await {
-                        Ok(c) => {
-                            if self.ever_connected {
-                                self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
-                            }
-                            self.ever_connected = true;
-                            self.conn = Some(c);
-                            self.counters.connected.store(true, Ordering::Relaxed);
-                            backoff = self.opts.backoff_initial;
-                            tracing::info!(sink = %self.name, "connected to {:?}", self.transport);
-                        }
-                        Err(e) => {
-                            self.counters
-                                .connect_failures
-                                .fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(sink = %self.name, "connect failed, retry in {backoff:?}: {e}");
-                            next_attempt = Instant::now() + jittered(backoff);
-                            backoff = (backoff * 2).min(self.opts.backoff_max);
-                            continue;
-                        }
-                    }
+                if self.conn.is_none() && !self.connect(&mut backoff, &mut next_attempt).await {
+                    continue;
                 }
                 self.send_one().await;
                 if self.conn.is_none() {
@@ -326,6 +310,32 @@ impl Worker {
             let _ = c.close().await;
         }
         self.counters.connected.store(false, Ordering::Relaxed);
+    }
+
+    /// One connection attempt; on failure, schedule the next with backoff.
+    async fn connect(&mut self, backoff: &mut Duration, next_attempt: &mut Instant) -> bool {
+        match self.transport.connect().await {
+            Ok(c) => {
+                if self.ever_connected {
+                    self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                self.ever_connected = true;
+                self.conn = Some(c);
+                self.counters.connected.store(true, Ordering::Relaxed);
+                *backoff = self.opts.backoff_initial;
+                tracing::info!(sink = %self.name, "connected to {:?}", self.transport);
+                true
+            }
+            Err(e) => {
+                self.counters
+                    .connect_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(sink = %self.name, "connect to {:?} failed, retry in {backoff:?}: {e}", self.transport);
+                *next_attempt = Instant::now() + jittered(*backoff);
+                *backoff = (*backoff * 2).min(self.opts.backoff_max);
+                false
+            }
+        }
     }
 
     fn push(&mut self, msg: &[u8]) {
