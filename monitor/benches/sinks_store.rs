@@ -50,6 +50,23 @@ fn spool(c: &mut Criterion) {
         });
     }
     g.finish();
+    // Group commit as the reliable sink does it in an alert storm: 64
+    // alerts pushed with one fdatasync, sent, acknowledged with one more.
+    let mut g = c.benchmark_group("spool_group_commit");
+    g.throughput(Throughput::Elements(64));
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
+    g.bench_function("64_alerts_fdatasync", |b| {
+        b.iter(|| {
+            for _ in 0..64 {
+                s.push_unsynced(&payload).unwrap();
+            }
+            s.sync().unwrap();
+            let batch = s.peek_batch(64).unwrap();
+            s.ack_through(batch.last().unwrap().seq).unwrap();
+        })
+    });
+    g.finish();
 }
 
 fn format(c: &mut Criterion) {
