@@ -1,6 +1,13 @@
 //! Where packets come from: the kernel programs through a ring buffer, or a
 //! pcap/pcapng file for offline replay. Both produce [`CapturedPacket`].
 
+pub mod btf;
+pub mod cgroup;
+pub mod dedup;
+pub mod ebpf;
+pub mod netlink;
+pub mod ringbuf;
+
 use std::time::SystemTime;
 
 pub mod pcap;

@@ -1,8 +1,409 @@
-//! `dnssec-monitor run`.
+//! `dnssec-monitor run`: the daemon.
+//!
+//! ```text
+//! kernel ring buffer ─▶ reader ─(packets)─▶ decode + process join + ECS JSON ─(lines)─▶ sink
+//!        ▲ tc on every interface (netlink keeps it current)
+//!        ▲ cgroup sock_addr / skb programs on the cgroup v2 root
+//! ```
+//! Stages talk over bounded channels and never block the one before:
+//! a full channel is a counted drop. SIGINT/SIGTERM stop the reader, the
+//! later stages drain and the sink flushes; dropping the programs detaches
+//! them.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::{mpsc, watch};
+
+use crate::capture::CapturedPacket;
+use crate::capture::cgroup::{ContainerResolver, cgroup2_mount};
+use crate::capture::ebpf::{FlowsMap, KernelCounters, KernelPrograms};
+use crate::capture::netlink::{LinkEvent, LinkSocket, parse_messages};
+use crate::capture::ringbuf::{InterfaceNames, RingReader, RingStats};
+use crate::correlate::process::{ProcessTable, Proto};
+use crate::decode::{DecodeLimits, Decoder, DnsMessage, Transport};
+use crate::event::{DnsEvent, DnsKind};
 
 #[derive(clap::Args, Debug)]
-pub struct RunArgs {}
+pub struct RunArgs {
+    /// Where JSON lines go: `-` for standard output, or a file (appended).
+    #[arg(long, default_value = "-", value_name = "-|FILE")]
+    pub output: String,
+    /// Capture only on this interface (repeatable; default: every
+    /// interface, including `lo`, veths and those that appear later).
+    #[arg(long = "interface", value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+    /// A port that carries DNS (repeatable).
+    #[arg(long = "dns-port", value_name = "PORT", default_values_t = [53u16])]
+    pub dns_ports: Vec<u16>,
+}
 
-pub fn main(_args: RunArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("`run` is not implemented yet")
+/// Capacity of the packet and line channels.
+const CHANNEL: usize = 65_536;
+/// How often the decoder's reassembly state is aged out.
+const EXPIRE_EVERY: Duration = Duration::from_millis(500);
+
+pub fn main(args: RunArgs) -> anyhow::Result<i32> {
+    if args.dns_ports.contains(&0) {
+        anyhow::bail!("--dns-port 0 is not a port");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(run(args))
+}
+
+/// Drops counted by the user-space stages.
+#[derive(Default)]
+struct StageDrops {
+    lines_channel_full: AtomicU64,
+    write_errors: AtomicU64,
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let mut progs = KernelPrograms::load(&args.dns_ports).context("loading the kernel programs")?;
+    let maps = progs.take_maps()?;
+    let cgroup_root = cgroup2_mount()?;
+    progs
+        .attach_cgroup(&cgroup_root)
+        .with_context(|| format!("attaching to cgroup {}", cgroup_root.display()))?;
+
+    let names: InterfaceNames = Arc::default();
+    let links = LinkSocket::open().context("opening rtnetlink")?;
+    let wanted: HashSet<String> = args.interfaces.iter().cloned().collect();
+    for ev in links
+        .dump(Duration::from_secs(5))
+        .context("listing interfaces")?
+    {
+        apply_link_event(&mut progs, &names, &wanted, ev);
+    }
+    for w in &wanted {
+        if !progs.attached().iter().any(|(_, n)| n == w) {
+            tracing::warn!("interface {w} does not exist (yet); it is attached when it appears");
+        }
+    }
+    let attached: Vec<String> = progs.attached().into_iter().map(|(_, n)| n).collect();
+    eprintln!(
+        "dnssec-monitor: capturing DNS (ports {:?}) on {} interface(s): {}; process attribution on cgroup {}",
+        args.dns_ports,
+        attached.len(),
+        attached.join(", "),
+        cgroup_root.display()
+    );
+    let progs = Arc::new(Mutex::new(progs));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ring_stats = Arc::new(RingStats::default());
+    let drops = Arc::new(StageDrops::default());
+    let (pkt_tx, pkt_rx) = mpsc::channel::<CapturedPacket>(CHANNEL);
+    let (line_tx, line_rx) = mpsc::channel::<Vec<u8>>(CHANNEL);
+
+    let reader = RingReader::new(maps.ring, names.clone()).context("watching the ring buffer")?;
+    let reader = tokio::spawn(reader.run(pkt_tx, ring_stats.clone(), stop_rx.clone()));
+    let link_task = tokio::spawn(watch_links(
+        links,
+        progs.clone(),
+        names.clone(),
+        wanted,
+        stop_rx.clone(),
+    ));
+    let processes = ProcessTable::new(maps.flows, Some(ContainerResolver::new(cgroup_root)));
+    let decode = std::thread::Builder::new()
+        .name("decode".into())
+        .spawn({
+            let drops = drops.clone();
+            move || decode_stage(pkt_rx, line_tx, processes, &drops)
+        })
+        .context("starting the decode thread")?;
+    let output = args.output.clone();
+    let sink = std::thread::Builder::new()
+        .name("sink".into())
+        .spawn({
+            let drops = drops.clone();
+            move || sink_stage(&output, line_rx, &drops)
+        })
+        .context("starting the sink thread")?;
+
+    wait_for_signal().await?;
+    let _ = stop_tx.send(true);
+    reader.await.context("reader task")??;
+    let _ = link_task.await;
+    let decoded = decode
+        .join()
+        .map_err(|_| anyhow::anyhow!("decode thread panicked"))?;
+    let sunk = sink
+        .join()
+        .map_err(|_| anyhow::anyhow!("sink thread panicked"))?;
+    let progs = Arc::try_unwrap(progs)
+        .map_err(|_| anyhow::anyhow!("programs still shared at exit"))?
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("program lock poisoned"))?;
+    report(&maps.counters, &ring_stats, &drops, &decoded);
+    drop(progs);
+    sunk.with_context(|| format!("writing {}", args.output))?;
+    Ok(0)
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+fn apply_link_event(
+    progs: &mut KernelPrograms,
+    names: &InterfaceNames,
+    wanted: &HashSet<String>,
+    ev: LinkEvent,
+) {
+    match ev {
+        LinkEvent::New {
+            index,
+            name,
+            arphrd,
+        } => {
+            if let Ok(mut m) = names.write() {
+                m.insert(index, name.clone());
+            }
+            if !wanted.is_empty() && !wanted.contains(&name) {
+                return;
+            }
+            match progs.attach_interface(index, &name, arphrd) {
+                Ok(true) => tracing::info!(iface = %name, index, "attached"),
+                Ok(false) => {}
+                // Veths often move to another namespace right after
+                // creation: the device is gone before we get to it.
+                Err(e) => tracing::debug!("{e:#}"),
+            }
+        }
+        LinkEvent::Gone { index, name } => {
+            if progs.detach_interface(index).is_some() {
+                tracing::info!(iface = %name, index, "detached (interface gone)");
+            }
+        }
+    }
+}
+
+async fn watch_links(
+    links: LinkSocket,
+    progs: Arc<Mutex<KernelPrograms>>,
+    names: InterfaceNames,
+    wanted: HashSet<String>,
+    mut stop: watch::Receiver<bool>,
+) {
+    // SAFETY: `links` owns its fd and lives inside the AsyncFd.
+    let fd = match unsafe { AsyncFd::register(links) } {
+        Ok(fd) => fd,
+        Err(e) => {
+            tracing::error!("cannot watch interfaces: {}", std::io::Error::from(e));
+            return;
+        }
+    };
+    let mut buf = vec![0u8; 65536];
+    loop {
+        tokio::select! {
+            r = fd.readable() => {
+                let Ok(mut guard) = r else { return };
+                loop {
+                    match guard.get_inner().recv(&mut buf) {
+                        Ok(n) => {
+                            let Ok(mut p) = progs.lock() else { return };
+                            for ev in parse_messages(&buf[..n]) {
+                                apply_link_event(&mut p, &names, &wanted, ev);
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            guard.clear_ready();
+                            break;
+                        }
+                        Err(e) => {
+                            // ENOBUFS: events were lost; a fresh dump catches up.
+                            tracing::warn!("rtnetlink: {e}; re-listing interfaces");
+                            let _ = guard.get_inner().request_dump();
+                            break;
+                        }
+                    }
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// What the decode stage did, for the exit report.
+struct Decoded {
+    packets: u64,
+    messages: u64,
+    counters: Vec<(&'static str, u64)>,
+    process: crate::correlate::process::ProcessStats,
+}
+
+fn decode_stage(
+    mut rx: mpsc::Receiver<CapturedPacket>,
+    tx: mpsc::Sender<Vec<u8>>,
+    mut processes: ProcessTable<FlowsMap>,
+    drops: &StageDrops,
+) -> Decoded {
+    let mut decoder = Decoder::new(DecodeLimits::default());
+    let mut out: Vec<DnsMessage> = Vec::new();
+    let mut packets = 0u64;
+    let mut messages = 0u64;
+    let mut last_expire = Instant::now();
+    loop {
+        let pkt = match rx.try_recv() {
+            Ok(p) => Some(p),
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // Idle: age reassembly state, then wait (bounded) for more.
+                decoder.expire(SystemTime::now());
+                last_expire = Instant::now();
+                match rx.blocking_recv_timeout(EXPIRE_EVERY) {
+                    Recv::Packet(p) => Some(p),
+                    Recv::Timeout => None,
+                    Recv::Closed => break,
+                }
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+        };
+        if last_expire.elapsed() >= EXPIRE_EVERY {
+            decoder.expire(SystemTime::now());
+            last_expire = Instant::now();
+        }
+        let Some(pkt) = pkt else { continue };
+        packets += 1;
+        decoder.push(&pkt, &mut out);
+        for msg in out.drain(..) {
+            messages += 1;
+            let line = render(msg, &mut processes);
+            match tx.try_send(line) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    drops.lines_channel_full.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => break,
+            }
+        }
+    }
+    Decoded {
+        packets,
+        messages,
+        counters: decoder.counters().fields().to_vec(),
+        process: processes.stats(),
+    }
+}
+
+/// One message → one JSON line (with the process joined in).
+fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> Vec<u8> {
+    let mut ev = DnsEvent::from_message(msg, None);
+    let proto = match ev.transport {
+        Transport::Udp => Proto::Udp,
+        Transport::Tcp => Proto::Tcp,
+    };
+    let is_query = ev.kind == DnsKind::Query;
+    ev.process = processes.lookup(proto, ev.client, ev.server, is_query, Instant::now());
+    let mut line = serde_json::to_vec(&ev.to_ecs()).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+enum Recv<T> {
+    Packet(T),
+    Timeout,
+    Closed,
+}
+
+trait RecvTimeout<T> {
+    fn blocking_recv_timeout(&mut self, d: Duration) -> Recv<T>;
+}
+
+impl<T> RecvTimeout<T> for mpsc::Receiver<T> {
+    /// Blocking receive with a deadline, for the decode thread (outside
+    /// the runtime): a small current-thread runtime would be heavier than
+    /// this poll of short sleeps, which only runs when the channel is idle.
+    fn blocking_recv_timeout(&mut self, d: Duration) -> Recv<T> {
+        let deadline = Instant::now() + d;
+        loop {
+            match self.try_recv() {
+                Ok(v) => return Recv::Packet(v),
+                Err(mpsc::error::TryRecvError::Disconnected) => return Recv::Closed,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    if Instant::now() >= deadline {
+                        return Recv::Timeout;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+}
+
+fn sink_stage(
+    output: &str,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    drops: &StageDrops,
+) -> anyhow::Result<()> {
+    let mut w: Box<dyn Write> = if output == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(output)
+                .with_context(|| format!("opening {output}"))?,
+        )
+    };
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut w);
+    while let Some(line) = rx.blocking_recv() {
+        if w.write_all(&line).is_err() {
+            drops.write_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        // Flush whenever we caught up, so readers see events promptly.
+        if rx.is_empty() && w.flush().is_err() {
+            drops.write_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn report(kernel: &KernelCounters, ring: &RingStats, drops: &StageDrops, d: &Decoded) {
+    let k: Vec<String> = kernel
+        .named()
+        .into_iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    eprintln!("dnssec-monitor: kernel: {}", k.join(" "));
+    eprintln!(
+        "dnssec-monitor: ring: records={} malformed={} channel_full={}; decode: packets={} messages={}; lines_channel_full={} write_errors={}",
+        ring.records.load(Ordering::Relaxed),
+        ring.malformed.load(Ordering::Relaxed),
+        ring.channel_full.load(Ordering::Relaxed),
+        d.packets,
+        d.messages,
+        drops.lines_channel_full.load(Ordering::Relaxed),
+        drops.write_errors.load(Ordering::Relaxed),
+    );
+    let nz: Vec<String> = d
+        .counters
+        .iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    eprintln!("dnssec-monitor: decoder: {}", nz.join(" "));
+    eprintln!(
+        "dnssec-monitor: process join: kernel={} cache={} not_found={}",
+        d.process.found_kernel, d.process.found_cache, d.process.not_found
+    );
 }

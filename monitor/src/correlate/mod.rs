@@ -1,1 +1,3 @@
 //! Joins queries with answers and both with the process that asked.
+
+pub mod process;

@@ -1,0 +1,364 @@
+//! End to end, as root: real namespaces, a real unbound, real clients, the
+//! real daemon with its eBPF programs. Each case asserts the question, the
+//! answer data and the client's pid and process name on both the query
+//! and the answer event.
+//!
+//! Needs `target/debug/dnssec-monitor` built with the eBPF object
+//! (`cargo xtask build`; `cargo xtask test` does it and runs these).
+//! Skipped when not root, unless DNSSEC_MONITOR_REQUIRE_ROOT_TESTS=1.
+
+use std::time::Duration;
+
+use anyhow::{Result, ensure};
+use base64::Engine as _;
+use serde_json::Value;
+use tests::cmd::{have, run_pid};
+use tests::monitor::Monitor;
+use tests::netns::Topology;
+use tests::root::{required, root_or_skip};
+use tests::unbound::{
+    A_NAME, A_V4, A_V6, FRAG_COUNT, FRAG_NAME, HUGE_COUNT, HUGE_NAME, Unbound, txt_string,
+};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn tools_or_skip(test: &str) -> bool {
+    let missing: Vec<&str> = ["ip", "unbound", "dig", "getent"]
+        .into_iter()
+        .filter(|t| !have(t))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        !required(),
+        "{test}: missing tools {missing:?} (cargo xtask setup installs them)"
+    );
+    eprintln!("{test}: skipped: missing {missing:?}");
+    false
+}
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
+fn pid_of(e: &Value) -> Option<u64> {
+    s(e, &["process", "pid"]).and_then(Value::as_u64)
+}
+
+/// Query and answer events for `name` sent by process `pid`.
+fn exchange(events: &[Value], pid: u32, name: &str) -> (Vec<Value>, Vec<Value>) {
+    let mine = events.iter().filter(|e| {
+        pid_of(e) == Some(u64::from(pid))
+            && s(e, &["dns", "question", "name"]).and_then(Value::as_str) == Some(name)
+    });
+    let (q, a): (Vec<&Value>, Vec<&Value>) =
+        mine.partition(|e| s(e, &["dns", "type"]).and_then(Value::as_str) == Some("query"));
+    (
+        q.into_iter().cloned().collect(),
+        a.into_iter().cloned().collect(),
+    )
+}
+
+fn answer_data(e: &Value) -> Vec<String> {
+    s(e, &["dns", "answers"])
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.get("data").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn raw_len(e: &Value) -> usize {
+    s(e, &["dnssec_monitor", "raw"])
+        .and_then(Value::as_str)
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .map_or(0, |v| v.len())
+}
+
+/// Runs a client in the client namespace and checks the monitor reported
+/// its query and answer with its pid and name.
+struct Case<'a> {
+    what: &'a str,
+    argv: Vec<&'a str>,
+    comm: &'a str,
+    qname: &'a str,
+    qtype: &'a str,
+    transport: &'a str,
+    network: &'a str,
+    /// Every one of these must be in the answer's data.
+    expect: Vec<String>,
+    /// The answer must carry at least this many records / bytes.
+    min_answers: usize,
+    min_bytes: usize,
+}
+
+fn check(t: &Topology, m: &Monitor, c: &Case) -> Result<()> {
+    let (pid, out) = run_pid(&t.in_client(&c.argv), Duration::from_secs(20))?;
+    ensure!(
+        out.status.success(),
+        "{}: {:?} failed: {}",
+        c.what,
+        c.argv,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = m.wait_events(c.what, WAIT, |ev| {
+        let (q, a) = exchange(ev, pid, c.qname);
+        !q.is_empty() && !a.is_empty()
+    })?;
+    let (q, a) = exchange(&events, pid, c.qname);
+    for e in q.iter().chain(&a) {
+        let name = s(e, &["process", "name"]).and_then(Value::as_str);
+        ensure!(
+            name == Some(c.comm),
+            "{}: process.name {name:?} in {e}",
+            c.what
+        );
+        let tr = s(e, &["network", "transport"]).and_then(Value::as_str);
+        ensure!(
+            tr == Some(c.transport),
+            "{}: transport {tr:?} in {e}",
+            c.what
+        );
+        let nt = s(e, &["network", "type"]).and_then(Value::as_str);
+        ensure!(
+            nt == Some(c.network),
+            "{}: network.type {nt:?} in {e}",
+            c.what
+        );
+    }
+    ensure!(
+        q.iter()
+            .any(|e| s(e, &["dns", "question", "type"]).and_then(Value::as_str) == Some(c.qtype)),
+        "{}: no {} query in {q:?}",
+        c.what,
+        c.qtype
+    );
+    let good = a.iter().any(|e| {
+        let data = answer_data(e);
+        data.len() >= c.min_answers
+            && raw_len(e) >= c.min_bytes
+            && c.expect
+                .iter()
+                .all(|x| data.iter().any(|d| d.contains(x.as_str())))
+    });
+    ensure!(
+        good,
+        "{}: no answer with {:?} (≥ {} records, ≥ {} bytes) in {a:?}",
+        c.what,
+        c.expect,
+        c.min_answers,
+        c.min_bytes
+    );
+    // Source is the client, destination the server, on both.
+    for e in q.iter().chain(&a) {
+        let dport = s(e, &["destination", "port"]).and_then(Value::as_u64);
+        ensure!(
+            dport == Some(53),
+            "{}: destination.port {dport:?} in {e}",
+            c.what
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn small_queries_udp4_udp6_tcp_and_glibc() -> Result<()> {
+    let test = "small_queries_udp4_udp6_tcp_and_glibc";
+    if !root_or_skip(test) || !tools_or_skip(test) {
+        return Ok(());
+    }
+    // Monitor first: the veths appear later and must be picked up live.
+    let mut m = Monitor::start("small", &[])?;
+    let t = Topology::new()?;
+    for i in &t.host_ifaces {
+        m.wait_log(&format!("attached iface={i} "), Duration::from_secs(10))?;
+    }
+    let _server = Unbound::start(&t)?;
+    let at4 = format!("@{}", t.server_v4);
+    let at6 = format!("@{}", t.server_v6);
+    let cases = [
+        Case {
+            what: "dig UDP/IPv4",
+            argv: vec!["dig", "+time=2", "+tries=1", &at4, A_NAME, "A"],
+            comm: "dig",
+            qname: A_NAME,
+            qtype: "A",
+            transport: "udp",
+            network: "ipv4",
+            expect: vec![A_V4.into()],
+            min_answers: 1,
+            min_bytes: 0,
+        },
+        Case {
+            what: "dig UDP/IPv6",
+            argv: vec!["dig", "+time=2", "+tries=1", &at6, A_NAME, "AAAA"],
+            comm: "dig",
+            qname: A_NAME,
+            qtype: "AAAA",
+            transport: "udp",
+            network: "ipv6",
+            expect: vec![A_V6.into()],
+            min_answers: 1,
+            min_bytes: 0,
+        },
+        Case {
+            what: "dig TCP/IPv4",
+            argv: vec!["dig", "+tcp", "+time=2", "+tries=1", &at4, A_NAME, "A"],
+            comm: "dig",
+            qname: A_NAME,
+            qtype: "A",
+            transport: "tcp",
+            network: "ipv4",
+            expect: vec![A_V4.into()],
+            min_answers: 1,
+            min_bytes: 0,
+        },
+        Case {
+            what: "getent (glibc, resolv.conf of the namespace)",
+            argv: vec!["getent", "ahostsv4", A_NAME],
+            comm: "getent",
+            qname: A_NAME,
+            qtype: "A",
+            transport: "udp",
+            network: "ipv4",
+            expect: vec![A_V4.into()],
+            min_answers: 1,
+            min_bytes: 0,
+        },
+    ];
+    for c in &cases {
+        check(&t, &m, c)?;
+    }
+    // Negative twin: UDP to a port that is not a DNS port is not reported,
+    // though it is a well-formed DNS query.
+    let (pid, _) = run_pid(
+        &t.in_client(&["dig", "+time=1", "+tries=1", "-p", "5300", &at4, A_NAME]),
+        Duration::from_secs(10),
+    )?;
+    // A marker query after it: once its events are in, the port-5300 one
+    // would have been too.
+    let (mpid, _) = run_pid(
+        &t.in_client(&["dig", "+time=2", "+tries=1", &at4, A_NAME]),
+        Duration::from_secs(10),
+    )?;
+    let ev = m.wait_events("marker", WAIT, |ev| {
+        !exchange(ev, mpid, A_NAME).1.is_empty()
+    })?;
+    ensure!(
+        ev.iter().all(|e| pid_of(e) != Some(u64::from(pid))
+            && s(e, &["destination", "port"]).and_then(Value::as_u64) != Some(5300)),
+        "a query to port 5300 was reported"
+    );
+    let log = m.stop()?;
+    ensure!(log.contains("kernel: seen="), "no exit report:\n{log}");
+    Ok(())
+}
+
+#[test]
+fn large_answers_ip_fragments_and_tcp() -> Result<()> {
+    let test = "large_answers_ip_fragments_and_tcp";
+    if !root_or_skip(test) || !tools_or_skip(test) {
+        return Ok(());
+    }
+    let t = Topology::new()?;
+    let _server = Unbound::start(&t)?;
+    // Only the two host-side veths (the --interface option).
+    let mut args = Vec::new();
+    for i in &t.host_ifaces {
+        args.extend(["--interface", i.as_str()]);
+    }
+    let mut m = Monitor::start("large", &args)?;
+    let at4 = format!("@{}", t.server_v4);
+    let at6 = format!("@{}", t.server_v6);
+    let frag_expect = vec![txt_string(0), txt_string(FRAG_COUNT - 1)];
+    let cases = [
+        Case {
+            what: "UDP/IPv4 answer over 4,000 bytes (IP fragments)",
+            argv: vec![
+                "dig",
+                "+time=2",
+                "+tries=1",
+                "+bufsize=8192",
+                "+ignore",
+                &at4,
+                FRAG_NAME,
+                "TXT",
+            ],
+            comm: "dig",
+            qname: FRAG_NAME,
+            qtype: "TXT",
+            transport: "udp",
+            network: "ipv4",
+            expect: frag_expect.clone(),
+            min_answers: FRAG_COUNT,
+            min_bytes: 4000,
+        },
+        Case {
+            what: "UDP/IPv6 answer over 4,000 bytes (IPv6 fragments)",
+            argv: vec![
+                "dig",
+                "+time=2",
+                "+tries=1",
+                "+bufsize=8192",
+                "+ignore",
+                &at6,
+                FRAG_NAME,
+                "TXT",
+            ],
+            comm: "dig",
+            qname: FRAG_NAME,
+            qtype: "TXT",
+            transport: "udp",
+            network: "ipv6",
+            expect: frag_expect,
+            min_answers: FRAG_COUNT,
+            min_bytes: 4000,
+        },
+        Case {
+            what: "TCP answer over 16 KiB",
+            argv: vec!["dig", "+tcp", "+time=2", "+tries=1", &at4, HUGE_NAME, "TXT"],
+            comm: "dig",
+            qname: HUGE_NAME,
+            qtype: "TXT",
+            transport: "tcp",
+            network: "ipv4",
+            expect: vec![txt_string(0), txt_string(HUGE_COUNT - 1)],
+            min_answers: HUGE_COUNT,
+            min_bytes: 16 * 1024,
+        },
+    ];
+    for c in &cases {
+        check(&t, &m, c)?;
+    }
+    // Negative twin: an answer cut short by the client's small buffer
+    // (TC=1, no records) is reported as such, not as the full RRset.
+    let (pid, _) = run_pid(
+        &t.in_client(&[
+            "dig",
+            "+time=2",
+            "+tries=1",
+            "+bufsize=512",
+            "+ignore",
+            &at4,
+            FRAG_NAME,
+            "TXT",
+        ]),
+        Duration::from_secs(10),
+    )?;
+    let ev = m.wait_events("truncated answer", WAIT, |ev| {
+        !exchange(ev, pid, FRAG_NAME).1.is_empty()
+    })?;
+    let (_, a) = exchange(&ev, pid, FRAG_NAME);
+    ensure!(
+        a.iter().all(|e| answer_data(e).len() < FRAG_COUNT
+            && s(e, &["dns", "header_flags"])
+                .and_then(Value::as_array)
+                .is_some_and(|f| f.iter().any(|x| x == "TC"))),
+        "a truncated answer was reported with the full RRset: {a:?}"
+    );
+    m.stop()?;
+    Ok(())
+}
