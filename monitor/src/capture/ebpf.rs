@@ -369,6 +369,19 @@ impl KernelPrograms {
             .collect()
     }
 
+    /// `(program, total run time, run count)` of every program, as the
+    /// kernel counts them while statistics are enabled
+    /// (`kernel.bpf_stats_enabled=1` or `aya::sys::enable_stats`).
+    pub fn program_stats(&self) -> Vec<(String, std::time::Duration, u64)> {
+        self.bpf
+            .programs()
+            .filter_map(|(name, p)| {
+                let info = p.info().ok()?;
+                Some((name.to_owned(), info.run_time(), info.run_count()))
+            })
+            .collect()
+    }
+
     /// Whether the binary carries the kernel programs at all.
     pub fn embedded() -> bool {
         !OBJECT.is_empty()

@@ -115,13 +115,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         stop_rx.clone(),
     ));
     let processes = ProcessTable::new(maps.flows, Some(ContainerResolver::new(cgroup_root)));
-    let decode = std::thread::Builder::new()
-        .name("decode".into())
-        .spawn({
-            let drops = drops.clone();
-            move || decode_stage(pkt_rx, line_tx, processes, &drops)
-        })
-        .context("starting the decode thread")?;
+    let decode = tokio::spawn(decode_stage(pkt_rx, line_tx, processes, drops.clone()));
     let output = args.output.clone();
     let sink = std::thread::Builder::new()
         .name("sink".into())
@@ -135,9 +129,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let _ = stop_tx.send(true);
     reader.await.context("reader task")??;
     let _ = link_task.await;
-    let decoded = decode
-        .join()
-        .map_err(|_| anyhow::anyhow!("decode thread panicked"))?;
+    let decoded = decode.await.context("decode task")?;
     let sunk = sink
         .join()
         .map_err(|_| anyhow::anyhow!("sink thread panicked"))?;
@@ -250,37 +242,30 @@ struct Decoded {
     process: crate::correlate::process::ProcessStats,
 }
 
-fn decode_stage(
+async fn decode_stage(
     mut rx: mpsc::Receiver<CapturedPacket>,
     tx: mpsc::Sender<Vec<u8>>,
     mut processes: ProcessTable<FlowsMap>,
-    drops: &StageDrops,
+    drops: Arc<StageDrops>,
 ) -> Decoded {
     let mut decoder = Decoder::new(DecodeLimits::default());
     let mut out: Vec<DnsMessage> = Vec::new();
     let mut packets = 0u64;
     let mut messages = 0u64;
-    let mut last_expire = Instant::now();
-    loop {
-        let pkt = match rx.try_recv() {
-            Ok(p) => Some(p),
-            Err(mpsc::error::TryRecvError::Empty) => {
-                // Idle: age reassembly state, then wait (bounded) for more.
+    let mut tick = tokio::time::interval(EXPIRE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    'run: loop {
+        let pkt = tokio::select! {
+            p = rx.recv() => match p {
+                Some(p) => p,
+                None => break,
+            },
+            _ = tick.tick() => {
+                // Age reassembly state (fragments, TCP flows) even when idle.
                 decoder.expire(SystemTime::now());
-                last_expire = Instant::now();
-                match rx.blocking_recv_timeout(EXPIRE_EVERY) {
-                    Recv::Packet(p) => Some(p),
-                    Recv::Timeout => None,
-                    Recv::Closed => break,
-                }
+                continue;
             }
-            Err(mpsc::error::TryRecvError::Disconnected) => break,
         };
-        if last_expire.elapsed() >= EXPIRE_EVERY {
-            decoder.expire(SystemTime::now());
-            last_expire = Instant::now();
-        }
-        let Some(pkt) = pkt else { continue };
         packets += 1;
         decoder.push(&pkt, &mut out);
         for msg in out.drain(..) {
@@ -291,7 +276,7 @@ fn decode_stage(
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     drops.lines_channel_full.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => break,
+                Err(mpsc::error::TrySendError::Closed(_)) => break 'run,
             }
         }
     }
@@ -312,40 +297,22 @@ fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> Vec<u8> {
     };
     let is_query = ev.kind == DnsKind::Query;
     ev.process = processes.lookup(proto, ev.client, ev.server, is_query, Instant::now());
-    let mut line = serde_json::to_vec(&ev.to_ecs()).unwrap_or_default();
-    line.push(b'\n');
-    line
-}
-
-enum Recv<T> {
-    Packet(T),
-    Timeout,
-    Closed,
-}
-
-trait RecvTimeout<T> {
-    fn blocking_recv_timeout(&mut self, d: Duration) -> Recv<T>;
-}
-
-impl<T> RecvTimeout<T> for mpsc::Receiver<T> {
-    /// Blocking receive with a deadline, for the decode thread (outside
-    /// the runtime): a small current-thread runtime would be heavier than
-    /// this poll of short sleeps, which only runs when the channel is idle.
-    fn blocking_recv_timeout(&mut self, d: Duration) -> Recv<T> {
-        let deadline = Instant::now() + d;
-        loop {
-            match self.try_recv() {
-                Ok(v) => return Recv::Packet(v),
-                Err(mpsc::error::TryRecvError::Disconnected) => return Recv::Closed,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    if Instant::now() >= deadline {
-                        return Recv::Timeout;
-                    }
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
+    let mut doc = ev.to_ecs();
+    // The monitor's own lookups (its resolver) are marked so later stages
+    // and readers can leave them out.
+    if ev.process.as_ref().is_some_and(|p| processes.is_own(p))
+        && let Some(obj) = doc.as_object_mut()
+    {
+        let dm = obj
+            .entry("dnssec_monitor")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(dm) = dm.as_object_mut() {
+            dm.insert("own_query".into(), serde_json::Value::Bool(true));
         }
     }
+    let mut line = serde_json::to_vec(&doc).unwrap_or_default();
+    line.push(b'\n');
+    line
 }
 
 fn sink_stage(
