@@ -19,6 +19,9 @@ pub mod names {
     pub const TC_EGRESS_ETH: &str = "tc_egress_eth";
     pub const TC_INGRESS_RAW: &str = "tc_ingress_raw";
     pub const TC_EGRESS_RAW: &str = "tc_egress_raw";
+    /// Does nothing: the floor of a tc program's measured cost (dispatch
+    /// and the statistics' own clock reads), for the kernel-cost bench.
+    pub const TC_NOOP: &str = "tc_noop";
     pub const CONNECT4: &str = "sock_connect4";
     pub const CONNECT6: &str = "sock_connect6";
     pub const SENDMSG4: &str = "sock_sendmsg4";

@@ -38,15 +38,25 @@ pub struct KernelCost {
 }
 
 impl KernelCost {
-    /// Average over the tc programs (what a packet pays per tc hook).
+    /// Average over the capture tc programs (what a packet pays per tc
+    /// hook, measurement floor included).
     pub fn tc_ns(costs: &[ProgCost]) -> f64 {
         let (t, n) = costs
             .iter()
-            .filter(|c| c.program.starts_with("tc_"))
+            .filter(|c| c.program.starts_with("tc_") && c.program != "tc_noop")
             .fold((0.0, 0u64), |(t, n), c| {
                 (t + c.ns_per_run * c.runs as f64, n + c.runs)
             });
         if n == 0 { 0.0 } else { t / n as f64 }
+    }
+
+    /// The do-nothing classifier's cost: dispatch plus the statistics'
+    /// own clock reads, which every figure above includes.
+    pub fn floor_ns(costs: &[ProgCost]) -> f64 {
+        costs
+            .iter()
+            .find(|c| c.program == "tc_noop")
+            .map_or(0.0, |c| c.ns_per_run)
     }
 }
 
@@ -104,6 +114,7 @@ pub fn measure(packets: u64) -> Result<KernelCost> {
     // SAFETY: valid C string.
     let lo_index = unsafe { libc::if_nametoindex(lo.as_ptr()) };
     progs.attach_interface(lo_index, "lo", 772)?;
+    progs.attach_baseline("lo")?;
     progs.attach_cgroup(&monitor::capture::cgroup::cgroup2_mount()?)?;
     // Sinks so the datagrams are delivered (no ICMP port unreachable).
     let _sinks = [

@@ -133,11 +133,12 @@ pub struct KernelPrograms {
     links: HashMap<u32, Vec<(&'static str, aya::programs::tc::SchedClassifierLinkId)>>,
 }
 
-const TC_PROGS: [&str; 4] = [
+const TC_PROGS: [&str; 5] = [
     names::TC_INGRESS_ETH,
     names::TC_EGRESS_ETH,
     names::TC_INGRESS_RAW,
     names::TC_EGRESS_RAW,
+    names::TC_NOOP,
 ];
 
 impl KernelPrograms {
@@ -367,6 +368,24 @@ impl KernelPrograms {
             .iter()
             .map(|(i, a)| (*i, a.name.clone()))
             .collect()
+    }
+
+    /// Attaches the do-nothing classifier to both directions of `iface`:
+    /// the baseline of the kernel-cost benchmark (never used by `run`).
+    pub fn attach_baseline(&mut self, iface: &str) -> Result<(), CaptureError> {
+        let p: &mut SchedClassifier = self
+            .bpf
+            .program_mut(names::TC_NOOP)
+            .ok_or(CaptureError::Missing(names::TC_NOOP))?
+            .try_into()
+            .map_err(prog_err(names::TC_NOOP))?;
+        for at in [TcAttachType::Ingress, TcAttachType::Egress] {
+            p.attach(iface, at).map_err(|e| CaptureError::Attach {
+                iface: iface.to_owned(),
+                source: Box::new(e),
+            })?;
+        }
+        Ok(())
     }
 
     /// `(program, total run time, run count)` of every program, as the
