@@ -9,8 +9,10 @@
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod correlate;
 pub mod decode;
 pub mod dnssec;
 pub mod event;
 pub mod sinks;
+pub mod store;

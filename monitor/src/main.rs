@@ -5,7 +5,11 @@ use monitor::cli::{Cli, Command};
 use monitor::commands;
 
 fn main() {
-    let cli = Cli::parse();
+    // Usage errors exit 64 (2 means "bogus" for `validate`); --help exits 0.
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        let _ = e.print();
+        std::process::exit(if e.use_stderr() { 64 } else { 0 })
+    });
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

@@ -136,7 +136,6 @@ pub fn conformance(paths: &[String]) -> Result<()> {
     c.args([
         "run",
         "--quiet",
-        "--release",
         "--package",
         "tests",
         "--bin",

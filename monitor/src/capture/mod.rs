@@ -10,6 +10,8 @@ pub mod ringbuf;
 
 use std::time::SystemTime;
 
+pub mod pcap;
+
 /// Which way the packet crossed the interface's tc hook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {

@@ -324,3 +324,20 @@ pub fn dns_answer_cname_a(id: u16, qname: &str, target: &str, addr: Ipv4Addr) ->
     ];
     dns_answer(id, qname, RecordType::A, recs)
 }
+
+/// A classic pcap file (µs timestamps) with the given LINKTYPE_* value.
+pub fn pcap_file(linktype: u32, packets: &[(SystemTime, Vec<u8>)]) -> Vec<u8> {
+    use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+    let header = PcapHeader {
+        datalink: pcap_file::DataLink::from(linktype),
+        endianness: pcap_file::Endianness::Little,
+        ..Default::default()
+    };
+    let mut w = PcapWriter::with_header(Vec::new(), header).expect("in-memory pcap");
+    for (t, data) in packets {
+        let ts = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        w.write_packet(&PcapPacket::new(ts, data.len() as u32, data))
+            .expect("in-memory pcap");
+    }
+    w.into_writer()
+}

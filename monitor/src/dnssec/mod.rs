@@ -8,9 +8,49 @@
 //! - [`clock`]: the validation clock (settable, for tests and forensics).
 //! - [`transport`]: how queries reach servers; tests answer in-process.
 //! - [`verdict`]: `Secure | Insecure | Bogus | Indeterminate`, EDE, trace.
+//! - [`limits`]: caps against hostile zones (KeyTrap, NSEC3) and the
+//!   per-lookup `Budget` that counts crypto work.
+//! - [`algorithm`]: which DNSKEY algorithms ring verifies, and verification.
+//! - [`keytag`]: DNSKEY key tags (RFC 4034 App. B) and DNSKEY RDATA.
+//! - [`rrsig`]: canonical form, the data an RRSIG signs, its window.
+//! - [`verify`]: one RRset against its RRSIGs and the zone's DNSKEYs.
+//! - [`ds`]: DS digests and matching a DS set to DNSKEYs.
+//! - [`denial`]: the `Denial` outcome shared by the NSEC/NSEC3 proofs.
+//! - [`nsec`]: NSEC proofs (RFC 4035 §5.4, RFC 6840 §4).
+//! - [`nsec3`]: NSEC3 proofs (RFC 5155 §8, RFC 9276).
+//! - [`anchors`]: trust anchors (IANA root, zone-file DS/DNSKEY files).
+//! - [`transport_net`]: real UDP/TCP; [`roothints`]: where iteration starts.
+//! - [`resolver`]: iterative and upstream resolution; [`cache`]: TTL + LRU maps.
+//! - [`chain`]: chain of trust (DS/DNSKEY per zone cut); [`answer`]: answer and denial checks.
+//! - [`testnet`]: in-process signed zones and servers (tests, benches).
+//! - [`testsign`]: ring signing keys for tests and benches (not used to
+//!   validate).
 //! - [`engine`]: the entry point, `Engine::lookup(name, type)`.
 
+pub mod algorithm;
+pub mod anchors;
+pub mod answer;
+pub mod cache;
+pub mod chain;
 pub mod clock;
+pub mod denial;
+pub mod ds;
 pub mod engine;
+pub mod keytag;
+pub mod limits;
+pub mod nsec;
+pub mod nsec3;
+pub mod resolver;
+pub mod roothints;
+pub mod rrsig;
+pub mod testnet;
+pub mod testsign;
 pub mod transport;
+pub mod transport_net;
 pub mod verdict;
+pub mod verify;
+
+#[cfg(test)]
+mod engine_tests;
+#[cfg(test)]
+mod test_support;

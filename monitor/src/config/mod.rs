@@ -1,0 +1,208 @@
+//! The daemon's TOML configuration: documented keys and defaults
+//! (`monitor/config/dnssec-monitor.toml` is the reference), strict parsing
+//! (an unknown key is an error), and checks that name the key and line of
+//! a bad address, a bad value or an unreadable file.
+//!
+//! - [`raw`]: the file as written (serde, spans).
+//! - [`units`]: sizes and durations with units.
+//! - [`error`]: [`ConfigError`] and span → line mapping.
+//! - [`validate`]: raw → [`Config`], with every check.
+//!
+//! Relative paths in the file are taken relative to the file's directory,
+//! so a config means the same whatever the daemon's working directory.
+
+pub mod error;
+pub mod raw;
+pub mod units;
+pub mod validate;
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::{Duration, SystemTime},
+};
+
+pub use error::{ConfigError, ConfigErrorKind};
+
+use crate::sinks::{
+    reliable::ReliableSinkOptions,
+    rotate::RotateOptions,
+    spool::SpoolOptions,
+    syslog::{Facility, SinkStartError, SyslogSink, SyslogTransport, TransportKind, tls},
+};
+use crate::store::{Retention, StoreOptions};
+
+/// Where alerts (and events with `events = true`) are written as JSON lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutputTarget {
+    Stdout,
+    File(PathBuf),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputConfig {
+    /// `path = "-"` (default) is stdout.
+    pub target: OutputTarget,
+    /// Rotation of a file target.
+    pub rotate: RotateOptions,
+}
+
+/// A negative trust anchor (RFC 7646): validation failures in `zone` are
+/// not alerted on until `expires` (forever when `None`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nta {
+    pub zone: String,
+    pub expires: Option<SystemTime>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyslogSinkConfig {
+    pub transport: TransportKind,
+    /// `host:port` (resolved at each connect).
+    pub address: String,
+    /// Name the TLS certificate must carry; defaults to the host of `address`.
+    pub server_name: Option<String>,
+    /// CA bundle for TLS; defaults to [`tls::SYSTEM_CA_FILE`].
+    pub ca_file: Option<PathBuf>,
+    pub spool_dir: PathBuf,
+    pub spool_max_bytes: u64,
+    pub facility: Facility,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+    pub max_age: Option<Duration>,
+    pub max_bytes: Option<u64>,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub output: OutputConfig,
+    /// Also write every DNS transaction as an event (not only alerts).
+    pub events: bool,
+    /// Resolvers this host is expected to use (port 53 unless given).
+    pub resolvers: Vec<SocketAddr>,
+    /// Resolvers expected to validate (set AD).
+    pub validating_resolvers: Vec<SocketAddr>,
+    /// Where the engine sends its own queries; empty = iterate from the root.
+    pub upstream: Vec<SocketAddr>,
+    pub root_hints: Option<PathBuf>,
+    pub trust_anchor: Option<PathBuf>,
+    /// Names (and everything below them) never alerted on.
+    pub allow: Vec<String>,
+    pub nta: Vec<Nta>,
+    pub metrics_listen: SocketAddr,
+    pub syslog: Vec<SyslogSinkConfig>,
+    pub store: Option<StoreConfig>,
+    /// Interfaces to capture on; empty = all.
+    pub interfaces: Vec<String>,
+    pub dns_ports: Vec<u16>,
+}
+
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9153";
+pub const DEFAULT_SPOOL_ROOT: &str = "/var/lib/dnssec-monitor/spool";
+pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 64 << 20;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            output: OutputConfig {
+                target: OutputTarget::Stdout,
+                rotate: RotateOptions::default(),
+            },
+            events: false,
+            resolvers: Vec::new(),
+            validating_resolvers: Vec::new(),
+            upstream: Vec::new(),
+            root_hints: None,
+            trust_anchor: None,
+            allow: Vec::new(),
+            nta: Vec::new(),
+            metrics_listen: DEFAULT_METRICS_LISTEN.parse().expect("valid constant"),
+            syslog: Vec::new(),
+            store: None,
+            interfaces: Vec::new(),
+            dns_ports: vec![53],
+        }
+    }
+}
+
+/// Read, parse and check the config file at `path` (what
+/// `dnssec-monitor check-config FILE` runs).
+pub fn check_config(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.to_owned(),
+        kind: ConfigErrorKind::Read,
+        key: None,
+        line: None,
+        column: None,
+        message: format!("cannot read the config file: {e}"),
+    })?;
+    parse_config(&text, path)
+}
+
+/// Parse and check config `text`; `origin` names it in errors and its
+/// directory anchors relative paths.
+pub fn parse_config(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+    validate::validate(text, origin)
+}
+
+impl SyslogSinkConfig {
+    /// The transport to hand to [`crate::sinks::reliable::ReliableSink::start`]
+    /// (loads the CA file for TLS).
+    pub fn build_transport(&self) -> Result<SyslogTransport, tls::TlsConfigError> {
+        Ok(match self.transport {
+            TransportKind::Udp => SyslogTransport::udp(&self.address),
+            TransportKind::Tcp => SyslogTransport::tcp(&self.address),
+            TransportKind::Tls => {
+                let ca = self
+                    .ca_file
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(tls::SYSTEM_CA_FILE));
+                let name = match &self.server_name {
+                    Some(n) => n.clone(),
+                    None => validate::host_of(&self.address).unwrap_or_default(),
+                };
+                SyslogTransport::tls(
+                    &self.address,
+                    tls::client_config(&ca)?,
+                    tls::server_name(&name)?,
+                )
+            }
+        })
+    }
+
+    /// Build the transport, open the spool and start the sink thread.
+    pub fn start(&self) -> Result<SyslogSink, SinkStartError> {
+        SyslogSink::start(
+            &self.address,
+            self.build_transport()?,
+            self.facility,
+            self.sink_options(),
+        )
+    }
+
+    pub fn sink_options(&self) -> ReliableSinkOptions {
+        ReliableSinkOptions {
+            spool: SpoolOptions::with_max_bytes(self.spool_max_bytes),
+            ..ReliableSinkOptions::new(&self.spool_dir)
+        }
+    }
+}
+
+impl StoreConfig {
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            retention: Retention {
+                max_age: self.max_age,
+                max_bytes: self.max_bytes,
+            },
+            ..StoreOptions::new(&self.path)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

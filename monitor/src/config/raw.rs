@@ -1,0 +1,80 @@
+//! The TOML file as written: serde structs mirroring the documented keys,
+//! with `deny_unknown_fields` everywhere so a typo is an error, and
+//! `Spanned` wherever a later check (address, file) must name the line.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::{Spanned, value::Datetime};
+
+use super::units::{DurationSpec, SizeSpec};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub output: RawOutput,
+    pub events: Option<bool>,
+    #[serde(default)]
+    pub resolvers: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub validating_resolvers: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub upstream: Vec<Spanned<String>>,
+    pub root_hints: Option<Spanned<PathBuf>>,
+    pub trust_anchor: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub nta: Vec<RawNta>,
+    pub metrics_listen: Option<Spanned<String>>,
+    #[serde(default)]
+    pub sink: RawSinks,
+    pub store: Option<RawStore>,
+    #[serde(default)]
+    pub interfaces: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub dns_ports: Vec<Spanned<u16>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    pub path: Option<Spanned<String>>,
+    pub rotate_bytes: Option<Spanned<SizeSpec>>,
+    pub keep: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNta {
+    pub zone: Spanned<String>,
+    pub expires: Option<Spanned<Datetime>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSinks {
+    #[serde(default)]
+    pub syslog: Vec<RawSyslog>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSyslog {
+    pub transport: Spanned<String>,
+    pub address: Spanned<String>,
+    pub server_name: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<PathBuf>>,
+    pub spool_dir: Option<Spanned<PathBuf>>,
+    pub spool_max_bytes: Option<Spanned<SizeSpec>>,
+    pub facility: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub path: Spanned<PathBuf>,
+    pub max_age: Option<Spanned<DurationSpec>>,
+    pub max_bytes: Option<Spanned<SizeSpec>>,
+}
