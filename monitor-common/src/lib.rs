@@ -194,7 +194,7 @@ pub mod counter {
 const _: () = assert!(core::mem::size_of::<PacketHeader>() == 8 + 8 + 6 * 4);
 const _: () = assert!(core::mem::size_of::<ProcInfo>() == 4 * 4 + 8 + 16);
 const _: () = assert!(core::mem::size_of::<FlowKey>() == 1 + 1 + 2 + 2 + 2 + 16 + 16);
-const _: () = assert!(core::mem::size_of::<PacketHeader>() % 8 == 0);
+const _: () = assert!(core::mem::size_of::<PacketHeader>().is_multiple_of(8));
 
 #[cfg(feature = "user")]
 mod pod {

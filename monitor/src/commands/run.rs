@@ -11,7 +11,6 @@
 //! them.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -28,6 +27,7 @@ use crate::capture::ringbuf::{InterfaceNames, RingReader, RingStats};
 use crate::correlate::process::{ProcessTable, Proto};
 use crate::decode::{DecodeLimits, Decoder, DnsMessage, Transport};
 use crate::event::{DnsEvent, DnsKind};
+use crate::sinks::jsonl::JsonLinesSink;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -103,7 +103,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let ring_stats = Arc::new(RingStats::default());
     let drops = Arc::new(StageDrops::default());
     let (pkt_tx, pkt_rx) = mpsc::channel::<CapturedPacket>(CHANNEL);
-    let (line_tx, line_rx) = mpsc::channel::<Vec<u8>>(CHANNEL);
+    let (line_tx, line_rx) = mpsc::channel::<serde_json::Value>(CHANNEL);
 
     let reader = RingReader::new(maps.ring, names.clone()).context("watching the ring buffer")?;
     let reader = tokio::spawn(reader.run(pkt_tx, ring_stats.clone(), stop_rx.clone()));
@@ -244,7 +244,7 @@ struct Decoded {
 
 async fn decode_stage(
     mut rx: mpsc::Receiver<CapturedPacket>,
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<serde_json::Value>,
     mut processes: ProcessTable<FlowsMap>,
     drops: Arc<StageDrops>,
 ) -> Decoded {
@@ -288,8 +288,8 @@ async fn decode_stage(
     }
 }
 
-/// One message → one JSON line (with the process joined in).
-fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> Vec<u8> {
+/// One message → one ECS document (with the process joined in).
+fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> serde_json::Value {
     let mut ev = DnsEvent::from_message(msg, None);
     let proto = match ev.transport {
         Transport::Udp => Proto::Udp,
@@ -310,38 +310,25 @@ fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> Vec<u8> {
             dm.insert("own_query".into(), serde_json::Value::Bool(true));
         }
     }
-    let mut line = serde_json::to_vec(&doc).unwrap_or_default();
-    line.push(b'\n');
-    line
+    doc
 }
 
 fn sink_stage(
     output: &str,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut rx: mpsc::Receiver<serde_json::Value>,
     drops: &StageDrops,
 ) -> anyhow::Result<()> {
-    let mut w: Box<dyn Write> = if output == "-" {
-        Box::new(std::io::stdout().lock())
-    } else {
-        Box::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(output)
-                .with_context(|| format!("opening {output}"))?,
-        )
-    };
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut w);
-    while let Some(line) = rx.blocking_recv() {
-        if w.write_all(&line).is_err() {
+    let mut sink = JsonLinesSink::open(output).with_context(|| format!("opening {output}"))?;
+    while let Some(doc) = rx.blocking_recv() {
+        if sink.write(&doc).is_err() {
             drops.write_errors.fetch_add(1, Ordering::Relaxed);
         }
         // Flush whenever we caught up, so readers see events promptly.
-        if rx.is_empty() && w.flush().is_err() {
+        if rx.is_empty() && sink.flush().is_err() {
             drops.write_errors.fetch_add(1, Ordering::Relaxed);
         }
     }
-    w.flush()?;
+    sink.flush()?;
     Ok(())
 }
 
