@@ -52,10 +52,11 @@ pub const FLOWS_MAX: u32 = 65536;
 
 /// Packet size classes: a ring buffer reservation must have a size the
 /// verifier knows, so each packet goes into the smallest class that holds
-/// it. A packet longer than the largest class is cut and flagged
-/// [`PKT_F_TRUNCATED`].
-pub const SIZE_CLASSES: [u32; 4] = [512, 2048, 9216, 65536];
-pub const MAX_CAPTURE: u32 = SIZE_CLASSES[3];
+/// it (most queries fit the first). A packet longer than the largest class
+/// is cut and flagged [`PKT_F_TRUNCATED`]; the largest holds a full
+/// 65,535-byte DNS message with its TCP length prefix and headers.
+pub const SIZE_CLASSES: [u32; 5] = [192, 512, 2048, 9216, 65536 + 256];
+pub const MAX_CAPTURE: u32 = SIZE_CLASSES[4];
 
 /// [`PacketHeader::direction`] values.
 pub const DIR_INGRESS: u32 = 0;

@@ -69,6 +69,8 @@ fn map_err(name: &'static str) -> impl FnOnce(aya::maps::MapError) -> CaptureErr
     }
 }
 
+const ARPHRD_LOOPBACK: u16 = 772;
+
 /// Which tc program suits a device: does it carry an Ethernet header?
 /// (ARPHRD_* from `include/uapi/linux/if_arp.h`.) `None`: unsupported.
 pub fn link_has_ethernet(arphrd: u16) -> Option<bool> {
@@ -312,8 +314,15 @@ impl KernelPrograms {
         } else {
             (names::TC_INGRESS_RAW, names::TC_EGRESS_RAW)
         };
+        // Every packet on a loopback device passes its egress hook and then
+        // its ingress hook: egress alone sees each one exactly once.
+        let hooks: &[(&'static str, TcAttachType)] = if arphrd == ARPHRD_LOOPBACK {
+            &[(egr, TcAttachType::Egress)]
+        } else {
+            &[(ing, TcAttachType::Ingress), (egr, TcAttachType::Egress)]
+        };
         let mut ids = Vec::new();
-        for (prog, at) in [(ing, TcAttachType::Ingress), (egr, TcAttachType::Egress)] {
+        for &(prog, at) in hooks {
             let p: &mut SchedClassifier = self
                 .bpf
                 .program_mut(prog)
