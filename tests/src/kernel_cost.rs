@@ -33,6 +33,9 @@ pub struct KernelCost {
     pub packets_per_phase: u64,
     pub non_dns: Vec<ProgCost>,
     pub dns: Vec<ProgCost>,
+    /// BPF_PROG_TEST_RUN averages (ns per run, no statistics overhead):
+    /// `(case, ns)`.
+    pub test_run: Vec<(String, f64)>,
     /// Kernel counters at the end (seen, sent, ring_full, …).
     pub counters: Vec<(String, u64)>,
 }
@@ -99,6 +102,63 @@ fn blast(to_port: u16, packets: u64) -> Result<()> {
     Ok(())
 }
 
+/// The classifier run in the kernel over fixed frames, without any
+/// interface: the program's own cost, free of the statistics' clock reads.
+fn test_run_costs(
+    progs: &KernelPrograms,
+    maps: &mut monitor::capture::ebpf::KernelMaps,
+) -> Result<Vec<(String, f64)>> {
+    use monitor::decode::build;
+    use monitor_common::names;
+    use std::net::Ipv4Addr;
+    let (c, s) = (Ipv4Addr::new(198, 18, 0, 2), Ipv4Addr::new(198, 18, 1, 1));
+    let udp = |dport| {
+        build::ethernet(
+            &build::ipv4(c, s, 17, &build::udp(40000, dport, &query(1))),
+            &[],
+        )
+    };
+    let tcp443 = build::ethernet(
+        &build::ipv4(c, s, 6, &build::tcp(40000, 443, 1, 0x10, &[0; 100])),
+        &[],
+    );
+    let cases: [(&str, &str, Vec<u8>, u32); 4] = [
+        (
+            "empty classifier (floor)",
+            names::TC_NOOP,
+            udp(OTHER_PORT),
+            1_000_000,
+        ),
+        (
+            "non-DNS UDP/IPv4",
+            names::TC_INGRESS_ETH,
+            udp(OTHER_PORT),
+            1_000_000,
+        ),
+        (
+            "non-DNS TCP/IPv4 port 443",
+            names::TC_INGRESS_ETH,
+            tcp443,
+            1_000_000,
+        ),
+        // Fits the ring (no reservation failures): 20,000 × 232 bytes.
+        (
+            "DNS UDP/IPv4 query (copied)",
+            names::TC_INGRESS_ETH,
+            udp(DNS_PORT),
+            20_000,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (what, prog, frame, repeat) in cases {
+        while maps.ring.next().is_some() {}
+        let d = progs.test_run_tc(prog, &frame, repeat)?;
+        out.push((what.to_owned(), d.as_nanos() as f64));
+    }
+    while maps.ring.next().is_some() {}
+    Ok(out)
+}
+
 /// Measures; needs root (loads programs, enables BPF statistics).
 pub fn measure(packets: u64) -> Result<KernelCost> {
     // SAFETY: geteuid has no preconditions.
@@ -121,6 +181,7 @@ pub fn measure(packets: u64) -> Result<KernelCost> {
         UdpSocket::bind(("127.0.0.1", DNS_PORT)).context("binding the DNS-port sink")?,
         UdpSocket::bind(("127.0.0.1", OTHER_PORT)).context("binding the other-port sink")?,
     ];
+    let test_run = test_run_costs(&progs, &mut maps)?;
     // Drain the ring so reservations do not fail (that path is cheaper).
     let stop = Arc::new(AtomicBool::new(false));
     let drainer = {
@@ -150,6 +211,7 @@ pub fn measure(packets: u64) -> Result<KernelCost> {
         packets_per_phase: packets,
         non_dns: delta(&t0, &t1),
         dns: delta(&t1, &t2),
+        test_run,
         counters: maps
             .counters
             .named()

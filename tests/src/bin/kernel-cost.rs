@@ -26,6 +26,10 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
+    eprintln!("BPF_PROG_TEST_RUN (program alone, average per run):");
+    for (what, ns) in &r.test_run {
+        eprintln!("  {what:<32} {ns:>6.0} ns");
+    }
     println!("{}", serde_json::to_string_pretty(&r)?);
     Ok(())
 }
