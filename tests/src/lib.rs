@@ -7,6 +7,7 @@
 //! the monitor captures on, while its processes live in other namespaces.
 
 pub mod cmd;
+pub mod kernel_cost;
 pub mod monitor;
 pub mod netns;
 pub mod root;
