@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::check_config::CheckConfigArgs;
 use crate::commands::{replay::ReplayArgs, run::RunArgs, validate::ValidateArgs};
 
 #[derive(Parser, Debug)]
@@ -24,4 +25,6 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Resolve and validate NAME independently, like `delv`.
     Validate(ValidateArgs),
+    /// Check a config file: `ok` and a summary, or the error with key and line.
+    CheckConfig(CheckConfigArgs),
 }
