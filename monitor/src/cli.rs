@@ -3,7 +3,10 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::check_config::CheckConfigArgs;
+use crate::commands::{
+    check_config::CheckConfigArgs, export::ExportArgs, search::SearchArgs,
+    verify_evidence::VerifyEvidenceArgs,
+};
 use crate::commands::{replay::ReplayArgs, run::RunArgs, validate::ValidateArgs};
 
 #[derive(Parser, Debug)]
@@ -27,4 +30,10 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Check a config file: `ok` and a summary, or the error with key and line.
     CheckConfig(CheckConfigArgs),
+    /// Search the forensic store: alerts (or transactions) by name, process, rule, time.
+    Search(SearchArgs),
+    /// Write an alert's query and answer as a pcap file.
+    Export(ExportArgs),
+    /// Re-check a stored alert's DNSKEY/DS/RRSIG evidence offline, at the stored time.
+    VerifyEvidence(VerifyEvidenceArgs),
 }

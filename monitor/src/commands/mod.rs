@@ -2,6 +2,9 @@
 //! Each returns the process exit code.
 
 pub mod check_config;
+pub mod export;
 pub mod replay;
 pub mod run;
+pub mod search;
 pub mod validate;
+pub mod verify_evidence;
