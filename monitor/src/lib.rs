@@ -14,5 +14,6 @@ pub mod correlate;
 pub mod decode;
 pub mod dnssec;
 pub mod event;
+pub mod metrics;
 pub mod sinks;
 pub mod store;
