@@ -29,7 +29,7 @@
 
 use std::{
     fmt,
-    sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering},
+    sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering},
     time::Duration,
 };
 
@@ -73,6 +73,7 @@ impl fmt::Display for Cap {
 pub const DAEMON_KEEP: &[Cap] = &[Cap::NET_ADMIN, Cap::BPF];
 
 /// The sets after the drop (as the kernel reports them for this process).
+/// `bounding` equals the kept set only when `CAP_SETPCAP` was held.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CapReport {
     /// Requested and held: now the whole permitted and effective sets.
@@ -130,6 +131,8 @@ static KEEP: AtomicU64 = AtomicU64::new(0);
 static LAST_CAP: AtomicU32 = AtomicU32::new(40);
 /// errno of the last failing drop in any thread (0 = none).
 static FAILED: AtomicI32 = AtomicI32::new(0);
+/// Whether the bounding set can be shrunk (`CAP_SETPCAP` held).
+static SHRINK_BOUNDING: AtomicBool = AtomicBool::new(true);
 
 /// Drop in the calling thread; only async-signal-safe syscalls, no
 /// allocation (called from the signal handler too). Returns 0 or errno.
@@ -137,8 +140,9 @@ fn drop_in_this_thread() -> i32 {
     let keep = KEEP.load(Ordering::SeqCst);
     let last = LAST_CAP.load(Ordering::SeqCst);
     let err = || std::io::Error::last_os_error().raw_os_error().unwrap_or(-1);
+    let shrink = SHRINK_BOUNDING.load(Ordering::SeqCst);
     for cap in 0..=last.min(63) {
-        if keep & (1u64 << cap) == 0 {
+        if shrink && keep & (1u64 << cap) == 0 {
             // SAFETY: prctl with integer arguments only.
             let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
             // EINVAL: a capability this kernel does not know.
@@ -246,7 +250,7 @@ fn threads_over(keep: u64) -> Result<(Vec<i32>, usize), PrivError> {
 /// `no_new_privs`. Capabilities in `keep` that are not held are reported
 /// in [`CapReport::missing`] (they cannot be gained).
 pub fn drop_capabilities(keep: &[Cap]) -> Result<CapReport, PrivError> {
-    let (_, permitted_before, _) = read_status("/proc/thread-self/status")?;
+    let (effective_before, permitted_before, _) = read_status("/proc/thread-self/status")?;
     let wanted: u64 = keep.iter().fold(0, |m, c| m | c.bit());
     let keep_mask = wanted & permitted_before;
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
@@ -256,6 +260,9 @@ pub fn drop_capabilities(keep: &[Cap]) -> Result<CapReport, PrivError> {
     KEEP.store(keep_mask, Ordering::SeqCst);
     LAST_CAP.store(last, Ordering::SeqCst);
     FAILED.store(0, Ordering::SeqCst);
+    // Without CAP_SETPCAP (e.g. a unit whose bounding set leaves it out)
+    // the bounding set stays as the service manager set it.
+    SHRINK_BOUNDING.store(effective_before & Cap::SETPCAP.bit() != 0, Ordering::SeqCst);
 
     let sig = libc::SIGRTMIN() + 7;
     // SAFETY: installing a handler that only makes async-signal-safe
