@@ -8,6 +8,7 @@
 //! - `CAP_BPF`: `BPF_LINK_CREATE`/`BPF_PROG_ATTACH` for those attachments
 //!   (kernel/bpf/syscall.c `bpf_prog_attach_check_attach_type` path and
 //!   aya's link creation) — programs are already loaded, maps open.
+//!
 //! Not kept: `CAP_PERFMON` (only needed to load tracing programs and read
 //! kernel pointers), `CAP_SYS_RESOURCE` (memlock rlimit, set before
 //! loading), `CAP_SYS_ADMIN`, `CAP_SETPCAP` and all the rest.

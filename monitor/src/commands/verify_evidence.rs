@@ -139,10 +139,10 @@ pub fn reverify(detail: &AlertDetail) -> anyhow::Result<Report> {
 fn dnskeys(pool: &[Record], zone: &Name) -> Vec<DNSKEY> {
     let mut keys: Vec<DNSKEY> = Vec::new();
     for r in pool.iter().filter(|r| &r.name == zone) {
-        if let RData::DNSSEC(DNSSECRData::DNSKEY(k)) = &r.data {
-            if !keys.contains(k) {
-                keys.push(k.clone());
-            }
+        if let RData::DNSSEC(DNSSECRData::DNSKEY(k)) = &r.data
+            && !keys.contains(k)
+        {
+            keys.push(k.clone());
         }
     }
     keys
