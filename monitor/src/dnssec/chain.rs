@@ -81,7 +81,8 @@ pub struct ChainCtx<'a> {
 
 /// How one label below a secure zone turned out.
 enum Cut {
-    NotACut,
+    /// Not a zone cut: the name lies inside the parent zone.
+    Inside,
     Secure {
         keys: Arc<Vec<DNSKEY>>,
         step: TraceStep,
@@ -146,7 +147,7 @@ impl ChainCtx<'_> {
             }
             let child = name.trim_to(depth + 1);
             let (next, ttl) = match self.cut(&child, &zone, &keys, work).await {
-                Cut::NotACut => (state.clone(), MAX_TTL.min(3_600)),
+                Cut::Inside => (state.clone(), MAX_TTL.min(3_600)),
                 Cut::Secure { keys, step, ttl } => {
                     let mut p = path.as_ref().clone();
                     p.push(step);
@@ -378,7 +379,7 @@ impl ChainCtx<'_> {
                 .iter()
                 .any(|r| r.name == *child && r.record_type() == RecordType::CNAME)
             {
-                return Cut::NotACut;
+                return Cut::Inside;
             }
             return self.no_ds(child, zone, keys, msg, work);
         }
@@ -482,7 +483,7 @@ impl ChainCtx<'_> {
             Denial::NoData
             | Denial::NxDomain
             | Denial::WildcardNoData
-            | Denial::WildcardAnswerOk => Cut::NotACut,
+            | Denial::WildcardAnswerOk => Cut::Inside,
             Denial::InsecureDelegation => Cut::Insecure(
                 InsecureReason::UnsignedDelegation {
                     zone: child.clone(),
