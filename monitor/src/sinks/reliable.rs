@@ -178,7 +178,7 @@ impl ReliableSink {
             })
             .map_err(|e| SpoolError::Io {
                 path: PathBuf::from(name),
-                source: e,
+                cause: e,
             })?;
         Ok(ReliableSink {
             name: name.to_owned(),
