@@ -314,11 +314,12 @@ impl Spool {
 
     /// Make every record pushed so far durable (with `sync` on).
     pub fn sync(&mut self) -> Result<(), SpoolError> {
-        if self.dirty && self.opts.sync {
-            if let (Some(w), Some(seg)) = (&self.writer, self.segments.back()) {
-                let path = seg_path(&self.dir, seg.first_seq);
-                w.sync_data().map_err(io_err(&path))?;
-            }
+        if self.dirty
+            && self.opts.sync
+            && let (Some(w), Some(seg)) = (&self.writer, self.segments.back())
+        {
+            let path = seg_path(&self.dir, seg.first_seq);
+            w.sync_data().map_err(io_err(&path))?;
         }
         self.dirty = false;
         Ok(())
