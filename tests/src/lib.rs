@@ -7,10 +7,13 @@
 //! the monitor captures on, while its processes live in other namespaces.
 
 pub mod cmd;
+pub mod kernel_cost;
 pub mod monitor;
 pub mod netns;
 pub mod root;
 pub mod unbound;
 
+/// Deckard `.rpl` replay: parser, in-process transport, runner.
 pub mod deckard;
+/// Signed DNS hierarchy on loopback (ldns + nsd) with delv as the oracle.
 pub mod lab;
