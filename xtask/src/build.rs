@@ -171,7 +171,7 @@ fn build_ebpf_if_possible() -> Option<PathBuf> {
 const BENCH_GROUPS: &[(&str, &[&str])] = &[
     ("capture", &["capture"]),
     ("dnssec", &["dnssec_verify", "dnssec_engine"]),
-    ("sinks", &["sinks"]),
+    ("sinks", &["sinks_store"]),
     ("alerts", &["alert_latency"]),
 ];
 
