@@ -68,6 +68,9 @@ struct StageDrops {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    // Fail before attaching anything if the output cannot be written.
+    let sink = JsonLinesSink::open(&args.output)
+        .with_context(|| format!("opening --output {}", args.output))?;
     let mut progs = KernelPrograms::load(&args.dns_ports).context("loading the kernel programs")?;
     let maps = progs.take_maps()?;
     let cgroup_root = cgroup2_mount()?;
@@ -116,12 +119,11 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     ));
     let processes = ProcessTable::new(maps.flows, Some(ContainerResolver::new(cgroup_root)));
     let decode = tokio::spawn(decode_stage(pkt_rx, line_tx, processes, drops.clone()));
-    let output = args.output.clone();
     let sink = std::thread::Builder::new()
         .name("sink".into())
         .spawn({
             let drops = drops.clone();
-            move || sink_stage(&output, line_rx, &drops)
+            move || sink_stage(sink, line_rx, &drops)
         })
         .context("starting the sink thread")?;
 
@@ -314,11 +316,10 @@ fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> serde_json
 }
 
 fn sink_stage(
-    output: &str,
+    mut sink: JsonLinesSink,
     mut rx: mpsc::Receiver<serde_json::Value>,
     drops: &StageDrops,
 ) -> anyhow::Result<()> {
-    let mut sink = JsonLinesSink::open(output).with_context(|| format!("opening {output}"))?;
     while let Some(doc) = rx.blocking_recv() {
         if sink.write(&doc).is_err() {
             drops.write_errors.fetch_add(1, Ordering::Relaxed);
