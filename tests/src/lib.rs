@@ -12,3 +12,8 @@ pub mod monitor;
 pub mod netns;
 pub mod root;
 pub mod unbound;
+
+/// Deckard `.rpl` replay: parser, in-process transport, runner.
+pub mod deckard;
+/// Signed DNS hierarchy on loopback (ldns + nsd) with delv as the oracle.
+pub mod lab;

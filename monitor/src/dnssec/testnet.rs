@@ -92,6 +92,20 @@ pub fn rec(owner: &str, ttl: u32, data: RData) -> Record {
     Record::from_rdata(name(owner), ttl, data)
 }
 
+/// A DNAME record (RFC 6672), carried as opaque RDATA by hickory.
+pub fn dname(owner: &str, target: &str) -> Record {
+    use hickory_proto::serialize::binary::BinEncodable;
+    let wire = name(target).to_bytes().expect("target name encodes");
+    rec(
+        owner,
+        300,
+        RData::Unknown {
+            code: RecordType::DNAME,
+            rdata: hickory_proto::rr::rdata::NULL::with(wire),
+        },
+    )
+}
+
 pub fn a(owner: &str, ip: [u8; 4]) -> Record {
     rec(owner, 300, RData::A(A::new(ip[0], ip[1], ip[2], ip[3])))
 }
@@ -332,6 +346,33 @@ impl Zone {
             return;
         }
         resp.metadata.authoritative = true;
+        // DNAME at a proper ancestor (RFC 6672 §3.2): DNAME + synthesized CNAME.
+        let mut anc = qname.base_name();
+        while self.origin.zone_of(&anc) {
+            if let Some(d) = self.rrset(&anc, RecordType::DNAME).first()
+                && let RData::Unknown { rdata, .. } = &d.data
+            {
+                use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+                let target =
+                    Name::read(&mut BinDecoder::new(&rdata.anything)).expect("DNAME target");
+                let keep = qname.iter().count() - anc.iter().count();
+                let synth = Name::from_labels(qname.iter().take(keep))
+                    .expect("labels")
+                    .append_name(&target)
+                    .expect("name");
+                resp.answers.extend(self.with_sigs(&anc, RecordType::DNAME));
+                resp.answers.push(Record::from_rdata(
+                    qname.clone(),
+                    d.ttl,
+                    RData::CNAME(CNAME(synth)),
+                ));
+                return;
+            }
+            if anc == self.origin {
+                break;
+            }
+            anc = anc.base_name();
+        }
         // An existing name or an empty non-terminal (RFC 4592 §2.2.2).
         if self.exists(qname) {
             let direct = self.with_sigs(qname, qtype);
@@ -502,6 +543,7 @@ pub fn standard_hierarchy(mutators: Vec<Mutator>) -> (TestNet, DNSKEY) {
         ))
         .add(a("*.wild.secure.test.", [192, 0, 2, 9]))
         .add(a("x.sub.secure.test.", [192, 0, 2, 10]))
+        .add(dname("dn.secure.test.", "other.test."))
         .sign(inc, exp);
     let mut other = Zone::new("other.test.", ip(4));
     other
