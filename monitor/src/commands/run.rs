@@ -206,6 +206,9 @@ async fn watch_links(
         }
     };
     let mut buf = vec![0u8; 65536];
+    // Consecutive socket errors; a socket that only fails is given up on
+    // (already attached interfaces stay attached).
+    let mut errors = 0u32;
     loop {
         tokio::select! {
             r = fd.readable() => {
@@ -213,6 +216,7 @@ async fn watch_links(
                 loop {
                     match guard.get_inner().recv(&mut buf) {
                         Ok(n) => {
+                            errors = 0;
                             let Ok(mut p) = progs.lock() else { return };
                             for ev in parse_messages(&buf[..n]) {
                                 apply_link_event(&mut p, &names, &wanted, ev);
@@ -223,6 +227,11 @@ async fn watch_links(
                             break;
                         }
                         Err(e) => {
+                            errors += 1;
+                            if errors > 100 {
+                                tracing::error!("rtnetlink keeps failing ({e}): new interfaces are no longer attached");
+                                return;
+                            }
                             // ENOBUFS: events were lost; a fresh dump catches up.
                             tracing::warn!("rtnetlink: {e}; re-listing interfaces");
                             let _ = guard.get_inner().request_dump();
