@@ -27,6 +27,7 @@ fn config(anchor: hickory_proto::dnssec::rdata::DNSKEY) -> EngineConfig {
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("runtime");
     let (net, anchor) = standard_hierarchy(Vec::new());
