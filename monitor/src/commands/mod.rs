@@ -1,6 +1,8 @@
 //! One module per subcommand: its options (clap `Args`) and its body.
 //! Each returns the process exit code.
 
+pub mod check_config;
 pub mod replay;
 pub mod run;
+pub mod search;
 pub mod validate;

@@ -11,7 +11,6 @@
 //! them.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -28,6 +27,7 @@ use crate::capture::ringbuf::{InterfaceNames, RingReader, RingStats};
 use crate::correlate::process::{ProcessTable, Proto};
 use crate::decode::{DecodeLimits, Decoder, DnsMessage, Transport};
 use crate::event::{DnsEvent, DnsKind};
+use crate::sinks::jsonl::JsonLinesSink;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -68,6 +68,9 @@ struct StageDrops {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    // Fail before attaching anything if the output cannot be written.
+    let sink = JsonLinesSink::open(&args.output)
+        .with_context(|| format!("opening --output {}", args.output))?;
     let mut progs = KernelPrograms::load(&args.dns_ports).context("loading the kernel programs")?;
     let maps = progs.take_maps()?;
     let cgroup_root = cgroup2_mount()?;
@@ -103,7 +106,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let ring_stats = Arc::new(RingStats::default());
     let drops = Arc::new(StageDrops::default());
     let (pkt_tx, pkt_rx) = mpsc::channel::<CapturedPacket>(CHANNEL);
-    let (line_tx, line_rx) = mpsc::channel::<Vec<u8>>(CHANNEL);
+    let (line_tx, line_rx) = mpsc::channel::<serde_json::Value>(CHANNEL);
 
     let reader = RingReader::new(maps.ring, names.clone()).context("watching the ring buffer")?;
     let reader = tokio::spawn(reader.run(pkt_tx, ring_stats.clone(), stop_rx.clone()));
@@ -115,19 +118,12 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         stop_rx.clone(),
     ));
     let processes = ProcessTable::new(maps.flows, Some(ContainerResolver::new(cgroup_root)));
-    let decode = std::thread::Builder::new()
-        .name("decode".into())
-        .spawn({
-            let drops = drops.clone();
-            move || decode_stage(pkt_rx, line_tx, processes, &drops)
-        })
-        .context("starting the decode thread")?;
-    let output = args.output.clone();
+    let decode = tokio::spawn(decode_stage(pkt_rx, line_tx, processes, drops.clone()));
     let sink = std::thread::Builder::new()
         .name("sink".into())
         .spawn({
             let drops = drops.clone();
-            move || sink_stage(&output, line_rx, &drops)
+            move || sink_stage(sink, line_rx, &drops)
         })
         .context("starting the sink thread")?;
 
@@ -135,9 +131,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let _ = stop_tx.send(true);
     reader.await.context("reader task")??;
     let _ = link_task.await;
-    let decoded = decode
-        .join()
-        .map_err(|_| anyhow::anyhow!("decode thread panicked"))?;
+    let decoded = decode.await.context("decode task")?;
     let sunk = sink
         .join()
         .map_err(|_| anyhow::anyhow!("sink thread panicked"))?;
@@ -212,6 +206,9 @@ async fn watch_links(
         }
     };
     let mut buf = vec![0u8; 65536];
+    // Consecutive socket errors; a socket that only fails is given up on
+    // (already attached interfaces stay attached).
+    let mut errors = 0u32;
     loop {
         tokio::select! {
             r = fd.readable() => {
@@ -219,6 +216,7 @@ async fn watch_links(
                 loop {
                     match guard.get_inner().recv(&mut buf) {
                         Ok(n) => {
+                            errors = 0;
                             let Ok(mut p) = progs.lock() else { return };
                             for ev in parse_messages(&buf[..n]) {
                                 apply_link_event(&mut p, &names, &wanted, ev);
@@ -229,6 +227,11 @@ async fn watch_links(
                             break;
                         }
                         Err(e) => {
+                            errors += 1;
+                            if errors > 100 {
+                                tracing::error!("rtnetlink keeps failing ({e}): new interfaces are no longer attached");
+                                return;
+                            }
                             // ENOBUFS: events were lost; a fresh dump catches up.
                             tracing::warn!("rtnetlink: {e}; re-listing interfaces");
                             let _ = guard.get_inner().request_dump();
@@ -250,37 +253,30 @@ struct Decoded {
     process: crate::correlate::process::ProcessStats,
 }
 
-fn decode_stage(
+async fn decode_stage(
     mut rx: mpsc::Receiver<CapturedPacket>,
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<serde_json::Value>,
     mut processes: ProcessTable<FlowsMap>,
-    drops: &StageDrops,
+    drops: Arc<StageDrops>,
 ) -> Decoded {
     let mut decoder = Decoder::new(DecodeLimits::default());
     let mut out: Vec<DnsMessage> = Vec::new();
     let mut packets = 0u64;
     let mut messages = 0u64;
-    let mut last_expire = Instant::now();
-    loop {
-        let pkt = match rx.try_recv() {
-            Ok(p) => Some(p),
-            Err(mpsc::error::TryRecvError::Empty) => {
-                // Idle: age reassembly state, then wait (bounded) for more.
+    let mut tick = tokio::time::interval(EXPIRE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    'run: loop {
+        let pkt = tokio::select! {
+            p = rx.recv() => match p {
+                Some(p) => p,
+                None => break,
+            },
+            _ = tick.tick() => {
+                // Age reassembly state (fragments, TCP flows) even when idle.
                 decoder.expire(SystemTime::now());
-                last_expire = Instant::now();
-                match rx.blocking_recv_timeout(EXPIRE_EVERY) {
-                    Recv::Packet(p) => Some(p),
-                    Recv::Timeout => None,
-                    Recv::Closed => break,
-                }
+                continue;
             }
-            Err(mpsc::error::TryRecvError::Disconnected) => break,
         };
-        if last_expire.elapsed() >= EXPIRE_EVERY {
-            decoder.expire(SystemTime::now());
-            last_expire = Instant::now();
-        }
-        let Some(pkt) = pkt else { continue };
         packets += 1;
         decoder.push(&pkt, &mut out);
         for msg in out.drain(..) {
@@ -291,7 +287,7 @@ fn decode_stage(
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     drops.lines_channel_full.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => break,
+                Err(mpsc::error::TrySendError::Closed(_)) => break 'run,
             }
         }
     }
@@ -303,8 +299,8 @@ fn decode_stage(
     }
 }
 
-/// One message → one JSON line (with the process joined in).
-fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> Vec<u8> {
+/// One message → one ECS document (with the process joined in).
+fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> serde_json::Value {
     let mut ev = DnsEvent::from_message(msg, None);
     let proto = match ev.transport {
         Transport::Udp => Proto::Udp,
@@ -312,69 +308,37 @@ fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> Vec<u8> {
     };
     let is_query = ev.kind == DnsKind::Query;
     ev.process = processes.lookup(proto, ev.client, ev.server, is_query, Instant::now());
-    let mut line = serde_json::to_vec(&ev.to_ecs()).unwrap_or_default();
-    line.push(b'\n');
-    line
-}
-
-enum Recv<T> {
-    Packet(T),
-    Timeout,
-    Closed,
-}
-
-trait RecvTimeout<T> {
-    fn blocking_recv_timeout(&mut self, d: Duration) -> Recv<T>;
-}
-
-impl<T> RecvTimeout<T> for mpsc::Receiver<T> {
-    /// Blocking receive with a deadline, for the decode thread (outside
-    /// the runtime): a small current-thread runtime would be heavier than
-    /// this poll of short sleeps, which only runs when the channel is idle.
-    fn blocking_recv_timeout(&mut self, d: Duration) -> Recv<T> {
-        let deadline = Instant::now() + d;
-        loop {
-            match self.try_recv() {
-                Ok(v) => return Recv::Packet(v),
-                Err(mpsc::error::TryRecvError::Disconnected) => return Recv::Closed,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    if Instant::now() >= deadline {
-                        return Recv::Timeout;
-                    }
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
+    let mut doc = ev.to_ecs();
+    // The monitor's own lookups (its resolver) are marked so later stages
+    // and readers can leave them out.
+    if ev.process.as_ref().is_some_and(|p| processes.is_own(p))
+        && let Some(obj) = doc.as_object_mut()
+    {
+        let dm = obj
+            .entry("dnssec_monitor")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(dm) = dm.as_object_mut() {
+            dm.insert("own_query".into(), serde_json::Value::Bool(true));
         }
     }
+    doc
 }
 
 fn sink_stage(
-    output: &str,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut sink: JsonLinesSink,
+    mut rx: mpsc::Receiver<serde_json::Value>,
     drops: &StageDrops,
 ) -> anyhow::Result<()> {
-    let mut w: Box<dyn Write> = if output == "-" {
-        Box::new(std::io::stdout().lock())
-    } else {
-        Box::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(output)
-                .with_context(|| format!("opening {output}"))?,
-        )
-    };
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut w);
-    while let Some(line) = rx.blocking_recv() {
-        if w.write_all(&line).is_err() {
+    while let Some(doc) = rx.blocking_recv() {
+        if sink.write(&doc).is_err() {
             drops.write_errors.fetch_add(1, Ordering::Relaxed);
         }
         // Flush whenever we caught up, so readers see events promptly.
-        if rx.is_empty() && w.flush().is_err() {
+        if rx.is_empty() && sink.flush().is_err() {
             drops.write_errors.fetch_add(1, Ordering::Relaxed);
         }
     }
-    w.flush()?;
+    sink.flush()?;
     Ok(())
 }
 
