@@ -286,7 +286,9 @@ impl ChainCtx<'_> {
         let mut start = None;
         let mut n = name.clone();
         loop {
-            if let Some(state) = self.cache.get(&n, self.clock) {
+            if let Some(state) = self.cache.get(&n, self.clock)
+                && !(work.retry && matches!(state, ZoneState::Failed { .. }))
+            {
                 start = Some((n.clone(), state));
                 break;
             }

@@ -24,7 +24,7 @@ use super::limits::{Budget, Limits};
 use super::resolver::{Mode, Resolver, Work};
 pub use super::roothints::RootHints;
 use super::transport::Transport;
-use super::verdict::{IndeterminateReason, InsecureReason, Trace, TraceStep, Verdict};
+use super::verdict::{BogusReason, IndeterminateReason, InsecureReason, Trace, TraceStep, Verdict};
 
 /// Where answers come from.
 #[derive(Clone, Debug)]
@@ -273,7 +273,24 @@ impl Engine {
     async fn lookup_uncached(&self, qname: &Name, qtype: RecordType) -> Lookup {
         let limits = &self.inner.config.limits;
         let mut work = Work::new(limits);
-        let fut = self.resolve_and_validate(qname, qtype, &mut work);
+        let fut = async {
+            let first = self.resolve_and_validate(qname, qtype, &mut work).await;
+            // RFC 4035 §5.5: data that does not validate may come from one bad
+            // server; ask again once, other servers first (same budget).
+            let retry = matches!(&first.verdict, Verdict::Bogus { reason, .. }
+                if !matches!(reason, BogusReason::BudgetExceeded { .. }));
+            if !retry {
+                return first;
+            }
+            work.avoid = std::mem::take(&mut work.used);
+            work.retry = true;
+            let second = self.resolve_and_validate(qname, qtype, &mut work).await;
+            if matches!(second.verdict, Verdict::Indeterminate { .. }) {
+                first
+            } else {
+                second
+            }
+        };
         match tokio::time::timeout(limits.max_lookup_time, fut).await {
             Ok(l) => l,
             Err(_) => Lookup {
@@ -314,6 +331,7 @@ impl Engine {
         let mut rcode;
         let mut current = qname.clone();
         let mut links = 0u32;
+        let mut seen = vec![qname.clone()];
         'query: loop {
             let resp = match self.inner.resolver.resolve(work, &current, qtype).await {
                 Ok(r) => r,
@@ -384,6 +402,11 @@ impl Engine {
                     break;
                 };
                 links += 1;
+                if seen.contains(&next) {
+                    acc.add(invalid(format!("CNAME/DNAME loop at {next}")));
+                    break 'query;
+                }
+                seen.push(next.clone());
                 if links > cfg.limits.max_cname_chain {
                     acc.add(PieceOutcome {
                         verdict: Verdict::indeterminate(IndeterminateReason::LimitReached {
@@ -415,6 +438,19 @@ impl Engine {
                     .any(|r| r.record_type() == RecordType::SOA);
             if current == asked || negative {
                 let nx = rcode == ResponseCode::NXDomain;
+                // RFC 2308 §5: a negative answer lives min(SOA TTL, SOA
+                // MINIMUM); without SOA only briefly (RFC 2308 §5, "SHOULD NOT
+                // be cached" — a few seconds, like common resolvers).
+                let neg_ttl = msg
+                    .authorities
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+                        _ => None,
+                    })
+                    .min()
+                    .unwrap_or(FAILURE_TTL);
+                acc.cap = acc.cap.min(neg_ttl);
                 let out = ctx
                     .validate_negative(&current, qtype, nx, &msg, hint, work)
                     .await;
@@ -466,12 +502,25 @@ fn synthesize(current: &Name, owner: &Name, target: &Name) -> Option<Name> {
 }
 
 /// Collects the pieces of one lookup.
-#[derive(Default)]
 struct Accumulator {
     answers: Vec<Record>,
     rrsigs: Vec<Record>,
     steps: Vec<TraceStep>,
     pieces: Vec<PieceOutcome>,
+    /// Upper bound on the cache TTL (negative answers).
+    cap: u32,
+}
+
+impl Default for Accumulator {
+    fn default() -> Self {
+        Self {
+            answers: Vec::new(),
+            rrsigs: Vec::new(),
+            steps: Vec::new(),
+            pieces: Vec::new(),
+            cap: MAX_TTL,
+        }
+    }
 }
 
 impl Accumulator {
@@ -520,7 +569,8 @@ impl Accumulator {
             .chain(self.answers.iter().map(|r| r.ttl))
             .min()
             .unwrap_or(FAILURE_TTL)
-            .min(MAX_TTL);
+            .min(MAX_TTL)
+            .min(self.cap);
         let ttl = if rank(&worst) >= 2 {
             ttl.min(FAILURE_TTL)
         } else {

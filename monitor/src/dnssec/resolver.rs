@@ -40,6 +40,23 @@ pub struct Work {
     pub max_referral_depth: u32,
     /// Nesting of glueless NS resolutions, bounded like referrals.
     nesting: u32,
+    /// Servers that answered during this lookup.
+    pub used: Vec<SocketAddr>,
+    /// Servers tried last (they served data that did not validate).
+    pub avoid: Vec<SocketAddr>,
+    /// A second pass after a bogus result: caches of unvalidated data
+    /// (referral DS) and cached failures are not reused.
+    pub retry: bool,
+}
+
+impl Work {
+    /// `servers`, the avoided ones moved to the end (order kept otherwise).
+    fn order(&self, servers: &[SocketAddr]) -> Vec<SocketAddr> {
+        let (mut good, bad): (Vec<SocketAddr>, Vec<SocketAddr>) =
+            servers.iter().partition(|s| !self.avoid.contains(s));
+        good.extend(bad);
+        good
+    }
 }
 
 impl Work {
@@ -48,6 +65,9 @@ impl Work {
             budget: Budget::new(limits),
             max_referral_depth: limits.max_referral_depth,
             nesting: 0,
+            used: Vec::new(),
+            avoid: Vec::new(),
+            retry: false,
         }
     }
 }
@@ -88,6 +108,9 @@ pub struct Resolver {
     mode: Mode,
     clock: Clock,
     delegations: TtlLru<Name, Arc<Vec<SocketAddr>>>,
+    /// DS RRsets (or their NSEC/NSEC3 denial) carried by referrals
+    /// (RFC 4035 §3.1.4), as ready-made DS answers, by child zone.
+    referral_ds: TtlLru<Name, Arc<Message>>,
     /// In-bailiwick glue seen in referrals, by NS name.
     glue: TtlLru<Name, Arc<Vec<SocketAddr>>>,
     /// RFC 9156 query minimisation (iterative mode).
@@ -137,7 +160,9 @@ fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Kind
             }
             return Kind::Referral { child };
         }
-        if msg.metadata.authoritative {
+        // NS of the zone itself with AA: an answer without SOA. Anything
+        // else (upward or sideways referral) is lame, AA or not.
+        if msg.metadata.authoritative && child == *zone {
             return Kind::Final;
         }
         return Kind::Lame(format!("referral to {child} outside {zone}"));
@@ -157,6 +182,7 @@ impl Resolver {
             clock,
             delegations: TtlLru::new(4_096, 4 << 20),
             glue: TtlLru::new(4_096, 4 << 20),
+            referral_ds: TtlLru::new(4_096, 16 << 20),
             minimise,
             queries_sent: AtomicU64::new(0),
             tcp_retries: AtomicU64::new(0),
@@ -203,6 +229,9 @@ impl Resolver {
                 }
             };
             tracing::trace!(%server, %qname, %qtype, recursive, bytes = raw.len(), "answer");
+            if !work.used.contains(&server) {
+                work.used.push(server);
+            }
             let msg = match Message::from_vec(&raw) {
                 Ok(m) => m,
                 Err(e) => return Ok(Err(format!("undecodable answer from {server}: {e}"))),
@@ -232,6 +261,17 @@ impl Resolver {
         qname: &Name,
         qtype: RecordType,
     ) -> Result<Response, ResolveError> {
+        if qtype == RecordType::DS
+            && !work.retry
+            && let Some(msg) = self.referral_ds.get(qname, &self.clock)
+        {
+            let server = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+            return Ok(Response {
+                message: msg,
+                zone: None,
+                server,
+            });
+        }
         match &self.mode {
             Mode::Upstream { servers } => self.upstream(work, servers, qname, qtype).await,
             Mode::Iterative { roots } => {
@@ -248,7 +288,7 @@ impl Resolver {
         qtype: RecordType,
     ) -> Result<Response, ResolveError> {
         let mut last = String::from("no servers configured");
-        for &server in servers {
+        for server in work.order(servers) {
             match self.exchange(work, server, qname, qtype, true).await? {
                 Ok(msg) => {
                     let rcode = msg.metadata.response_code;
@@ -304,6 +344,9 @@ impl Resolver {
         qtype: RecordType,
     ) -> Result<Response, ResolveError> {
         let (mut zone, mut servers) = self.closest_delegation(qname, qtype, roots.clone());
+        // A cached delegation keeps only addresses; if they all fail, start
+        // over from the root once to learn the NS names again.
+        let mut from_cache = !zone.is_root();
         let mut depth = 0u32;
         let qname_labels = qname.iter().count();
         // RFC 9156 §3: ask each zone only for the next label (NS), one more
@@ -320,9 +363,14 @@ impl Resolver {
                 (qname.clone(), qtype)
             };
             let mut last = String::from("no server addresses");
-            for &server in &servers {
+            for server in work.order(&servers) {
                 let msg = match self.exchange(work, server, &ask, ask_type, false).await? {
                     Ok(m) => m,
+                    Err(_) if minimised => {
+                        // Some servers drop NS queries for names inside a zone.
+                        minimise = false;
+                        continue 'referral;
+                    }
                     Err(why) => {
                         self.server_failures.fetch_add(1, Ordering::Relaxed);
                         last = why;
@@ -379,6 +427,7 @@ impl Resolver {
                                 limit: work.max_referral_depth,
                             });
                         }
+                        self.remember_referral_ds(&msg, &child);
                         let (mut next, glueless, oob) = self.referral_servers(&msg, &zone, &child);
                         if next.is_empty() {
                             next = self.resolve_ns_names(work, &roots, &glueless).await?;
@@ -420,9 +469,26 @@ impl Resolver {
                 let names = std::mem::take(&mut pending);
                 let more = self.resolve_ns_names(work, &roots, &names).await?;
                 if !more.is_empty() {
+                    // Remember them with the delegation: the glued servers failed.
+                    let mut all = more.clone();
+                    all.extend(servers.iter().filter(|s| !more.contains(s)));
+                    self.delegations.insert(
+                        zone.clone(),
+                        Arc::new(all),
+                        300,
+                        64 + (more.len() + servers.len()) * 32,
+                        &self.clock,
+                    );
                     servers = more;
                     continue 'referral;
                 }
+            }
+            if from_cache {
+                from_cache = false;
+                zone = Name::root();
+                servers = roots.clone();
+                next_labels = 1;
+                continue 'referral;
             }
             return Err(ResolveError::NoServer {
                 name: qname.clone(),
@@ -431,6 +497,56 @@ impl Resolver {
                 last,
             });
         }
+    }
+
+    /// Keeps the DS RRset (or the NSEC/NSEC3 records denying it) that a
+    /// signed parent put in its referral, so the chain need not ask again.
+    /// The records are validated by the chain like any DS answer.
+    fn remember_referral_ds(&self, msg: &Message, child: &Name) {
+        use hickory_proto::dnssec::rdata::DNSSECRData;
+        let covered = |r: &hickory_proto::rr::Record| match &r.data {
+            RData::DNSSEC(DNSSECRData::RRSIG(s)) => Some(s.input().type_covered),
+            _ => None,
+        };
+        let ds: Vec<_> = msg
+            .authorities
+            .iter()
+            .filter(|r| {
+                r.name == *child
+                    && (r.record_type() == RecordType::DS || covered(r) == Some(RecordType::DS))
+            })
+            .cloned()
+            .collect();
+        let denial: Vec<_> = msg
+            .authorities
+            .iter()
+            .filter(|r| {
+                let t = covered(r).unwrap_or(r.record_type());
+                t == RecordType::NSEC || t == RecordType::NSEC3
+            })
+            .cloned()
+            .collect();
+        let has_ds = ds.iter().any(|r| r.record_type() == RecordType::DS);
+        if !has_ds && denial.is_empty() {
+            return;
+        }
+        let mut answer = Message::new(msg.metadata.id, MessageType::Response, OpCode::Query);
+        answer.add_query(Query::query(child.clone(), RecordType::DS));
+        let records = if has_ds { &ds } else { &denial };
+        let ttl = records.iter().map(|r| r.ttl).min().unwrap_or(0);
+        if has_ds {
+            answer.answers = ds;
+        } else {
+            answer.authorities = denial;
+        }
+        let bytes = 512 + 256 * (answer.answers.len() + answer.authorities.len());
+        self.referral_ds.insert(
+            child.clone(),
+            Arc::new(answer),
+            ttl.min(MAX_DELEGATION_TTL),
+            bytes,
+            &self.clock,
+        );
     }
 
     /// Keeps in-bailiwick glue addresses (of `zone`) for NS names, so a

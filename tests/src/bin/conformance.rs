@@ -51,9 +51,6 @@ fn parse_args() -> anyhow::Result<Args> {
 }
 
 fn main() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        monitor_trace_init();
-    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -93,10 +90,4 @@ fn real_main(args: Args) -> anyhow::Result<i32> {
     // Engine tasks still parked on a timed-out scenario must not keep us.
     rt.shutdown_timeout(Duration::from_secs(1));
     Ok(if totals.failed > 0 { 1 } else { 0 })
-}
-fn monitor_trace_init() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .try_init();
 }
