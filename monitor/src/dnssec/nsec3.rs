@@ -217,7 +217,7 @@ pub fn nsec3_denial(
     if !zone.zone_of(qname) {
         return Denial::NotProven(format!("{qname} is not in zone {zone}"));
     }
-    if qtype == RecordType::DS && qname == zone {
+    if qtype == RecordType::DS && qname == zone && !zone.is_root() {
         // RFC 5155 §8.6 / RFC 4035 §5.2: the parent denies a DS, not the child.
         return Denial::NotProven(format!("DS of {zone} must be denied by its parent"));
     }
@@ -285,10 +285,15 @@ fn prove(
     };
     let hw = chain.hash(&wildcard, budget)?;
     if let Some(e) = chain.matching(&hw) {
-        // §8.7: wildcard NODATA.
+        // §8.7: wildcard NODATA. With opt-out on the next closer's cover,
+        // an unsigned delegation may sit between: insecure (as §8.4).
         let t: Vec<RecordType> = e.rdata.type_bit_maps().collect();
         return Ok(if bitmap_denies(&t, qtype) {
-            Denial::WildcardNoData
+            if opt_out {
+                Denial::OptOutInsecure
+            } else {
+                Denial::WildcardNoData
+            }
         } else {
             Denial::NotProven(format!("wildcard {wildcard} exists with {qtype} or CNAME"))
         });
@@ -309,7 +314,8 @@ fn prove(
 
 /// RFC 5155 §8.8: a wildcard-expanded answer for `qname` from
 /// `wildcard_owner` needs an NSEC3 covering the next closer name.
-/// Returns `WildcardAnswerOk` or why not.
+/// Returns `WildcardAnswerOk`, `OptOutInsecure` (the cover is opt-out) or
+/// why not.
 pub fn nsec3_wildcard_answer_proof(
     qname: &Name,
     wildcard_owner: &Name,
@@ -332,10 +338,16 @@ pub fn nsec3_wildcard_answer_proof(
     let next_closer = trim_total(qname, ce_labels + 1);
     match chain.hash(&next_closer, budget) {
         Err(d) => d,
-        Ok(h) if chain.covering(&h).is_some() => Denial::WildcardAnswerOk,
-        Ok(_) => Denial::NotProven(format!(
-            "no NSEC3 covers the next closer name {next_closer}"
-        )),
+        // With opt-out on the cover, the next closer name may be an unsigned
+        // delegation the wildcard should not have answered for: insecure
+        // (RFC 5155 §9.2; validators such as Unbound clear AD here).
+        Ok(h) => match chain.covering(&h) {
+            Some(c) if c.rdata.opt_out() => Denial::OptOutInsecure,
+            Some(_) => Denial::WildcardAnswerOk,
+            None => Denial::NotProven(format!(
+                "no NSEC3 covers the next closer name {next_closer}"
+            )),
+        },
     }
 }
 

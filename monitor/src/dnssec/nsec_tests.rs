@@ -149,6 +149,15 @@ fn b5_unsigned_delegation_and_parent_side_nsec() {
         nsec_denial(&name("b.example."), DS, &child, &name("b.example.")),
         Denial::NotProven(_)
     ));
+    // The root has no parent: its apex NSEC denies a root DS.
+    let root = vec![(
+        Name::root(),
+        NSEC::new(name("com."), [SOA, NS, DNSKEY, RRSIG]),
+    )];
+    assert_eq!(
+        nsec_denial(&Name::root(), DS, &root, &Name::root()),
+        Denial::NoData
+    );
     // a.example. has a DS: not denied.
     assert!(matches!(deny("a.example.", DS, &z), Denial::NotProven(_)));
     // RFC 6840 §4.1: the parent's NSEC at the cut says nothing about the
