@@ -26,7 +26,9 @@ fn config(anchor: hickory_proto::dnssec::rdata::DNSKEY) -> EngineConfig {
 }
 
 fn bench(c: &mut Criterion) {
+    // The engine bounds each lookup with a tokio timer: enable it.
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .expect("runtime");
     let (net, anchor) = standard_hierarchy(Vec::new());

@@ -100,7 +100,7 @@ fn record(i: u64) -> Record {
             }],
             ..Verdict::default()
         }),
-        alerts: if i % 100 == 0 {
+        alerts: if i.is_multiple_of(100) {
             vec![Alert {
                 rule: "r".into(),
                 json: "{}".into(),

@@ -26,9 +26,8 @@ fn the_example_config_checks_ok_with_a_summary() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/dnssec-monitor.toml");
     let (code, out, err) = check(&path);
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
-    assert!(out.starts_with("ok\n"), "{out}");
-    assert!(out.contains("metrics: 127.0.0.1:9153"), "{out}");
-    assert!(out.contains("resolvers: 127.0.0.53:53"), "{out}");
+    assert!(out.contains("dnssec-monitor.toml: ok ("), "{out}");
+    assert!(out.contains("metrics on 127.0.0.1:9153"), "{out}");
 }
 
 #[test]

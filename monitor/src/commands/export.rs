@@ -22,12 +22,12 @@ use pcap_file::{
 
 use crate::store::{Store, Transaction};
 
-use super::search::DEFAULT_DB;
+use super::search::DEFAULT_STORE;
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
     /// The store (SQLite file); opened read-only.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
+    #[arg(long, value_name = "PATH", alias = "store", default_value = DEFAULT_STORE)]
     pub db: PathBuf,
     /// The alert id (from `search`).
     #[arg(long, value_name = "ID")]

@@ -68,6 +68,9 @@ struct StageDrops {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    // Fail before attaching anything if the output cannot be written.
+    let sink = JsonLinesSink::open(&args.output)
+        .with_context(|| format!("opening --output {}", args.output))?;
     let mut progs = KernelPrograms::load(&args.dns_ports).context("loading the kernel programs")?;
     let maps = progs.take_maps()?;
     let cgroup_root = cgroup2_mount()?;
@@ -116,12 +119,11 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     ));
     let processes = ProcessTable::new(maps.flows, Some(ContainerResolver::new(cgroup_root)));
     let decode = tokio::spawn(decode_stage(pkt_rx, line_tx, processes, drops.clone()));
-    let output = args.output.clone();
     let sink = std::thread::Builder::new()
         .name("sink".into())
         .spawn({
             let drops = drops.clone();
-            move || sink_stage(&output, line_rx, &drops)
+            move || sink_stage(sink, line_rx, &drops)
         })
         .context("starting the sink thread")?;
 
@@ -204,6 +206,9 @@ async fn watch_links(
         }
     };
     let mut buf = vec![0u8; 65536];
+    // Consecutive socket errors; a socket that only fails is given up on
+    // (already attached interfaces stay attached).
+    let mut errors = 0u32;
     loop {
         tokio::select! {
             r = fd.readable() => {
@@ -211,6 +216,7 @@ async fn watch_links(
                 loop {
                     match guard.get_inner().recv(&mut buf) {
                         Ok(n) => {
+                            errors = 0;
                             let Ok(mut p) = progs.lock() else { return };
                             for ev in parse_messages(&buf[..n]) {
                                 apply_link_event(&mut p, &names, &wanted, ev);
@@ -221,6 +227,11 @@ async fn watch_links(
                             break;
                         }
                         Err(e) => {
+                            errors += 1;
+                            if errors > 100 {
+                                tracing::error!("rtnetlink keeps failing ({e}): new interfaces are no longer attached");
+                                return;
+                            }
                             // ENOBUFS: events were lost; a fresh dump catches up.
                             tracing::warn!("rtnetlink: {e}; re-listing interfaces");
                             let _ = guard.get_inner().request_dump();
@@ -314,11 +325,10 @@ fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> serde_json
 }
 
 fn sink_stage(
-    output: &str,
+    mut sink: JsonLinesSink,
     mut rx: mpsc::Receiver<serde_json::Value>,
     drops: &StageDrops,
 ) -> anyhow::Result<()> {
-    let mut sink = JsonLinesSink::open(output).with_context(|| format!("opening {output}"))?;
     while let Some(doc) = rx.blocking_recv() {
         if sink.write(&doc).is_err() {
             drops.write_errors.fetch_add(1, Ordering::Relaxed);

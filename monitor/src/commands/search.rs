@@ -1,230 +1,265 @@
-//! `dnssec-monitor search`: query the forensic store by name (and every
-//! name below it), process (name or pid), rule and time range; newest
-//! first, as a table or as JSON lines. With `--rule` or without
-//! `--transactions` it lists alerts; `--transactions` lists DNS
-//! transactions instead (those that raised `--rule`, when given).
+//! `dnssec-monitor search`: query the forensic store by name (and below),
+//! process, rule and time range; a table or JSON.
 
 use std::{
     io::Write,
     path::PathBuf,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{SystemTime, UNIX_EPOCH},
 };
 
-use anyhow::Context;
+use anyhow::Context as _;
 
-use crate::store::{AlertHit, SearchQuery, Store, TransactionHit};
+use crate::{
+    config::{units::parse_duration, validate::offset_datetime},
+    sinks::syslog::format::rfc3339_utc,
+    store::{SearchQuery, Store},
+};
 
-use super::validate::parse_time;
-
-/// Where the daemon keeps the store by default (see the example config).
-pub const DEFAULT_DB: &str = "/var/lib/dnssec-monitor/store.db";
+/// Where the daemon keeps its store by default (see the example config).
+pub const DEFAULT_STORE: &str = "/var/lib/dnssec-monitor/store.db";
 
 #[derive(clap::Args, Debug)]
 pub struct SearchArgs {
-    /// The store (SQLite file); opened read-only.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
-    pub db: PathBuf,
-    /// This name and every name below it.
-    #[arg(long, value_name = "NAME")]
+    /// The store (SQLite file) to search.
+    #[arg(long, alias = "db", default_value = DEFAULT_STORE)]
+    pub store: PathBuf,
+    /// A DNS name: matches it and every name below it.
+    #[arg(long)]
     pub name: Option<String>,
     /// Process name (comm) or pid.
-    #[arg(long, value_name = "P")]
+    #[arg(long)]
     pub process: Option<String>,
-    /// Alert rule, e.g. `bogus_signature`.
-    #[arg(long, value_name = "RULE")]
+    /// Rule name, e.g. bogus_signature.
+    #[arg(long)]
     pub rule: Option<String>,
-    /// From this time (RFC 3339, YYYYMMDDHHMMSS or Unix seconds).
-    #[arg(long, value_name = "TIME")]
+    /// From this time: RFC 3339 (2026-11-27T18:00:00Z) or an age (2h, 7d).
+    #[arg(long)]
     pub since: Option<String>,
-    /// Before this time (same formats as --since).
-    #[arg(long, value_name = "TIME")]
+    /// Until this time (exclusive), same forms as --since.
+    #[arg(long)]
     pub until: Option<String>,
+    /// At most this many rows (newest first).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
     /// List DNS transactions instead of alerts.
     #[arg(long)]
     pub transactions: bool,
-    /// One JSON object per line instead of a table.
+    /// JSON (an array) instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// At most N rows.
-    #[arg(long, value_name = "N", default_value_t = 100)]
-    pub limit: usize,
-}
-
-/// A time argument: Unix seconds, or what `validate --at` takes.
-pub fn parse_instant(s: &str) -> anyhow::Result<SystemTime> {
-    let secs = match s.parse::<i64>() {
-        Ok(n) if s.len() != 14 => n,
-        _ => parse_time(s)?,
-    };
-    Ok(if secs >= 0 {
-        UNIX_EPOCH + Duration::from_secs(secs as u64)
-    } else {
-        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
-    })
 }
 
 pub fn main(args: SearchArgs) -> anyhow::Result<i32> {
-    let query = SearchQuery {
+    run(&args, SystemTime::now(), &mut std::io::stdout().lock())
+}
+
+/// `2026-11-27T18:00:00Z`, or an age such as `2h` counted back from `now`.
+pub fn parse_time(s: &str, now: SystemTime) -> anyhow::Result<SystemTime> {
+    if let Ok(age) = parse_duration(s) {
+        return Ok(now.checked_sub(age).unwrap_or(UNIX_EPOCH));
+    }
+    let dt: toml::value::Datetime = s
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{s:?} is neither an RFC 3339 time nor an age like 2h"))?;
+    offset_datetime(&dt).map_err(|e| anyhow::anyhow!("{s:?}: {e}"))
+}
+
+fn ns_time(ns: i64) -> String {
+    rfc3339_utc(UNIX_EPOCH + std::time::Duration::from_nanos(ns.max(0) as u64))
+}
+
+fn cell<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(|| "-".to_owned(), T::to_string)
+}
+
+pub fn run(args: &SearchArgs, now: SystemTime, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let q = SearchQuery {
         name: args.name.clone(),
         process: args.process.clone(),
         rule: args.rule.clone(),
-        since: args.since.as_deref().map(parse_instant).transpose()?,
-        until: args.until.as_deref().map(parse_instant).transpose()?,
+        since: args
+            .since
+            .as_deref()
+            .map(|s| parse_time(s, now))
+            .transpose()
+            .context("--since")?,
+        until: args
+            .until
+            .as_deref()
+            .map(|s| parse_time(s, now))
+            .transpose()
+            .context("--until")?,
         limit: args.limit,
     };
-    let store = Store::open_read_only(&args.db)
-        .with_context(|| format!("opening the store {}", args.db.display()))?;
-    let mut out = std::io::stdout().lock();
+    let store = Store::open_read_only(&args.store)?;
     if args.transactions {
-        let hits = store.search_transactions(&query)?;
-        write_rows(&mut out, &hits, args.json, TX_HEADER, tx_row)?;
+        let hits = store.search_transactions(&q)?;
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&hits)?)?;
+        } else {
+            writeln!(
+                out,
+                "{:<27} {:<40} {:>5} {:>5} {:>7} {:<15} {:<10} {:>6}",
+                "TIME", "NAME", "TYPE", "RCODE", "PID", "PROCESS", "OUTCOME", "ALERTS"
+            )?;
+            for h in &hits {
+                writeln!(
+                    out,
+                    "{:<27} {:<40} {:>5} {:>5} {:>7} {:<15} {:<10} {:>6}",
+                    ns_time(h.time_ns),
+                    h.qname,
+                    h.qtype,
+                    cell(&h.rcode),
+                    cell(&h.pid),
+                    cell(&h.process),
+                    cell(&h.outcome),
+                    h.alerts
+                )?;
+            }
+        }
     } else {
-        let hits = store.search_alerts(&query)?;
-        write_rows(&mut out, &hits, args.json, ALERT_HEADER, alert_row)?;
+        let hits = store.search_alerts(&q)?;
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&hits)?)?;
+        } else {
+            writeln!(
+                out,
+                "{:>6} {:<27} {:<20} {:>3} {:<40} {:>7} {:<15} DETAIL",
+                "ID", "TIME", "RULE", "SEV", "NAME", "PID", "PROCESS"
+            )?;
+            for h in &hits {
+                writeln!(
+                    out,
+                    "{:>6} {:<27} {:<20} {:>3} {:<40} {:>7} {:<15} {}",
+                    h.id,
+                    ns_time(h.time_ns),
+                    h.rule,
+                    h.severity,
+                    cell(&h.qname),
+                    cell(&h.pid),
+                    cell(&h.process),
+                    h.detail
+                )?;
+            }
+        }
     }
-    out.flush()?;
     Ok(0)
-}
-
-const ALERT_HEADER: [&str; 7] = ["ID", "TIME", "RULE", "NAME", "TYPE", "PROCESS", "DETAIL"];
-const TX_HEADER: [&str; 8] = [
-    "ID", "TIME", "NAME", "TYPE", "RCODE", "PROCESS", "SERVER", "ALERTS",
-];
-
-fn write_rows<T: serde::Serialize, const N: usize>(
-    out: &mut impl Write,
-    hits: &[T],
-    json: bool,
-    header: [&str; N],
-    row: fn(&T) -> [String; N],
-) -> anyhow::Result<()> {
-    if json {
-        for h in hits {
-            serde_json::to_writer(&mut *out, h)?;
-            out.write_all(b"\n")?;
-        }
-        return Ok(());
-    }
-    let rows: Vec<[String; N]> = hits.iter().map(row).collect();
-    let mut widths = header.map(str::len);
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| -> String {
-        let last = cells.len() - 1;
-        cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                if i == last {
-                    (*c).to_owned()
-                } else {
-                    format!("{c:<w$}", w = widths[i])
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    writeln!(out, "{}", line(header.to_vec()))?;
-    for r in &rows {
-        writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
-    }
-    Ok(())
-}
-
-/// Unix nanoseconds → `2027-01-15T08:00:00.123Z`.
-pub fn format_ns(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let millis = ns.rem_euclid(1_000_000_000) / 1_000_000;
-    let days = secs.div_euclid(86_400);
-    let s = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day) (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-fn rtype(t: u16) -> String {
-    hickory_proto::rr::RecordType::from(t).to_string()
-}
-
-fn process(pid: Option<u32>, name: Option<&str>) -> String {
-    match (name, pid) {
-        (Some(n), Some(p)) => format!("{n}[{p}]"),
-        (Some(n), None) => n.to_owned(),
-        (None, Some(p)) => format!("[{p}]"),
-        (None, None) => "-".to_owned(),
-    }
-}
-
-fn alert_row(h: &AlertHit) -> [String; 7] {
-    [
-        h.id.to_string(),
-        format_ns(h.time_ns),
-        h.rule.clone(),
-        h.qname.clone().unwrap_or_else(|| "-".into()),
-        h.qtype.map_or("-".into(), rtype),
-        process(h.pid, h.process.as_deref()),
-        h.detail.clone(),
-    ]
-}
-
-fn tx_row(h: &TransactionHit) -> [String; 8] {
-    [
-        h.id.to_string(),
-        format_ns(h.time_ns),
-        h.qname.clone(),
-        rtype(h.qtype),
-        h.rcode.map_or("-".into(), |r| r.to_string()),
-        process(h.pid, h.process.as_deref()),
-        h.dst.clone().unwrap_or_else(|| "-".into()),
-        h.alerts.to_string(),
-    ]
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
 
-    #[test]
-    fn formats_times_in_utc() {
-        assert_eq!(format_ns(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            format_ns(1_800_000_000_123_000_000),
-            "2027-01-15T08:00:00.123Z"
-        );
-        assert_eq!(format_ns(-1_000_000_000), "1969-12-31T23:59:59.000Z");
+    use super::*;
+    use crate::store::{Alert, BatchWriter, Record, Transaction};
+
+    const T0: u64 = 1_800_000_000;
+
+    fn at(s: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(T0 + s)
+    }
+
+    fn store(dir: &std::path::Path) -> PathBuf {
+        let path = dir.join("s.db");
+        let mut w = BatchWriter::new(Store::open(&path).unwrap(), 10, Duration::from_secs(1));
+        for (i, (name, rule)) in [
+            ("www.secure.test", "bogus_signature"),
+            ("cdn.other.test", "answer_mismatch"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            w.push(Record {
+                transaction: Some(Transaction {
+                    time: Some(at(i as u64)),
+                    qname: (*name).into(),
+                    qtype: 1,
+                    pid: Some(77),
+                    process: Some("curl".into()),
+                    ..Transaction::default()
+                }),
+                verdict: None,
+                alerts: vec![Alert {
+                    time: Some(at(i as u64)),
+                    rule: (*rule).into(),
+                    severity: 73,
+                    detail: format!("why {i}"),
+                    json: "{}".into(),
+                }],
+            })
+            .unwrap();
+        }
+        w.finish().unwrap();
+        path
+    }
+
+    fn args(store: PathBuf) -> SearchArgs {
+        SearchArgs {
+            store,
+            name: None,
+            process: None,
+            rule: None,
+            since: None,
+            until: None,
+            limit: 100,
+            transactions: false,
+            json: false,
+        }
+    }
+
+    fn output(a: &SearchArgs) -> String {
+        let mut out = Vec::new();
+        assert_eq!(run(a, at(3600), &mut out).unwrap(), 0);
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
-    fn parses_unix_seconds_and_rfc3339() {
-        let t = |s| parse_instant(s).unwrap();
+    fn table_of_alerts_filtered_by_name() {
+        let d = tempfile::tempdir().unwrap();
+        let a = SearchArgs {
+            name: Some("secure.test".into()),
+            ..args(store(d.path()))
+        };
+        let out = output(&a);
+        assert!(out.starts_with("    ID TIME"), "{out}");
+        assert!(
+            out.contains("bogus_signature")
+                && out.contains("www.secure.test")
+                && out.contains("why 0"),
+            "{out}"
+        );
+        assert!(!out.contains("answer_mismatch"), "{out}");
+    }
+
+    #[test]
+    fn json_transactions_filtered_by_time() {
+        let d = tempfile::tempdir().unwrap();
+        let a = SearchArgs {
+            transactions: true,
+            json: true,
+            since: Some("2027-01-15T08:00:01Z".into()),
+            ..args(store(d.path()))
+        };
+        let v: serde_json::Value = serde_json::from_str(&output(&a)).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 1);
+        assert_eq!(v[0]["qname"], "cdn.other.test");
+        assert_eq!(v[0]["alerts"], 1);
+    }
+
+    #[test]
+    fn times_parse_as_rfc3339_or_age() {
+        let now = at(7200);
+        assert_eq!(parse_time("1h", now).unwrap(), at(3600));
         assert_eq!(
-            t("1800000000"),
+            parse_time("2027-01-15T08:00:00Z", now).unwrap(),
             UNIX_EPOCH + Duration::from_secs(1_800_000_000)
         );
-        assert_eq!(t("2027-01-15T08:00:00Z"), t("1800000000"));
-        assert_eq!(t("20270115080000"), t("1800000000"));
-        assert!(parse_instant("yesterday").is_err());
-        assert!(parse_instant("2027-13-01T00:00:00Z").is_err());
+        assert!(parse_time("yesterday", now).is_err());
+    }
+
+    #[test]
+    fn missing_store_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(run(&args(d.path().join("none.db")), at(0), &mut Vec::new()).is_err());
     }
 }

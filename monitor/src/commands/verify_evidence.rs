@@ -33,12 +33,12 @@ use crate::dnssec::{
 };
 use crate::store::{AlertDetail, Store};
 
-use super::search::DEFAULT_DB;
+use super::search::DEFAULT_STORE;
 
 #[derive(clap::Args, Debug)]
 pub struct VerifyEvidenceArgs {
     /// The store (SQLite file); opened read-only.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
+    #[arg(long, value_name = "PATH", alias = "store", default_value = DEFAULT_STORE)]
     pub db: PathBuf,
     /// The alert id (from `search`).
     #[arg(value_name = "ALERT_ID")]
@@ -80,7 +80,9 @@ pub fn main(args: VerifyEvidenceArgs) -> anyhow::Result<i32> {
         args.alert,
         detail.hit.rule,
         report.stored_outcome,
-        super::search::format_ns(report.at.saturating_mul(1_000_000_000))
+        crate::sinks::syslog::format::rfc3339_utc(
+            UNIX_EPOCH + std::time::Duration::from_secs(report.at.max(0) as u64)
+        )
     );
     for c in &report.checks {
         match (&c.failure, c.unsupported) {

@@ -230,30 +230,34 @@ impl Engine {
                 l.budget = Budget::new(&inner.config.limits);
                 return l;
             }
-            let waiter = {
+            // Either join a lookup in flight or become its leader; the lock
+            // is released before any await.
+            let (waiter, leader) = {
                 let mut map = inner.inflight.lock().unwrap_or_else(|p| p.into_inner());
                 match map.get(&key) {
-                    Some(rx) => Some(rx.clone()),
+                    Some(rx) => (Some(rx.clone()), None),
                     None => {
                         let (tx, rx) = watch::channel(None);
                         map.insert(key.clone(), rx);
-                        drop(map);
-                        let _guard = InflightGuard {
-                            inner,
-                            key: key.clone(),
-                        };
-                        let result = Arc::new(self.lookup_uncached(&qname, rtype).await);
-                        let bytes = 256
-                            + 128 * (result.answers.len() + result.rrsigs.len())
-                            + 128 * result.trace.steps.len();
-                        inner
-                            .lookups
-                            .insert(key.clone(), result.clone(), result.ttl, bytes, clock);
-                        let _ = tx.send(Some(result.clone()));
-                        return result.as_ref().clone();
+                        (None, Some(tx))
                     }
                 }
             };
+            if let Some(tx) = leader {
+                let _guard = InflightGuard {
+                    inner,
+                    key: key.clone(),
+                };
+                let result = Arc::new(self.lookup_uncached(&qname, rtype).await);
+                let bytes = 256
+                    + 128 * (result.answers.len() + result.rrsigs.len())
+                    + 128 * result.trace.steps.len();
+                inner
+                    .lookups
+                    .insert(key.clone(), result.clone(), result.ttl, bytes, clock);
+                let _ = tx.send(Some(result.clone()));
+                return result.as_ref().clone();
+            }
             if let Some(mut rx) = waiter {
                 inner.inflight_joined.fetch_add(1, Ordering::Relaxed);
                 loop {

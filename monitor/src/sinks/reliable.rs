@@ -42,6 +42,9 @@ pub struct ReliableSinkOptions {
     pub queue: usize,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
+    /// Longest wait for one message to be written; past it the collector is
+    /// taken as stuck (not reading), and the connection is replaced.
+    pub send_timeout: Duration,
 }
 
 impl ReliableSinkOptions {
@@ -52,6 +55,7 @@ impl ReliableSinkOptions {
             queue: 4096,
             backoff_initial: Duration::from_millis(250),
             backoff_max: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -70,6 +74,7 @@ struct Counters {
     dropped_spool_error: AtomicU64,
     reconnects: AtomicU64,
     connect_failures: AtomicU64,
+    send_timeouts: AtomicU64,
     connected: AtomicBool,
 }
 
@@ -98,6 +103,8 @@ pub struct SinkStats {
     /// Connections established after the first one.
     pub reconnects: u64,
     pub connect_failures: u64,
+    /// Connections given up because the collector stopped reading.
+    pub send_timeouts: u64,
     pub connected: bool,
 }
 
@@ -116,6 +123,7 @@ impl Counters {
             dropped_spool_error: l(&self.dropped_spool_error),
             reconnects: l(&self.reconnects),
             connect_failures: l(&self.connect_failures),
+            send_timeouts: l(&self.send_timeouts),
             connected: self.connected.load(Ordering::Relaxed),
         }
     }
@@ -178,7 +186,7 @@ impl ReliableSink {
             })
             .map_err(|e| SpoolError::Io {
                 path: PathBuf::from(name),
-                source: e,
+                cause: e,
             })?;
         Ok(ReliableSink {
             name: name.to_owned(),
@@ -410,7 +418,18 @@ impl Worker {
         };
         let mut delivered = None;
         for record in &batch {
-            match conn.send(&record.payload).await {
+            // A collector that stops reading would otherwise stall the
+            // sink forever once the socket buffer is full.
+            let sent = tokio::time::timeout(self.opts.send_timeout, conn.send(&record.payload))
+                .await
+                .unwrap_or_else(|_| {
+                    self.counters.send_timeouts.fetch_add(1, Ordering::Relaxed);
+                    Err(SendError::Io(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "collector stopped reading",
+                    )))
+                });
+            match sent {
                 Ok(()) => {
                     self.counters.sent.fetch_add(1, Ordering::Relaxed);
                 }

@@ -31,8 +31,8 @@ const ACK_SLOT: u64 = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
-    #[error("spool {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    #[error("spool {path}: {cause}")]
+    Io { path: PathBuf, cause: io::Error },
     #[error("spool {0} is in use by another process")]
     Locked(PathBuf),
     #[error("record of {len} bytes exceeds the spool bound of {max} bytes")]
@@ -125,7 +125,7 @@ pub struct Spool {
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
     move |source| SpoolError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     }
 }
 
@@ -295,7 +295,7 @@ impl Spool {
         if let Err(e) = writer.write_all(&frame) {
             // Cut a partial frame so that later appends stay readable.
             let _ = writer.set_len(seg.size);
-            return Err(SpoolError::Io { path, source: e });
+            return Err(SpoolError::Io { path, cause: e });
         }
         self.index.push_back(Entry {
             seq,
@@ -314,11 +314,12 @@ impl Spool {
 
     /// Make every record pushed so far durable (with `sync` on).
     pub fn sync(&mut self) -> Result<(), SpoolError> {
-        if self.dirty && self.opts.sync {
-            if let (Some(w), Some(seg)) = (&self.writer, self.segments.back()) {
-                let path = seg_path(&self.dir, seg.first_seq);
-                w.sync_data().map_err(io_err(&path))?;
-            }
+        if self.dirty
+            && self.opts.sync
+            && let (Some(w), Some(seg)) = (&self.writer, self.segments.back())
+        {
+            let path = seg_path(&self.dir, seg.first_seq);
+            w.sync_data().map_err(io_err(&path))?;
         }
         self.dirty = false;
         Ok(())
@@ -474,7 +475,7 @@ impl Spool {
             match fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(SpoolError::Io { path, source: e }),
+                Err(e) => return Err(SpoolError::Io { path, cause: e }),
             }
             self.segments.pop_front();
         }
