@@ -138,11 +138,12 @@ impl Detector {
         };
         if ev.kind == DnsKind::Query {
             c.queries.fetch_add(1, Ordering::Relaxed);
+            // Own queries join too, so their answers are recognised even
+            // when the answer itself was not attributed to a process.
             if self.policy.is_own(&ev) {
                 c.own_skipped.fetch_add(1, Ordering::Relaxed);
-            } else {
-                self.table.on_query(&ev);
             }
+            self.table.on_query(&ev);
             return none;
         }
         c.answers.fetch_add(1, Ordering::Relaxed);

@@ -17,4 +17,8 @@ pub mod stage;
 pub mod verdicts;
 
 #[cfg(test)]
+mod detector_tests;
+#[cfg(test)]
+mod lab;
+#[cfg(test)]
 pub mod testkit;

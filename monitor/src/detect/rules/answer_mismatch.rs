@@ -77,7 +77,7 @@ fn disagreement(a: &Answer<'_>, l: &Lookup, verdicts: &VerdictService) -> Option
 }
 
 pub async fn check(a: &Answer<'_>, l: &Lookup, verdicts: &VerdictService) -> Option<Finding> {
-    if !a.accepted() || !comparable(l) {
+    if !a.accepted() || a.referral() || !comparable(l) {
         return None;
     }
     disagreement(a, l, verdicts)?;

@@ -83,9 +83,25 @@ impl<'a> Answer<'a> {
             .collect()
     }
 
-    /// NXDOMAIN, or NOERROR without data (NODATA, RFC 2308 §2.2).
+    /// NXDOMAIN, or NOERROR without data (NODATA, RFC 2308 §2.2) — a
+    /// referral is neither.
     pub fn negative(&self) -> bool {
-        self.rcode() == ResponseCode::NXDomain || self.data().is_empty()
+        self.rcode() == ResponseCode::NXDomain || (self.data().is_empty() && !self.referral())
+    }
+
+    /// A referral (RFC 1034 §4.3.2): no answer, NS in authority, no SOA;
+    /// an iterating resolver follows it, nobody takes it as an answer.
+    pub fn referral(&self) -> bool {
+        let m = &self.ev.message;
+        self.rcode() == ResponseCode::NoError
+            && m.answers.is_empty()
+            && m.authorities
+                .iter()
+                .any(|r| r.record_type() == RecordType::NS)
+            && !m
+                .authorities
+                .iter()
+                .any(|r| r.record_type() == RecordType::SOA)
     }
 
     pub fn has_rrsig(&self) -> bool {
@@ -119,12 +135,12 @@ pub fn validated_negative(l: &Lookup) -> bool {
 /// The deepest signed zone on the validated chain and its DS key tags,
 /// for evidence sentences: `zone secure.test. is signed (DS 17104)`.
 pub fn signed_zone(l: &Lookup) -> Option<(String, String)> {
-    let step = l
-        .trace
-        .steps
+    let steps = &l.trace.steps;
+    let step = steps
         .iter()
         .rev()
-        .find(|s| !s.ds_key_tags.is_empty() || !s.dnskey_key_tags.is_empty())?;
+        .find(|s| !s.ds_key_tags.is_empty())
+        .or_else(|| steps.iter().rev().find(|s| !s.dnskey_key_tags.is_empty()))?;
     let tags: Vec<String> = if step.ds_key_tags.is_empty() {
         step.dnskey_key_tags
             .iter()
