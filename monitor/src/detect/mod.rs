@@ -21,4 +21,6 @@ mod detector_tests;
 #[cfg(test)]
 mod lab;
 #[cfg(test)]
+mod schema_tests;
+#[cfg(test)]
 pub mod testkit;

@@ -131,3 +131,7 @@ async fn run(
         send(&tx, &c, vec![a]).await;
     }
 }
+
+#[cfg(test)]
+#[path = "stage_tests.rs"]
+mod tests;
