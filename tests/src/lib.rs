@@ -11,3 +11,6 @@ pub mod monitor;
 pub mod netns;
 pub mod root;
 pub mod unbound;
+
+pub mod deckard;
+pub mod lab;

@@ -93,6 +93,12 @@ pub fn test() -> Result<()> {
         "format check",
         cargo(&obj).args(["fmt", "--all", "--", "--check"]),
     )?;
+    // The root integration tests start target/debug/dnssec-monitor: build it
+    // with the kernel programs embedded before they run.
+    run(
+        "build dnssec-monitor with the eBPF object",
+        cargo(&obj).args(["build", "--package", "monitor", "--bin", "dnssec-monitor"]),
+    )?;
     run(
         "unit and integration tests",
         cargo(&obj)
