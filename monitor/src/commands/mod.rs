@@ -3,4 +3,5 @@
 
 pub mod replay;
 pub mod run;
+pub mod run_detect;
 pub mod validate;

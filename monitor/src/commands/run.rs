@@ -41,6 +41,9 @@ pub struct RunArgs {
     /// A port that carries DNS (repeatable).
     #[arg(long = "dns-port", value_name = "PORT", default_values_t = [53u16])]
     pub dns_ports: Vec<u16>,
+    /// Detection options (see run_detect.rs).
+    #[command(flatten)]
+    pub detect: super::run_detect::DetectArgs,
 }
 
 /// Capacity of the packet and line channels.
@@ -104,6 +107,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let drops = Arc::new(StageDrops::default());
     let (pkt_tx, pkt_rx) = mpsc::channel::<CapturedPacket>(CHANNEL);
     let (line_tx, line_rx) = mpsc::channel::<Vec<u8>>(CHANNEL);
+    let (ev_tx, ev_rx) = mpsc::channel::<DnsEvent>(CHANNEL);
 
     let reader = RingReader::new(maps.ring, names.clone()).context("watching the ring buffer")?;
     let reader = tokio::spawn(reader.run(pkt_tx, ring_stats.clone(), stop_rx.clone()));
@@ -119,9 +123,16 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         .name("decode".into())
         .spawn({
             let drops = drops.clone();
-            move || decode_stage(pkt_rx, line_tx, processes, &drops)
+            move || decode_stage(pkt_rx, ev_tx, processes, &drops)
         })
         .context("starting the decode thread")?;
+    let kernel = Arc::new(maps.counters);
+    let detection = super::run_detect::start(
+        &args.detect,
+        ev_rx,
+        line_tx,
+        loss_source(kernel.clone(), ring_stats.clone(), drops.clone()),
+    )?;
     let output = args.output.clone();
     let sink = std::thread::Builder::new()
         .name("sink".into())
@@ -138,6 +149,11 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let decoded = decode
         .join()
         .map_err(|_| anyhow::anyhow!("decode thread panicked"))?;
+    let detect_report = {
+        let r = detection.handle.clone();
+        detection.finish().await;
+        r
+    };
     let sunk = sink
         .join()
         .map_err(|_| anyhow::anyhow!("sink thread panicked"))?;
@@ -145,7 +161,11 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         .map_err(|_| anyhow::anyhow!("programs still shared at exit"))?
         .into_inner()
         .map_err(|_| anyhow::anyhow!("program lock poisoned"))?;
-    report(&maps.counters, &ring_stats, &drops, &decoded);
+    report(&kernel, &ring_stats, &drops, &decoded);
+    eprintln!(
+        "dnssec-monitor: {}",
+        super::run_detect::report(&detect_report)
+    );
     drop(progs);
     sunk.with_context(|| format!("writing {}", args.output))?;
     Ok(0)
@@ -252,7 +272,7 @@ struct Decoded {
 
 fn decode_stage(
     mut rx: mpsc::Receiver<CapturedPacket>,
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<DnsEvent>,
     mut processes: ProcessTable<FlowsMap>,
     drops: &StageDrops,
 ) -> Decoded {
@@ -303,8 +323,8 @@ fn decode_stage(
     }
 }
 
-/// One message → one JSON line (with the process joined in).
-fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> Vec<u8> {
+/// One message → one event (with the process joined in).
+fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> DnsEvent {
     let mut ev = DnsEvent::from_message(msg, None);
     let proto = match ev.transport {
         Transport::Udp => Proto::Udp,
@@ -312,9 +332,36 @@ fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> Vec<u8> {
     };
     let is_query = ev.kind == DnsKind::Query;
     ev.process = processes.lookup(proto, ev.client, ev.server, is_query, Instant::now());
-    let mut line = serde_json::to_vec(&ev.to_ecs()).unwrap_or_default();
-    line.push(b'\n');
-    line
+    ev
+}
+
+/// The drop counters of the stages before detection, for `capture_loss`.
+fn loss_source(
+    kernel: Arc<KernelCounters>,
+    ring: Arc<RingStats>,
+    drops: Arc<StageDrops>,
+) -> crate::detect::stage::LossSource {
+    Box::new(move || {
+        let mut v: Vec<(String, u64)> = kernel
+            .named()
+            .into_iter()
+            .filter(|(n, _)| matches!(*n, "ring_full" | "load_failed"))
+            .map(|(n, c)| (format!("kernel_{n}"), c))
+            .collect();
+        v.push((
+            "ring_channel_full".into(),
+            ring.channel_full.load(Ordering::Relaxed),
+        ));
+        v.push((
+            "ring_malformed".into(),
+            ring.malformed.load(Ordering::Relaxed),
+        ));
+        v.push((
+            "decode_channel_full".into(),
+            drops.lines_channel_full.load(Ordering::Relaxed),
+        ));
+        v
+    })
 }
 
 enum Recv<T> {

@@ -43,6 +43,8 @@ impl Default for StageOptions {
 pub struct StageCounters {
     pub received: AtomicU64,
     pub emitted: AtomicU64,
+    /// Events not taken because this stage's input channel was full.
+    pub input_full: AtomicU64,
     pub pending_full: AtomicU64,
     pub output_closed: AtomicU64,
 }
@@ -95,6 +97,10 @@ async fn run(
         counters.push((
             "detect_pending_full".into(),
             c.pending_full.load(Ordering::Relaxed),
+        ));
+        counters.push((
+            "detect_input_full".into(),
+            c.input_full.load(Ordering::Relaxed),
         ));
         d.check_loss(&counters)
     };
