@@ -42,6 +42,9 @@ pub struct OutstandingConfig {
     pub burst_threshold: usize,
     pub burst_window: Duration,
     pub max_sockets: usize,
+    /// Unmatched answers this soon after the first event are not called
+    /// unsolicited (their queries may predate the capture).
+    pub warmup: Duration,
 }
 
 impl Default for OutstandingConfig {
@@ -53,6 +56,7 @@ impl Default for OutstandingConfig {
             burst_threshold: 3,
             burst_window: Duration::from_secs(2),
             max_sockets: 4_096,
+            warmup: Duration::from_secs(10),
         }
     }
 }
@@ -122,6 +126,9 @@ pub enum Join {
     },
     /// Part of a burst already reported (counted, not alerted again).
     BurstContinues,
+    /// No match, but capture started less than `warmup` ago: the query
+    /// may have left before we looked (counted as `warmup`, not alerted).
+    BeforeStart,
 }
 
 /// Counters for metrics and tests.
@@ -138,6 +145,8 @@ pub struct OutstandingStats {
     pub evicted_full: u64,
     /// Burst tracking skipped because too many sockets were tracked.
     pub sockets_dropped: u64,
+    /// Unmatched answers in the first `warmup` after capture started.
+    pub warmup: u64,
     pub entries: u64,
 }
 
@@ -176,6 +185,8 @@ pub struct OutstandingTable {
     per_socket: HashMap<Socket, usize>,
     /// Wrong-txid answer times per client socket, and whether reported.
     bursts: HashMap<(Transport, SocketAddr), (VecDeque<SystemTime>, bool)>,
+    /// Time of the first event seen.
+    started: Option<SystemTime>,
     stats: OutstandingStats,
 }
 
@@ -239,6 +250,7 @@ impl OutstandingTable {
             order: VecDeque::new(),
             per_socket: HashMap::new(),
             bursts: HashMap::new(),
+            started: None,
             stats: OutstandingStats::default(),
         }
     }
@@ -294,6 +306,7 @@ impl OutstandingTable {
         let Some(key) = key_of(ev) else { return };
         self.stats.queries += 1;
         let now = ev.timestamp;
+        self.started.get_or_insert(now);
         self.expire(now);
         let expires = after(now, self.cfg.timeout);
         if let Some(e) = self.entries.get_mut(&key) {
@@ -329,6 +342,7 @@ impl OutstandingTable {
         debug_assert_eq!(ev.kind, DnsKind::Answer);
         self.stats.answers += 1;
         let now = ev.timestamp;
+        let started = *self.started.get_or_insert(now);
         self.expire(now);
         let key = key_of(ev);
         if let Some(k) = &key
@@ -337,6 +351,10 @@ impl OutstandingTable {
             self.remove(k);
         }
         let Some(entry) = key.as_ref().and_then(|k| self.entries.get_mut(k)) else {
+            if now < after(started, self.cfg.warmup) {
+                self.stats.warmup += 1;
+                return Join::BeforeStart;
+            }
             return self.unmatched(ev, now);
         };
         let (d, summary) = digest(ev);

@@ -17,7 +17,10 @@ fn a(name: &str, ip: [u8; 4]) -> Record {
 }
 
 fn table() -> OutstandingTable {
-    OutstandingTable::new(OutstandingConfig::default())
+    OutstandingTable::new(OutstandingConfig {
+        warmup: Duration::ZERO,
+        ..OutstandingConfig::default()
+    })
 }
 
 #[test]
@@ -228,6 +231,7 @@ fn spread_out_wrong_txids_are_no_burst() {
 fn full_table_evicts_oldest_and_counts() {
     let mut t = OutstandingTable::new(OutstandingConfig {
         max_entries: 2,
+        warmup: Duration::ZERO,
         ..OutstandingConfig::default()
     });
     for id in 1..=3u16 {
@@ -254,4 +258,25 @@ fn expiry_counts_unanswered_queries() {
     t.on_query(&event(q, CLIENT, RESOLVER, 0));
     t.expire(crate::detect::testkit::at(20_000));
     assert_eq!((t.stats().expired, t.stats().entries), (1, 0));
+}
+
+#[test]
+fn unmatched_answers_right_after_start_are_warmup() {
+    let mut t = OutstandingTable::new(OutstandingConfig::default());
+    let q = query_msg(9, "www.secure.test.", RecordType::A, true, false);
+    let ans = answer_msg(&q, ResponseCode::NoError, vec![]);
+    assert_eq!(
+        t.on_answer(&event(ans.clone(), CLIENT, RESOLVER, 0)),
+        Join::BeforeStart
+    );
+    assert_eq!(
+        t.on_answer(&event(ans.clone(), CLIENT, RESOLVER, 9_999)),
+        Join::BeforeStart
+    );
+    // Twin: after the warm-up the same answer is unsolicited.
+    assert_eq!(
+        t.on_answer(&event(ans, CLIENT, RESOLVER, 10_000)),
+        Join::Unsolicited { wrong_txid: None }
+    );
+    assert_eq!(t.stats().warmup, 2);
 }

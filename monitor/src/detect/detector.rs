@@ -153,7 +153,7 @@ impl Detector {
             | Join::Repeated { query }
             | Join::Race { query, .. }
             | Join::TxidBurst { query, .. } => Some(query.clone()),
-            Join::Unsolicited { .. } | Join::BurstContinues => None,
+            Join::Unsolicited { .. } | Join::BurstContinues | Join::BeforeStart => None,
         };
         let own_query = query
             .as_ref()
@@ -241,6 +241,11 @@ impl Detector {
         counters.push((
             "detect_verdict_queue_full".into(),
             self.counters.verdict_queue_full.load(Ordering::Relaxed),
+        ));
+        // Queries evicted from a full table: their answers went unjoined.
+        counters.push((
+            "correlate_evicted_full".into(),
+            self.table.stats().evicted_full,
         ));
         let (finding, deltas) = self.loss.check(&counters)?;
         self.counters.alerts[Rule::CaptureLoss.index()].fetch_add(1, Ordering::Relaxed);

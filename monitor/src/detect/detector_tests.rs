@@ -672,3 +672,44 @@ async fn monitor_own_queries_are_left_out() {
         2
     );
 }
+
+#[tokio::test]
+async fn chain_leaving_an_authoritative_zone_is_no_denial() {
+    // RD=0: the secure.test. server answers alias.secure.test./A with only
+    // the CNAME to www.other.test. (another zone); the engine's chain ends
+    // in data. Not a mismatch.
+    let mut lab = Lab::new(policy());
+    let auth = lab.auth(SECURE, "alias.secure.test.", RecordType::A).await;
+    assert!(
+        auth.answers
+            .iter()
+            .any(|r| r.record_type() == RecordType::CNAME)
+    );
+    let al = lab
+        .txn(
+            "alias.secure.test.",
+            RecordType::A,
+            false,
+            true,
+            "198.18.0.3:53",
+            |q| {
+                let mut m = auth.clone();
+                m.metadata.id = q.metadata.id;
+                m
+            },
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+    // Twin: the same name answered NXDOMAIN.
+    let al = lab
+        .txn(
+            "alias.secure.test.",
+            RecordType::A,
+            false,
+            false,
+            "198.18.0.3:53",
+            |q| forged(q, ResponseCode::NXDomain, vec![]),
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::AnswerMismatch], "{al:?}");
+}

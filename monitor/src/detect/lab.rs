@@ -15,6 +15,7 @@ use super::alert::{Alert, Rule};
 use super::detector::{Detector, DetectorConfig};
 use super::policy::DetectPolicy;
 use super::testkit::{CLIENT, RESOLVER, event, query_msg};
+use crate::correlate::outstanding::OutstandingConfig;
 use crate::dnssec::anchors::TrustAnchors;
 use crate::dnssec::clock::Clock;
 use crate::dnssec::engine::{Engine, EngineConfig, RootHints};
@@ -84,7 +85,17 @@ impl Lab {
         let net = Arc::new(net);
         let engine = engine_over(net.clone(), anchor, ntas);
         Lab {
-            det: Detector::new(engine, policy, DetectorConfig::default()),
+            det: Detector::new(
+                engine,
+                policy,
+                DetectorConfig {
+                    outstanding: OutstandingConfig {
+                        warmup: std::time::Duration::ZERO,
+                        ..OutstandingConfig::default()
+                    },
+                    ..DetectorConfig::default()
+                },
+            ),
             net,
             ms: 0,
             id: 1000,

@@ -49,6 +49,9 @@ fn disagreement(a: &Answer<'_>, l: &Lookup, verdicts: &VerdictService) -> Option
         }
         return None;
     }
+    if a.data().is_empty() {
+        return None; // a referral or a chain continued elsewhere
+    }
     if validated_negative(l) {
         return Some(format!(
             "host got data ({}) for {} where validation proves a denial ({})",

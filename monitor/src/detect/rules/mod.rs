@@ -86,7 +86,22 @@ impl<'a> Answer<'a> {
     /// NXDOMAIN, or NOERROR without data (NODATA, RFC 2308 §2.2) — a
     /// referral is neither.
     pub fn negative(&self) -> bool {
-        self.rcode() == ResponseCode::NXDomain || (self.data().is_empty() && !self.referral())
+        self.rcode() == ResponseCode::NXDomain
+            || (self.data().is_empty() && !self.referral() && !self.partial_chain())
+    }
+
+    /// NOERROR with a CNAME/DNAME but no data at its end: an authoritative
+    /// server's answer whose chain leaves its zone (RFC 1034 §4.3.2 step
+    /// 3a); the rest is asked elsewhere, so this is no denial.
+    pub fn partial_chain(&self) -> bool {
+        self.rcode() == ResponseCode::NoError
+            && self.data().is_empty()
+            && self
+                .ev
+                .message
+                .answers
+                .iter()
+                .any(|r| matches!(r.record_type(), RecordType::CNAME | RecordType::DNAME))
     }
 
     /// A referral (RFC 1034 §4.3.2): no answer, NS in authority, no SOA;
