@@ -137,7 +137,14 @@ pub fn start(
     let cfg = effective_config(args)?;
     let policy = DetectPolicy::from_config(&cfg)?;
     let engine = build_engine(&cfg, &policy)?;
-    let detector = Detector::new(engine, policy, DetectorConfig::default());
+    let detector = Detector::new(
+        engine,
+        policy,
+        DetectorConfig {
+            started: Some(SystemTime::now()),
+            ..DetectorConfig::default()
+        },
+    );
     let (det_tx, det_rx) = mpsc::channel::<DnsEvent>(65_536);
     let (alert_tx, mut alert_rx) = mpsc::channel(4_096);
     let (handle, stage) = spawn_detect_stage(

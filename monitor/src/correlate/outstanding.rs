@@ -255,6 +255,12 @@ impl OutstandingTable {
         }
     }
 
+    /// When capture started (live: the daemon's start); without it, the
+    /// first event's time is taken (replay).
+    pub fn mark_started(&mut self, t: SystemTime) {
+        self.started = Some(t);
+    }
+
     pub fn stats(&self) -> OutstandingStats {
         OutstandingStats {
             entries: self.entries.len() as u64,

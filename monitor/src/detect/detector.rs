@@ -29,6 +29,10 @@ use crate::event::{DnsEvent, DnsKind};
 pub struct DetectorConfig {
     pub outstanding: OutstandingConfig,
     pub verdicts: VerdictConfig,
+    /// When capture started (live capture: now); None = the first event's
+    /// time (replay). Unmatched answers within the warm-up after it are
+    /// not called unsolicited.
+    pub started: Option<std::time::SystemTime>,
 }
 
 /// Counters for metrics (per stage and per rule).
@@ -106,8 +110,12 @@ impl Detector {
     /// Starts the verdict service on the current tokio runtime.
     pub fn new(engine: Engine, policy: DetectPolicy, cfg: DetectorConfig) -> Detector {
         let (verdicts, dispatcher) = VerdictService::start(engine, cfg.verdicts);
+        let mut table = OutstandingTable::new(cfg.outstanding);
+        if let Some(t) = cfg.started {
+            table.mark_started(t);
+        }
         Detector {
-            table: OutstandingTable::new(cfg.outstanding),
+            table,
             verdicts,
             policy: Arc::new(policy),
             counters: Arc::default(),
