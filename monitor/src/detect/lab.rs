@@ -49,6 +49,7 @@ pub fn engine_over(net: Arc<TestNet>, anchor: DNSKEY, ntas: &[&str]) -> Engine {
 }
 
 /// How a fake resolver turns the authoritative answer into its own.
+#[derive(Default)]
 pub struct Reply {
     pub ad: bool,
     pub rcode: Option<ResponseCode>,
@@ -57,16 +58,6 @@ pub struct Reply {
     pub strip_rrsigs: bool,
 }
 
-impl Default for Reply {
-    fn default() -> Self {
-        Reply {
-            ad: false,
-            rcode: None,
-            answers: None,
-            strip_rrsigs: false,
-        }
-    }
-}
 
 fn is_dnssec(r: &Record) -> bool {
     matches!(

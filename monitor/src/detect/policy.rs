@@ -123,9 +123,11 @@ mod tests {
 
     #[test]
     fn from_config_names_and_expiry() {
-        let mut cfg = Config::default();
-        cfg.allow = vec!["Printer.LAN".into()];
         let past = SystemTime::now() - Duration::from_secs(60);
+        let mut cfg = Config {
+            allow: vec!["Printer.LAN".into()],
+            ..Config::default()
+        };
         cfg.nta = vec![
             crate::config::Nta {
                 zone: "broken.test".into(),
@@ -152,8 +154,10 @@ mod tests {
 
     #[test]
     fn bad_name_is_an_error() {
-        let mut cfg = Config::default();
-        cfg.allow = vec!["a..b".into()];
+        let cfg = Config {
+            allow: vec!["a..b".into()],
+            ..Config::default()
+        };
         assert!(DetectPolicy::from_config(&cfg).is_err());
     }
 }
