@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod correlate;
 pub mod decode;
+pub mod detect;
 pub mod dnssec;
 pub mod event;
 pub mod metrics;

@@ -5,6 +5,7 @@ pub mod check_config;
 pub mod export;
 pub mod replay;
 pub mod run;
+pub mod run_detect;
 pub mod run_ops;
 pub mod search;
 pub mod validate;
