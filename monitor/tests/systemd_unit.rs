@@ -4,6 +4,8 @@
 
 use std::{path::Path, process::Command};
 
+use clap::Parser;
+
 fn unit() -> String {
     std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/dnssec-monitor.service"),
@@ -43,6 +45,14 @@ fn unit_has_the_hardening_and_daemon_lines() {
     assert_eq!(
         get(&s, "ExecStart"),
         Some("/usr/local/bin/dnssec-monitor run --config /etc/dnssec-monitor/dnssec-monitor.toml")
+    );
+    // The daemon accepts the command line the unit gives it.
+    let argv = get(&s, "ExecStart").unwrap().split(' ');
+    assert!(monitor::cli::Cli::try_parse_from(argv).is_ok());
+    let check = get(&s, "ExecStartPre").unwrap().split(' ');
+    assert!(monitor::cli::Cli::try_parse_from(check).is_ok());
+    assert!(
+        monitor::cli::Cli::try_parse_from(["dnssec-monitor", "run", "--no-such-flag"]).is_err()
     );
     assert_eq!(get(&s, "ExecReload"), Some("/bin/kill -HUP $MAINPID"));
     assert_eq!(get(&s, "Restart"), Some("on-failure"));

@@ -112,6 +112,27 @@ pub async fn start_metrics(
     Ok((metrics, server))
 }
 
+/// `run`'s metrics: `--metrics-listen`, else the config file's
+/// `metrics_listen` (default 127.0.0.1:9153). A port that cannot be bound
+/// is logged and the daemon runs on without metrics: detection matters
+/// more than its own telemetry.
+pub async fn start(
+    ops: &OpsArgs,
+    detect: &super::run_detect::DetectArgs,
+    kernel: Arc<KernelCounters>,
+    ring: Arc<RingStats>,
+) -> anyhow::Result<Option<(Metrics, MetricsServer)>> {
+    let from_config = super::run_detect::effective_config(detect)?.metrics_listen;
+    let listen = ops.metrics_addr(Some(from_config));
+    match start_metrics(listen, kernel, ring).await {
+        Ok(m) => Ok(Some(m)),
+        Err(e) => {
+            tracing::error!("{e:#}; running without metrics");
+            Ok(None)
+        }
+    }
+}
+
 /// After the programs are attached: keep only [`DAEMON_KEEP`]
 /// (CAP_NET_ADMIN, CAP_BPF) in every thread. Fails closed: an error here
 /// stops the daemon rather than run with more privilege than documented.
