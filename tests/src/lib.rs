@@ -12,5 +12,6 @@ pub mod netns;
 pub mod root;
 pub mod unbound;
 
+pub mod attack;
 pub mod deckard;
 pub mod lab;

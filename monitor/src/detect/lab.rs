@@ -58,7 +58,6 @@ pub struct Reply {
     pub strip_rrsigs: bool,
 }
 
-
 fn is_dnssec(r: &Record) -> bool {
     matches!(
         r.record_type(),
