@@ -156,6 +156,14 @@ impl Lab {
                     wrong: 5,
                 },
             )?,
+            Relay::start(
+                ATTACKER_NS,
+                a53(RACE_WIN_RELAY_V4),
+                Behaviour::RaceWin {
+                    upstream: a53(PLAIN_V4),
+                    variants: 3,
+                },
+            )?,
             Relay::start(ATTACKER_NS, a53(FORGE_LISTED_V4), Behaviour::ForgeNxdomain)?,
             Relay::start(
                 ATTACKER_NS,
@@ -166,6 +174,7 @@ impl Lab {
         let d = dir.path().display().to_string();
         let hints = format!("{d}/root.hints");
         let anchor = format!("{d}/anchor.ds");
+        let race_win = RACE_WIN_RELAY_V4.to_string();
         let (plain, strip, race, forge) = (
             PLAIN_V4.to_string(),
             STRIP_RELAY_V4.to_string(),
@@ -188,6 +197,8 @@ impl Lab {
                 &race,
                 "--resolver",
                 &forge,
+                "--resolver",
+                &race_win,
                 "--validating-resolver",
                 &val,
                 "--validating-resolver",

@@ -35,6 +35,12 @@ pub enum Behaviour {
     /// First `wrong` forged answers (A 6.6.6.N) under other txids, then the
     /// real answer from `upstream`: a blind spoofer that lost the race.
     Race { upstream: SocketAddrV4, wrong: u16 },
+    /// An on-path spoofer that wins: `variants` forged answers (A 6.6.6.N)
+    /// under the query's own txid, then the real answer from `upstream`.
+    RaceWin {
+        upstream: SocketAddrV4,
+        variants: u8,
+    },
 }
 
 /// A running relay; stopped and joined on drop.
@@ -151,6 +157,14 @@ fn handle(
                 let id = q.metadata.id.wrapping_add(i);
                 let a = Ipv4Addr::new(6, 6, 6, u8::try_from(i).unwrap_or(255));
                 sock.send_to(&forged(q, id, Some(a))?, from)?;
+            }
+            let answer = forward(raw, *upstream)?;
+            sock.send_to(&answer, from)?;
+        }
+        Behaviour::RaceWin { upstream, variants } => {
+            for i in 1..=*variants {
+                let a = Ipv4Addr::new(6, 6, 6, i);
+                sock.send_to(&forged(q, q.metadata.id, Some(a))?, from)?;
             }
             let answer = forward(raw, *upstream)?;
             sock.send_to(&answer, from)?;

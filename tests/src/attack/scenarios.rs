@@ -117,6 +117,12 @@ pub fn response_race(lab: &Lab) -> Result<Outcome> {
     dig_scenario(lab, 1, RACE_RELAY_V4, "txt.ed.test", &[])
 }
 
+/// An on-path spoofer wins the race: three forged answers under the
+/// right txid reach dig before the real one (dig takes the first).
+pub fn response_race_won(lab: &Lab) -> Result<Outcome> {
+    dig_scenario(lab, 2, RACE_WIN_RELAY_V4, "www.ed.test", &[])
+}
+
 /// Lookups of the benign mix, cycled.
 const BENIGN: &[(&str, &str)] = &[
     ("www.ecdsa.test", "A"),
@@ -158,7 +164,7 @@ pub fn benign(lab: &Lab, n: usize) -> Result<Outcome> {
     std::fs::write(&batch, benign_batch(n))?;
     let b = batch.display().to_string();
     let out_path = lab.dir.path().join("benign.out");
-    lab.observe(0, Duration::from_secs(5), || {
+    let o = lab.observe(0, Duration::from_secs(5), || {
         // Output to a file, not a pipe: ~100 KB of +short lines would fill
         // a pipe nobody reads until dig exits.
         let mut child = Command::new("ip")
@@ -187,7 +193,24 @@ pub fn benign(lab: &Lab, n: usize) -> Result<Outcome> {
             "dig -f printed only {answers} lines for {n} lookups"
         );
         Ok(Some(pid))
-    })
+    })?;
+    // No alert means nothing only if the monitor saw the lookups: every
+    // answer must be there as an event naming dig's pid.
+    let pid = o.client_pid.map(u64::from);
+    let seen = lab
+        .monitor
+        .events()
+        .iter()
+        .filter(|v| {
+            v.pointer("/dns/type").and_then(|t| t.as_str()) == Some("answer")
+                && v.pointer("/process/pid").and_then(|p| p.as_u64()) == pid
+        })
+        .count();
+    ensure!(
+        seen >= n,
+        "the monitor reported {seen} answers to dig (pid {pid:?}) for {n} lookups"
+    );
+    Ok(o)
 }
 
 /// An expected alert: rule, question, and whether it names the client's
@@ -271,6 +294,14 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "response-race",
         run: response_race,
         expect: &[e("response_race", "txt.ed.test")],
+    },
+    Scenario {
+        name: "response-race-won",
+        run: response_race_won,
+        expect: &[
+            e("answer_mismatch", "www.ed.test"),
+            e("response_race", "www.ed.test"),
+        ],
     },
 ];
 

@@ -38,6 +38,8 @@ pub const STRIP_RELAY_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 3, 1);
 pub const AD_RELAY_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 3, 2);
 /// A relay that answers with a burst of wrong-txid forgeries before the real answer.
 pub const RACE_RELAY_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 3, 3);
+/// A relay whose forged answers carry the right txid and arrive first.
+pub const RACE_WIN_RELAY_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 3, 5);
 /// A listed resolver address held by a forger answering NXDOMAIN to everything.
 pub const FORGE_LISTED_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 3, 4);
 /// A server the host is not configured to use (fallback / rogue DNS).
@@ -66,6 +68,7 @@ fn namespaces() -> [(&'static str, Vec<Ipv4Addr>, &'static str); 3] {
                 AD_RELAY_V4,
                 RACE_RELAY_V4,
                 FORGE_LISTED_V4,
+                RACE_WIN_RELAY_V4,
                 ROGUE_V4,
             ],
             "fd00:4::1",
