@@ -713,3 +713,31 @@ async fn chain_leaving_an_authoritative_zone_is_no_denial() {
         .await;
     assert_eq!(rules(&al), vec![Rule::AnswerMismatch], "{al:?}");
 }
+
+#[tokio::test]
+async fn a_flood_of_forged_answers_is_confirmed_once() {
+    let mut lab = Lab::new(policy());
+    for _ in 0..5 {
+        let al = lab
+            .txn(
+                "www.secure.test.",
+                RecordType::A,
+                true,
+                false,
+                RESOLVER,
+                |q| {
+                    forged(
+                        q,
+                        ResponseCode::NoError,
+                        vec![a_rec("www.secure.test.", [6, 6, 6, 6])],
+                    )
+                },
+            )
+            .await;
+        assert_eq!(rules(&al), vec![Rule::AnswerMismatch], "{al:?}");
+    }
+    let s = lab.det.verdicts().stats();
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!(s.confirming_requeries.load(Relaxed), 1);
+    assert_eq!(s.confirm_reused.load(Relaxed), 4);
+}

@@ -27,6 +27,10 @@ use crate::dnssec::verdict::Verdict;
 
 type Key = (Name, RecordType);
 
+/// A confirming re-query is reused this long: a flood of forged answers
+/// for one name must not become a flood of queries to its servers.
+pub const CONFIRM_REUSE: Duration = Duration::from_secs(5);
+
 #[derive(Clone, Debug)]
 pub struct VerdictConfig {
     /// Lookups waiting for a worker.
@@ -63,6 +67,8 @@ pub struct VerdictStats {
     pub queue_full: AtomicU64,
     pub lookups_done: AtomicU64,
     pub confirming_requeries: AtomicU64,
+    /// Confirmations answered from one made less than [`CONFIRM_REUSE`] ago.
+    pub confirm_reused: AtomicU64,
     pub cache_evicted: AtomicU64,
     pub history_evicted: AtomicU64,
 }
@@ -93,6 +99,8 @@ struct Shared {
     inflight: Mutex<HashMap<Key, Vec<oneshot::Sender<Arc<Lookup>>>>>,
     /// rdata (presentation) → valid until.
     history: Mutex<HashMap<Key, Vec<(String, Instant)>>>,
+    /// The last confirming re-query per key, and when it finished.
+    confirmed: Mutex<HashMap<Key, (Arc<Lookup>, Instant)>>,
     stats: VerdictStats,
     permits: Arc<Semaphore>,
 }
@@ -131,6 +139,7 @@ impl VerdictService {
             cache: Mutex::default(),
             inflight: Mutex::default(),
             history: Mutex::default(),
+            confirmed: Mutex::default(),
             stats: VerdictStats::default(),
         });
         let s = shared.clone();
@@ -206,12 +215,25 @@ impl VerdictService {
     /// concurrency as ordinary lookups.
     pub async fn confirm(&self, name: &Name, rtype: RecordType) -> Arc<Lookup> {
         let s = &self.shared;
+        let k = key(name, rtype);
+        if let Some((l, at)) = lock(&s.confirmed).get(&k)
+            && at.elapsed() < CONFIRM_REUSE
+        {
+            s.stats.confirm_reused.fetch_add(1, Ordering::Relaxed);
+            return l.clone();
+        }
         s.stats.confirming_requeries.fetch_add(1, Ordering::Relaxed);
         let _permit = s.permits.clone().acquire_owned().await.ok();
-        let k = key(name, rtype);
         let l = Arc::new(s.engine.lookup_fresh(&k.0, k.1).await);
         s.record(&k, &l);
-        s.cache_insert(k, l.clone());
+        s.cache_insert(k.clone(), l.clone());
+        let mut confirmed = lock(&s.confirmed);
+        if confirmed.len() >= s.cfg.max_cached {
+            confirmed.retain(|_, (_, at)| at.elapsed() < CONFIRM_REUSE);
+        }
+        if confirmed.len() < s.cfg.max_cached {
+            confirmed.insert(k, (l.clone(), Instant::now()));
+        }
         l
     }
 
