@@ -144,11 +144,13 @@ fn check_is_exact() {
         qname: "www.x.test".into(),
         process: Some("dig".into()),
         pid: Some(pid),
+        severity: Some("high".into()),
     };
     let want = [Expect {
         rule: "bogus_signature",
         qname: "www.x.test",
         client: true,
+        severity: Some("high"),
     }];
     let o = |alerts| Outcome {
         client_pid: Some(7),
@@ -166,4 +168,7 @@ fn check_is_exact() {
         .is_err()
     );
     assert!(check(&o(vec![seen("answer_mismatch", 7)]), &[]).is_err());
+    let mut medium = seen("bogus_signature", 7);
+    medium.severity = Some("medium".into());
+    assert!(check(&o(vec![medium]), &want).is_err());
 }

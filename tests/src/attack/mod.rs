@@ -77,6 +77,8 @@ pub struct Seen {
     pub qname: String,
     pub process: Option<String>,
     pub pid: Option<u64>,
+    /// `dnssec_monitor.severity` (low, medium, high, critical).
+    pub severity: Option<String>,
 }
 
 impl Seen {
@@ -96,6 +98,9 @@ impl Seen {
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             pid: s(&["process", "pid"]).and_then(Value::as_u64),
+            severity: s(&["dnssec_monitor", "severity"])
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         }
     }
 }
