@@ -92,6 +92,16 @@ fn forged_a_signed() {
 }
 
 #[test]
+fn fallback_unlisted() {
+    scenario("fallback-unlisted");
+}
+
+#[test]
+fn fallback_unlisted_unsigned() {
+    scenario("fallback-unlisted-unsigned");
+}
+
+#[test]
 fn forged_a_unsigned() {
     scenario("forged-a-unsigned");
 }

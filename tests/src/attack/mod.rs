@@ -172,6 +172,15 @@ impl Lab {
             Relay::start(ATTACKER_NS, a53(FORGE_LISTED_V4), Behaviour::ForgeNxdomain)?,
             Relay::start(
                 ATTACKER_NS,
+                a53(FALLBACK_V4),
+                Behaviour::Forward {
+                    upstream: a53(PLAIN_V4),
+                    strip_rrsig: false,
+                    clear_ad: false,
+                },
+            )?,
+            Relay::start(
+                ATTACKER_NS,
                 a53(ROGUE_V4),
                 Behaviour::ForgeA(Ipv4Addr::new(6, 6, 6, 6)),
             )?,

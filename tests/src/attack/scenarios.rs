@@ -77,6 +77,20 @@ pub fn forged_a_signed(lab: &Lab) -> Result<Outcome> {
     dig_scenario(lab, 2, ROGUE_V4, "alias.ed.test", &[])
 }
 
+/// True data for a Secure name, but from a resolver outside the set
+/// (fallback DNS): the path gives no protection.
+pub fn fallback_unlisted(lab: &Lab) -> Result<Outcome> {
+    dig_scenario(lab, 1, FALLBACK_V4, "www.optout.test", &[])
+}
+
+/// The benign twin: the same lookup through the unlisted server for a name
+/// in an unsigned zone (no Secure verdict → no unsigned_fallback).
+pub fn fallback_unlisted_unsigned(lab: &Lab) -> Result<Outcome> {
+    lab.observe(0, SETTLE + SETTLE, || {
+        dig(FALLBACK_V4, "www.unsigned.test", &[]).map(Some)
+    })
+}
+
 /// A forged A for a name in an unsigned zone from an unlisted server.
 pub fn forged_a_unsigned(lab: &Lab) -> Result<Outcome> {
     dig_scenario(lab, 1, ROGUE_V4, "www.unsigned.test", &[])
@@ -283,6 +297,16 @@ pub const SCENARIOS: &[Scenario] = &[
             mismatch("alias.ed.test", "high"),
             e("unsigned_fallback", "alias.ed.test"),
         ],
+    },
+    Scenario {
+        name: "fallback-unlisted",
+        run: fallback_unlisted,
+        expect: &[e("unsigned_fallback", "www.optout.test")],
+    },
+    Scenario {
+        name: "fallback-unlisted-unsigned",
+        run: fallback_unlisted_unsigned,
+        expect: &[],
     },
     Scenario {
         name: "forged-a-unsigned",

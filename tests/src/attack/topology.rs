@@ -44,6 +44,8 @@ pub const RACE_WIN_RELAY_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 3, 5);
 pub const FORGE_LISTED_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 3, 4);
 /// A server the host is not configured to use (fallback / rogue DNS).
 pub const ROGUE_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 4, 66);
+/// An unlisted server that forwards honestly (fallback / DHCP-pushed DNS).
+pub const FALLBACK_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 4, 67);
 /// The attacker namespace's own address (raw socket spoofing leaves from here).
 pub const ATTACKER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 4, 1);
 
@@ -70,6 +72,7 @@ fn namespaces() -> [(&'static str, Vec<Ipv4Addr>, &'static str); 3] {
                 FORGE_LISTED_V4,
                 RACE_WIN_RELAY_V4,
                 ROGUE_V4,
+                FALLBACK_V4,
             ],
             "fd00:4::1",
         ),
