@@ -19,6 +19,9 @@ pub mod names {
     pub const TC_EGRESS_ETH: &str = "tc_egress_eth";
     pub const TC_INGRESS_RAW: &str = "tc_ingress_raw";
     pub const TC_EGRESS_RAW: &str = "tc_egress_raw";
+    /// Does nothing: the floor of a tc program's measured cost (dispatch
+    /// and the statistics' own clock reads), for the kernel-cost bench.
+    pub const TC_NOOP: &str = "tc_noop";
     pub const CONNECT4: &str = "sock_connect4";
     pub const CONNECT6: &str = "sock_connect6";
     pub const SENDMSG4: &str = "sock_sendmsg4";
@@ -49,10 +52,11 @@ pub const FLOWS_MAX: u32 = 65536;
 
 /// Packet size classes: a ring buffer reservation must have a size the
 /// verifier knows, so each packet goes into the smallest class that holds
-/// it. A packet longer than the largest class is cut and flagged
-/// [`PKT_F_TRUNCATED`].
-pub const SIZE_CLASSES: [u32; 4] = [512, 2048, 9216, 65536];
-pub const MAX_CAPTURE: u32 = SIZE_CLASSES[3];
+/// it (most queries fit the first). A packet longer than the largest class
+/// is cut and flagged [`PKT_F_TRUNCATED`]; the largest holds a full
+/// 65,535-byte DNS message with its TCP length prefix and headers.
+pub const SIZE_CLASSES: [u32; 5] = [192, 512, 2048, 9216, 65536 + 256];
+pub const MAX_CAPTURE: u32 = SIZE_CLASSES[4];
 
 /// [`PacketHeader::direction`] values.
 pub const DIR_INGRESS: u32 = 0;
@@ -191,7 +195,7 @@ pub mod counter {
 const _: () = assert!(core::mem::size_of::<PacketHeader>() == 8 + 8 + 6 * 4);
 const _: () = assert!(core::mem::size_of::<ProcInfo>() == 4 * 4 + 8 + 16);
 const _: () = assert!(core::mem::size_of::<FlowKey>() == 1 + 1 + 2 + 2 + 2 + 16 + 16);
-const _: () = assert!(core::mem::size_of::<PacketHeader>() % 8 == 0);
+const _: () = assert!(core::mem::size_of::<PacketHeader>().is_multiple_of(8));
 
 #[cfg(feature = "user")]
 mod pod {

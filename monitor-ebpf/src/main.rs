@@ -54,6 +54,12 @@ pub fn tc_egress_raw(ctx: TcContext) -> i32 {
     TC_PASS
 }
 
+/// Attached only by the kernel-cost benchmark, as its baseline.
+#[classifier]
+pub fn tc_noop(_ctx: TcContext) -> i32 {
+    TC_PASS
+}
+
 #[cgroup_sock_addr(connect4)]
 pub fn sock_connect4(ctx: SockAddrContext) -> i32 {
     let _ = sock::try_record(&ctx);

@@ -30,11 +30,21 @@ pub fn try_record(ctx: &SockAddrContext) -> Option<()> {
         return None;
     }
     let pid_tgid = bpf_get_current_pid_tgid();
+    // SAFETY: helper valid in sock_addr programs.
+    let cookie = unsafe { bpf_get_socket_cookie(sa as *mut _) };
+    // A stub sending query after query on one socket: already recorded,
+    // skip the (costly) LRU update.
+    // SAFETY: fields copied out at once.
+    if let Some(old) = unsafe { SOCKETS.get(&cookie) }
+        && old.tgid == (pid_tgid >> 32) as u32
+        && old.tid == pid_tgid as u32
+    {
+        return Some(());
+    }
     let uid_gid = bpf_get_current_uid_gid();
     let comm = process_comm();
-    // SAFETY: helpers valid in sock_addr programs.
-    let (cookie, cgroup_id) =
-        unsafe { (bpf_get_socket_cookie(sa as *mut _), bpf_get_current_cgroup_id()) };
+    // SAFETY: helper valid in sock_addr programs.
+    let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
     let info = ProcInfo {
         tgid: (pid_tgid >> 32) as u32,
         tid: pid_tgid as u32,

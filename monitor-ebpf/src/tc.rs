@@ -22,6 +22,7 @@ const C0: usize = SIZE_CLASSES[0] as usize;
 const C1: usize = SIZE_CLASSES[1] as usize;
 const C2: usize = SIZE_CLASSES[2] as usize;
 const C3: usize = SIZE_CLASSES[3] as usize;
+const C4: usize = SIZE_CLASSES[4] as usize;
 
 /// `ETH` = the device has a 14-byte Ethernet header (Ethernet, veth, lo);
 /// otherwise the packet starts at the IP header (tun, wireguard, ...).
@@ -78,8 +79,10 @@ fn emit(ctx: &TcContext, dir: u32, l3_off: u32) {
         send::<C1>(ctx, dir, l3_off, len);
     } else if len as usize <= C2 {
         send::<C2>(ctx, dir, l3_off, len);
-    } else {
+    } else if len as usize <= C3 {
         send::<C3>(ctx, dir, l3_off, len);
+    } else {
+        send::<C4>(ctx, dir, l3_off, len);
     }
 }
 

@@ -3,7 +3,10 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{replay::ReplayArgs, run::RunArgs, validate::ValidateArgs};
+use crate::commands::{
+    check_config::CheckConfigArgs, replay::ReplayArgs, run::RunArgs, search::SearchArgs,
+    validate::ValidateArgs,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -24,4 +27,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Resolve and validate NAME independently, like `delv`.
     Validate(ValidateArgs),
+    /// Check a TOML config file; errors name the key and line.
+    CheckConfig(CheckConfigArgs),
+    /// Search the forensic store by name, process, rule and time.
+    Search(SearchArgs),
 }

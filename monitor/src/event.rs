@@ -7,7 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::RData;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::capture::{Direction, InterfaceRef};
 use crate::decode::presentation as pres;
@@ -117,109 +118,228 @@ impl DnsEvent {
         f
     }
 
-    /// The event as an ECS document (nested objects). Fields we do not know
-    /// are left out, never written as null.
-    pub fn to_ecs(&self) -> Value {
+    /// The event as an ECS document (nested objects) ready to serialise;
+    /// fields we do not know are left out, never written as null. Cheaper
+    /// than [`DnsEvent::to_ecs`] when the document only goes to a writer
+    /// ([`crate::sinks::jsonl::JsonLinesSink::write_record`]).
+    pub fn ecs(&self) -> EcsDocument<'_> {
         let m = &self.message;
-        let mut dns = Map::new();
-        dns.insert("type".into(), json!(self.kind.as_str()));
-        dns.insert("id".into(), json!(m.metadata.id));
-        dns.insert("op_code".into(), json!(pres::opcode(m.metadata.op_code)));
-        dns.insert("header_flags".into(), json!(self.header_flags()));
-        if self.kind == DnsKind::Answer {
-            dns.insert(
-                "response_code".into(),
-                json!(pres::rcode(m.metadata.response_code)),
-            );
-        }
-        if let Some(q) = m.queries.first() {
-            dns.insert(
-                "question".into(),
-                json!({
-                    "name": pres::name(q.name()),
-                    "type": pres::rtype(q.query_type()),
-                    "class": pres::class(q.query_class()),
+        let answer = self.kind == DnsKind::Answer;
+        let answers: Vec<EcsAnswer> = m
+            .answers
+            .iter()
+            .map(|r| EcsAnswer {
+                name: pres::name(&r.name),
+                r#type: pres::rtype(r.record_type()),
+                class: pres::class(r.dns_class),
+                ttl: r.ttl,
+                data: pres::rdata(&r.data),
+            })
+            .collect();
+        let resolved_ip: Vec<String> = m
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::A(a) => Some(a.0.to_string()),
+                RData::AAAA(a) => Some(a.0.to_string()),
+                _ => None,
+            })
+            .collect();
+        let interface = self.interface.as_ref().map(|i| EcsObserverSide {
+            interface: EcsInterface {
+                name: &i.name,
+                id: i.index.to_string(),
+            },
+        });
+        let (ingress, egress) = match self.interface.as_ref().map(|i| i.direction) {
+            Some(Direction::Ingress) => (interface, None),
+            Some(Direction::Egress) => (None, interface),
+            None => (None, None),
+        };
+        EcsDocument {
+            timestamp: rfc3339_micros(self.timestamp),
+            event: EcsEventField {
+                kind: "event",
+                category: ["network"],
+                r#type: ["protocol"],
+            },
+            dns: EcsDns {
+                r#type: self.kind.as_str(),
+                id: m.metadata.id,
+                op_code: pres::opcode(m.metadata.op_code),
+                header_flags: self.header_flags(),
+                response_code: answer.then(|| pres::rcode(m.metadata.response_code)),
+                question: m.queries.first().map(|q| EcsQuestion {
+                    name: pres::name(q.name()),
+                    r#type: pres::rtype(q.query_type()),
+                    class: pres::class(q.query_class()),
                 }),
-            );
-        }
-        if !m.answers.is_empty() {
-            let answers: Vec<Value> = m
-                .answers
-                .iter()
-                .map(|r| {
-                    json!({
-                        "name": pres::name(&r.name),
-                        "type": pres::rtype(r.record_type()),
-                        "class": pres::class(r.dns_class),
-                        "ttl": r.ttl,
-                        "data": pres::rdata(&r.data),
-                    })
-                })
-                .collect();
-            dns.insert("answers".into(), Value::Array(answers));
-            let ips: Vec<Value> = m
-                .answers
-                .iter()
-                .filter_map(|r| match &r.data {
-                    RData::A(a) => Some(json!(a.0.to_string())),
-                    RData::AAAA(a) => Some(json!(a.0.to_string())),
-                    _ => None,
-                })
-                .collect();
-            if !ips.is_empty() {
-                dns.insert("resolved_ip".into(), Value::Array(ips));
-            }
-        }
-
-        let mut doc = Map::new();
-        doc.insert("@timestamp".into(), json!(rfc3339_micros(self.timestamp)));
-        doc.insert(
-            "event".into(),
-            json!({"kind": "event", "category": ["network"], "type": ["protocol"]}),
-        );
-        doc.insert("dns".into(), Value::Object(dns));
-        doc.insert(
-            "source".into(),
-            json!({"ip": self.client.ip().to_string(), "port": self.client.port()}),
-        );
-        doc.insert(
-            "destination".into(),
-            json!({"ip": self.server.ip().to_string(), "port": self.server.port()}),
-        );
-        doc.insert(
-            "network".into(),
-            json!({
-                "transport": self.transport.as_str(),
-                "type": if self.client.is_ipv4() { "ipv4" } else { "ipv6" },
-                "protocol": "dns",
+                answers,
+                resolved_ip,
+            },
+            source: EcsEndpoint {
+                ip: self.client.ip().to_string(),
+                port: self.client.port(),
+            },
+            destination: EcsEndpoint {
+                ip: self.server.ip().to_string(),
+                port: self.server.port(),
+            },
+            network: EcsNetwork {
+                transport: self.transport.as_str(),
+                r#type: if self.client.is_ipv4() {
+                    "ipv4"
+                } else {
+                    "ipv6"
+                },
+                protocol: "dns",
+            },
+            observer: (ingress.is_some() || egress.is_some())
+                .then_some(EcsObserver { ingress, egress }),
+            process: self.process.as_ref().map(|p| EcsProcess {
+                pid: p.pid,
+                name: &p.name,
+                thread: EcsThread { id: p.tid },
             }),
-        );
-        if let Some(i) = &self.interface {
-            let side = match i.direction {
-                Direction::Ingress => "ingress",
-                Direction::Egress => "egress",
-            };
-            doc.insert(
-                "observer".into(),
-                json!({side: {"interface": {"name": i.name, "id": i.index.to_string()}}}),
-            );
+            user: self.process.as_ref().map(|p| EcsUser {
+                id: p.uid.to_string(),
+            }),
+            container: self
+                .process
+                .as_ref()
+                .and_then(|p| p.container_id.as_deref())
+                .map(|id| EcsContainer { id }),
+            dnssec_monitor: EcsOwn {
+                raw: base64::engine::general_purpose::STANDARD.encode(&self.raw),
+            },
         }
-        if let Some(p) = &self.process {
-            doc.insert(
-                "process".into(),
-                json!({"pid": p.pid, "name": p.name, "thread": {"id": p.tid}}),
-            );
-            doc.insert("user".into(), json!({"id": p.uid.to_string()}));
-            if let Some(c) = &p.container_id {
-                doc.insert("container".into(), json!({"id": c}));
-            }
-        }
-        doc.insert(
-            "dnssec_monitor".into(),
-            json!({"raw": base64::engine::general_purpose::STANDARD.encode(&self.raw)}),
-        );
-        Value::Object(doc)
     }
+
+    /// The event as an ECS JSON value (see [`DnsEvent::ecs`]).
+    pub fn to_ecs(&self) -> Value {
+        serde_json::to_value(self.ecs()).expect("ECS document is plain data")
+    }
+}
+
+// The ECS document, field for field. Names follow ECS 8.x; `r#type` is the
+// ECS `type` field.
+
+#[derive(Serialize)]
+pub struct EcsDocument<'a> {
+    #[serde(rename = "@timestamp")]
+    pub timestamp: String,
+    pub event: EcsEventField,
+    pub dns: EcsDns,
+    pub source: EcsEndpoint,
+    pub destination: EcsEndpoint,
+    pub network: EcsNetwork,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observer: Option<EcsObserver<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<EcsProcess<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<EcsUser>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<EcsContainer<'a>>,
+    pub dnssec_monitor: EcsOwn,
+}
+
+#[derive(Serialize)]
+pub struct EcsEventField {
+    pub kind: &'static str,
+    pub category: [&'static str; 1],
+    pub r#type: [&'static str; 1],
+}
+
+#[derive(Serialize)]
+pub struct EcsDns {
+    pub r#type: &'static str,
+    pub id: u16,
+    pub op_code: String,
+    pub header_flags: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question: Option<EcsQuestion>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<EcsAnswer>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resolved_ip: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct EcsQuestion {
+    pub name: String,
+    pub r#type: String,
+    pub class: String,
+}
+
+#[derive(Serialize)]
+pub struct EcsAnswer {
+    pub name: String,
+    pub r#type: String,
+    pub class: String,
+    pub ttl: u32,
+    pub data: String,
+}
+
+#[derive(Serialize)]
+pub struct EcsEndpoint {
+    pub ip: String,
+    pub port: u16,
+}
+
+#[derive(Serialize)]
+pub struct EcsNetwork {
+    pub transport: &'static str,
+    pub r#type: &'static str,
+    pub protocol: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct EcsObserver<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<EcsObserverSide<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress: Option<EcsObserverSide<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct EcsObserverSide<'a> {
+    pub interface: EcsInterface<'a>,
+}
+
+#[derive(Serialize)]
+pub struct EcsInterface<'a> {
+    pub name: &'a str,
+    pub id: String,
+}
+
+#[derive(Serialize)]
+pub struct EcsProcess<'a> {
+    pub pid: u32,
+    pub name: &'a str,
+    pub thread: EcsThread,
+}
+
+#[derive(Serialize)]
+pub struct EcsThread {
+    pub id: u32,
+}
+
+#[derive(Serialize)]
+pub struct EcsUser {
+    pub id: String,
+}
+
+#[derive(Serialize)]
+pub struct EcsContainer<'a> {
+    pub id: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct EcsOwn {
+    pub raw: String,
 }
 
 /// RFC 3339 in UTC with microseconds, e.g. `2026-11-27T18:47:08.123456Z`.

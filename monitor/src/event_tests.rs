@@ -6,6 +6,7 @@ use hickory_proto::rr::RecordType;
 
 use super::*;
 use crate::decode::{DecodeLimits, Decoder, build};
+use serde_json::json;
 
 fn t(micros: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_micros(micros)
@@ -191,4 +192,26 @@ fn rfc3339_dates() {
         rfc3339_micros(UNIX_EPOCH - Duration::from_secs(5)),
         "1970-01-01T00:00:00.000000Z"
     );
+}
+
+#[test]
+fn direct_serialisation_matches_value_and_starts_with_timestamp() {
+    let a = build::dns_answer_cname_a(
+        1,
+        "alias.example.test.",
+        "real.example.test.",
+        "198.18.1.1".parse().unwrap(),
+    );
+    let mut msg = decode("198.18.0.53:53", "198.18.0.10:40000", &a);
+    msg.interface = Some(InterfaceRef {
+        index: 2,
+        name: "eth0".into(),
+        direction: Direction::Ingress,
+    });
+    let e = DnsEvent::from_message(msg, None);
+    let text = serde_json::to_string(&e.ecs()).unwrap();
+    assert!(text.starts_with("{\"@timestamp\":"), "{text}");
+    let back: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, e.to_ecs());
+    assert_eq!(back["observer"]["ingress"]["interface"]["id"], "2");
 }

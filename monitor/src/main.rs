@@ -20,6 +20,8 @@ fn main() {
         Command::Run(a) => commands::run::main(a),
         Command::Replay(a) => commands::replay::main(a),
         Command::Validate(a) => commands::validate::main(a),
+        Command::CheckConfig(a) => commands::check_config::main(a),
+        Command::Search(a) => commands::search::main(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

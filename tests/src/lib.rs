@@ -6,12 +6,17 @@
 //! a bridge in the host namespace, so their DNS traffic crosses interfaces
 //! the monitor captures on, while its processes live in other namespaces.
 
+pub mod cgroup;
 pub mod cmd;
+pub mod kernel_cost;
 pub mod monitor;
 pub mod netns;
 pub mod root;
 pub mod unbound;
 
+/// Attack lab in network namespaces (issue 4 acceptance 2, issue 5).
 pub mod attack;
+/// Deckard `.rpl` replay: parser, in-process transport, runner.
 pub mod deckard;
+/// Signed DNS hierarchy on loopback (ldns + nsd) with delv as the oracle.
 pub mod lab;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Result, ensure};
 use base64::Engine as _;
 use serde_json::Value;
+use tests::cgroup::FakeContainer;
 use tests::cmd::{have, run_pid};
 use tests::monitor::Monitor;
 use tests::netns::Topology;
@@ -93,10 +94,19 @@ struct Case<'a> {
     /// The answer must carry at least this many records / bytes.
     min_answers: usize,
     min_bytes: usize,
+    /// Run inside this fake container (its id must be `container.id`);
+    /// without one, events must carry no `container.id`.
+    container: Option<&'a FakeContainer>,
 }
 
 fn check(t: &Topology, m: &Monitor, c: &Case) -> Result<()> {
-    let (pid, out) = run_pid(&t.in_client(&c.argv), Duration::from_secs(20))?;
+    let argv = t.in_client(&c.argv);
+    let wrapped: Vec<String> = match c.container {
+        Some(fc) => fc.wrap(&argv),
+        None => argv.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    let wrapped: Vec<&str> = wrapped.iter().map(String::as_str).collect();
+    let (pid, out) = run_pid(&wrapped, Duration::from_secs(20))?;
     ensure!(
         out.status.success(),
         "{}: {:?} failed: {}",
@@ -191,6 +201,7 @@ fn small_queries_udp4_udp6_tcp_and_glibc() -> Result<()> {
             expect: vec![A_V4.into()],
             min_answers: 1,
             min_bytes: 0,
+            container: None,
         },
         Case {
             what: "dig UDP/IPv6",
@@ -203,6 +214,7 @@ fn small_queries_udp4_udp6_tcp_and_glibc() -> Result<()> {
             expect: vec![A_V6.into()],
             min_answers: 1,
             min_bytes: 0,
+            container: None,
         },
         Case {
             what: "dig TCP/IPv4",
@@ -215,6 +227,7 @@ fn small_queries_udp4_udp6_tcp_and_glibc() -> Result<()> {
             expect: vec![A_V4.into()],
             min_answers: 1,
             min_bytes: 0,
+            container: None,
         },
         Case {
             what: "getent (glibc, resolv.conf of the namespace)",
@@ -227,11 +240,32 @@ fn small_queries_udp4_udp6_tcp_and_glibc() -> Result<()> {
             expect: vec![A_V4.into()],
             min_answers: 1,
             min_bytes: 0,
+            container: None,
         },
     ];
     for c in &cases {
         check(&t, &m, c)?;
     }
+    // A process in a docker-style cgroup: its container id on both events
+    // (the cases above, outside any container, have none).
+    let fc = FakeContainer::new(&t.prefix)?;
+    check(
+        &t,
+        &m,
+        &Case {
+            what: "dig in a docker-style cgroup",
+            argv: vec!["dig", "+time=2", "+tries=1", &at4, A_NAME, "A"],
+            comm: "dig",
+            qname: A_NAME,
+            qtype: "A",
+            transport: "udp",
+            network: "ipv4",
+            expect: vec![A_V4.into()],
+            min_answers: 1,
+            min_bytes: 0,
+            container: Some(&fc),
+        },
+    )?;
     // Negative twin: UDP to a port that is not a DNS port is not reported,
     // though it is a well-formed DNS query.
     let (pid, _) = run_pid(
@@ -295,6 +329,7 @@ fn large_answers_ip_fragments_and_tcp() -> Result<()> {
             expect: frag_expect.clone(),
             min_answers: FRAG_COUNT,
             min_bytes: 4000,
+            container: None,
         },
         Case {
             what: "UDP/IPv6 answer over 4,000 bytes (IPv6 fragments)",
@@ -316,6 +351,7 @@ fn large_answers_ip_fragments_and_tcp() -> Result<()> {
             expect: frag_expect,
             min_answers: FRAG_COUNT,
             min_bytes: 4000,
+            container: None,
         },
         Case {
             what: "TCP answer over 16 KiB",
@@ -328,6 +364,7 @@ fn large_answers_ip_fragments_and_tcp() -> Result<()> {
             expect: vec![txt_string(0), txt_string(HUGE_COUNT - 1)],
             min_answers: HUGE_COUNT,
             min_bytes: 16 * 1024,
+            container: None,
         },
     ];
     for c in &cases {

@@ -167,13 +167,68 @@ fn build_ebpf_if_possible() -> Option<PathBuf> {
     obj.is_file().then_some(obj)
 }
 
+/// Benchmark groups: name → criterion bench targets of `monitor`.
+const BENCH_GROUPS: &[(&str, &[&str])] = &[
+    ("capture", &["capture"]),
+    ("dnssec", &["dnssec_verify", "dnssec_engine"]),
+    ("sinks", &["sinks_store"]),
+    ("alerts", &["alert_latency"]),
+];
+
+/// `cargo xtask bench [GROUP…]`: criterion benches (figures are ratios
+/// against a baseline measured in the same run), plus for `capture` the
+/// kernel programs' cost per packet from `kernel.bpf_stats_enabled` (root).
 pub fn bench(what: &[String]) -> Result<()> {
     crate::setup::setup()?;
     let obj = build_ebpf()?;
-    let mut c = cargo(&obj);
-    c.args(["bench", "--package", "monitor"]);
-    if !what.is_empty() {
-        c.arg("--").args(what);
+    let groups: Vec<&str> = if what.is_empty() {
+        BENCH_GROUPS.iter().map(|(g, _)| *g).collect()
+    } else {
+        what.iter().map(String::as_str).collect()
+    };
+    let present = |t: &str| {
+        root()
+            .join("monitor/benches")
+            .join(format!("{t}.rs"))
+            .is_file()
+    };
+    for g in groups {
+        let Some((_, targets)) = BENCH_GROUPS.iter().find(|(n, _)| *n == g) else {
+            let names: Vec<&str> = BENCH_GROUPS.iter().map(|(n, _)| *n).collect();
+            bail!("unknown bench group {g:?}; known: {}", names.join(", "));
+        };
+        for t in targets.iter().filter(|t| present(t)) {
+            run(
+                &format!("bench {t}"),
+                cargo(&obj).args([
+                    "bench",
+                    "--package",
+                    "monitor",
+                    "--bench",
+                    t,
+                    "--",
+                    "--measurement-time",
+                    "5",
+                ]),
+            )?;
+        }
+        if g == "capture" {
+            if is_root() {
+                run(
+                    "kernel cost per packet (bpf_stats)",
+                    cargo(&obj).args([
+                        "run",
+                        "--release",
+                        "--package",
+                        "tests",
+                        "--bin",
+                        "kernel-cost",
+                    ]),
+                )?;
+            } else {
+                eprintln!("xtask: bench capture: kernel cost needs root (bpf_stats); skipped");
+            }
+        }
     }
-    run("benchmarks", &mut c)
+    Ok(())
 }

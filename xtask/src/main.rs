@@ -43,8 +43,16 @@ enum Cmd {
     Bench { what: Vec<String> },
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().cmd {
+fn main() {
+    // Print the error chain, not a backtrace: these errors are for people.
+    if let Err(e) = dispatch(Cli::parse().cmd) {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn dispatch(cmd: Cmd) -> Result<()> {
+    match cmd {
         Cmd::Setup => setup::setup(),
         Cmd::Build { release } => build::build(release).map(|_| ()),
         Cmd::Run { release, args } => build::run_daemon(release, args),

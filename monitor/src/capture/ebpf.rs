@@ -69,6 +69,8 @@ fn map_err(name: &'static str) -> impl FnOnce(aya::maps::MapError) -> CaptureErr
     }
 }
 
+const ARPHRD_LOOPBACK: u16 = 772;
+
 /// Which tc program suits a device: does it carry an Ethernet header?
 /// (ARPHRD_* from `include/uapi/linux/if_arp.h`.) `None`: unsupported.
 pub fn link_has_ethernet(arphrd: u16) -> Option<bool> {
@@ -133,11 +135,12 @@ pub struct KernelPrograms {
     links: HashMap<u32, Vec<(&'static str, aya::programs::tc::SchedClassifierLinkId)>>,
 }
 
-const TC_PROGS: [&str; 4] = [
+const TC_PROGS: [&str; 5] = [
     names::TC_INGRESS_ETH,
     names::TC_EGRESS_ETH,
     names::TC_INGRESS_RAW,
     names::TC_EGRESS_RAW,
+    names::TC_NOOP,
 ];
 
 impl KernelPrograms {
@@ -311,8 +314,15 @@ impl KernelPrograms {
         } else {
             (names::TC_INGRESS_RAW, names::TC_EGRESS_RAW)
         };
+        // Every packet on a loopback device passes its egress hook and then
+        // its ingress hook: egress alone sees each one exactly once.
+        let hooks: &[(&'static str, TcAttachType)] = if arphrd == ARPHRD_LOOPBACK {
+            &[(egr, TcAttachType::Egress)]
+        } else {
+            &[(ing, TcAttachType::Ingress), (egr, TcAttachType::Egress)]
+        };
         let mut ids = Vec::new();
-        for (prog, at) in [(ing, TcAttachType::Ingress), (egr, TcAttachType::Egress)] {
+        for &(prog, at) in hooks {
             let p: &mut SchedClassifier = self
                 .bpf
                 .program_mut(prog)
@@ -369,6 +379,60 @@ impl KernelPrograms {
             .collect()
     }
 
+    /// Attaches the do-nothing classifier to both directions of `iface`:
+    /// the baseline of the kernel-cost benchmark (never used by `run`).
+    pub fn attach_baseline(&mut self, iface: &str) -> Result<(), CaptureError> {
+        let p: &mut SchedClassifier = self
+            .bpf
+            .program_mut(names::TC_NOOP)
+            .ok_or(CaptureError::Missing(names::TC_NOOP))?
+            .try_into()
+            .map_err(prog_err(names::TC_NOOP))?;
+        for at in [TcAttachType::Ingress, TcAttachType::Egress] {
+            p.attach(iface, at).map_err(|e| CaptureError::Attach {
+                iface: iface.to_owned(),
+                source: Box::new(e),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Runs tc program `prog` over `packet` (an Ethernet frame) `repeat`
+    /// times in the kernel (BPF_PROG_TEST_RUN, no interface involved);
+    /// returns the kernel's average time per run. Root only.
+    pub fn test_run_tc(
+        &self,
+        prog: &'static str,
+        packet: &[u8],
+        repeat: u32,
+    ) -> Result<std::time::Duration, CaptureError> {
+        use aya::programs::{TestRun, TestRunOptions};
+        let p: &SchedClassifier = self
+            .bpf
+            .program(prog)
+            .ok_or(CaptureError::Missing(prog))?
+            .try_into()
+            .map_err(prog_err(prog))?;
+        let mut opts = TestRunOptions::new();
+        opts.data_in = Some(packet);
+        opts.repeat = repeat.max(1);
+        let r = p.test_run(opts).map_err(prog_err(prog))?;
+        Ok(r.duration)
+    }
+
+    /// `(program, total run time, run count)` of every program, as the
+    /// kernel counts them while statistics are enabled
+    /// (`kernel.bpf_stats_enabled=1` or `aya::sys::enable_stats`).
+    pub fn program_stats(&self) -> Vec<(String, std::time::Duration, u64)> {
+        self.bpf
+            .programs()
+            .filter_map(|(name, p)| {
+                let info = p.info().ok()?;
+                Some((name.to_owned(), info.run_time(), info.run_count()))
+            })
+            .collect()
+    }
+
     /// Whether the binary carries the kernel programs at all.
     pub fn embedded() -> bool {
         !OBJECT.is_empty()
@@ -391,12 +455,14 @@ mod tests {
     #[test]
     fn load_without_object_or_root_is_a_clear_error() {
         if KernelPrograms::embedded() {
-            // Built by xtask: loading needs root; the integration tests
-            // cover it. Port 0 is still refused before any attach.
-            if let Err(e) = KernelPrograms::load(&[0]) {
-                assert!(!e.to_string().is_empty());
-            } else {
-                panic!("port 0 accepted");
+            // Built by xtask. Port 0 is refused once the maps exist (root)
+            // or loading fails for want of privileges; never Ok.
+            // SAFETY: geteuid has no preconditions.
+            let root = unsafe { libc::geteuid() } == 0;
+            match KernelPrograms::load(&[0]) {
+                Ok(_) => panic!("port 0 accepted"),
+                Err(CaptureError::PortZero) => {}
+                Err(e) => assert!(!root, "as root, port 0 must be the error: {e}"),
             }
             return;
         }

@@ -245,7 +245,7 @@ mod tests {
             body.extend_from_slice(&IFLA_IFNAME.to_ne_bytes());
             body.extend_from_slice(n.as_bytes());
             body.push(0);
-            while body.len() % 4 != 0 {
+            while !body.len().is_multiple_of(4) {
                 body.push(0);
             }
         }

@@ -35,13 +35,13 @@ pub struct ReplaySummary {
     pub stopped_by: Option<String>,
 }
 
-/// Decode every packet of `src` and hand each DNS message, as ECS JSON, to
-/// `emit`. At the end, whatever is still waiting (fragments, partial TCP
+/// Decode every packet of `src` and hand each DNS message, as an event
+/// without process (a file does not know it), to `emit`. At the end, whatever is still waiting (fragments, partial TCP
 /// messages) is expired so the counters account for it.
 pub fn replay<R: Read>(
     src: PcapSource<R>,
     limits: DecodeLimits,
-    emit: &mut dyn FnMut(&serde_json::Value) -> std::io::Result<()>,
+    emit: &mut dyn FnMut(&DnsEvent) -> std::io::Result<()>,
 ) -> anyhow::Result<ReplaySummary> {
     let waits = limits.frag_timeout.max(limits.tcp_idle_timeout);
     let mut decoder = Decoder::new(limits);
@@ -60,7 +60,7 @@ pub fn replay<R: Read>(
         last = last.max(pkt.timestamp);
         decoder.push(&pkt, &mut out);
         for m in out.drain(..) {
-            emit(&DnsEvent::from_message(m, None).to_ecs()).context("writing output")?;
+            emit(&DnsEvent::from_message(m, None)).context("writing output")?;
             events += 1;
         }
     }
@@ -100,7 +100,7 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
     if !args.dns_ports.is_empty() {
         limits.dns_ports = args.dns_ports.clone();
     }
-    let summary = replay(src, limits, &mut |v| sink.write(v))?;
+    let summary = replay(src, limits, &mut |e| sink.write_record(&e.ecs()))?;
     sink.flush().context("writing output")?;
     eprint!("{}", format_summary(&summary));
     // Like tcpdump on a cut-short file: output is complete up to the damage,

@@ -65,8 +65,8 @@ fn golden_pcap() -> Vec<u8> {
 fn run(pcap: Vec<u8>) -> (Vec<Value>, ReplaySummary) {
     let mut docs = Vec::new();
     let src = PcapSource::new(Cursor::new(pcap)).unwrap();
-    let summary = replay(src, DecodeLimits::default(), &mut |v| {
-        docs.push(v.clone());
+    let summary = replay(src, DecodeLimits::default(), &mut |e| {
+        docs.push(e.to_ecs());
         Ok(())
     })
     .unwrap();

@@ -11,7 +11,6 @@
 //! them.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -28,6 +27,7 @@ use crate::capture::ringbuf::{InterfaceNames, RingReader, RingStats};
 use crate::correlate::process::{ProcessTable, Proto};
 use crate::decode::{DecodeLimits, Decoder, DnsMessage, Transport};
 use crate::event::{DnsEvent, DnsKind};
+use crate::sinks::jsonl::JsonLinesSink;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -71,6 +71,9 @@ struct StageDrops {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    // Fail before attaching anything if the output cannot be written.
+    let sink = JsonLinesSink::open(&args.output)
+        .with_context(|| format!("opening --output {}", args.output))?;
     let mut progs = KernelPrograms::load(&args.dns_ports).context("loading the kernel programs")?;
     let maps = progs.take_maps()?;
     let cgroup_root = cgroup2_mount()?;
@@ -106,7 +109,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let ring_stats = Arc::new(RingStats::default());
     let drops = Arc::new(StageDrops::default());
     let (pkt_tx, pkt_rx) = mpsc::channel::<CapturedPacket>(CHANNEL);
-    let (line_tx, line_rx) = mpsc::channel::<Vec<u8>>(CHANNEL);
+    let (line_tx, line_rx) = mpsc::channel::<serde_json::Value>(CHANNEL);
     let (ev_tx, ev_rx) = mpsc::channel::<DnsEvent>(CHANNEL);
 
     let reader = RingReader::new(maps.ring, names.clone()).context("watching the ring buffer")?;
@@ -119,13 +122,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         stop_rx.clone(),
     ));
     let processes = ProcessTable::new(maps.flows, Some(ContainerResolver::new(cgroup_root)));
-    let decode = std::thread::Builder::new()
-        .name("decode".into())
-        .spawn({
-            let drops = drops.clone();
-            move || decode_stage(pkt_rx, ev_tx, processes, &drops)
-        })
-        .context("starting the decode thread")?;
+    let decode = tokio::spawn(decode_stage(pkt_rx, ev_tx, processes, drops.clone()));
     let kernel = Arc::new(maps.counters);
     let detection = super::run_detect::start(
         &args.detect,
@@ -133,12 +130,11 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         line_tx,
         loss_source(kernel.clone(), ring_stats.clone(), drops.clone()),
     )?;
-    let output = args.output.clone();
     let sink = std::thread::Builder::new()
         .name("sink".into())
         .spawn({
             let drops = drops.clone();
-            move || sink_stage(&output, line_rx, &drops)
+            move || sink_stage(sink, line_rx, &drops)
         })
         .context("starting the sink thread")?;
 
@@ -146,14 +142,9 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let _ = stop_tx.send(true);
     reader.await.context("reader task")??;
     let _ = link_task.await;
-    let decoded = decode
-        .join()
-        .map_err(|_| anyhow::anyhow!("decode thread panicked"))?;
-    let detect_report = {
-        let r = detection.handle.clone();
-        detection.finish().await;
-        r
-    };
+    let decoded = decode.await.context("decode task")?;
+    let detect_report = detection.handle.clone();
+    detection.finish().await;
     let sunk = sink
         .join()
         .map_err(|_| anyhow::anyhow!("sink thread panicked"))?;
@@ -232,6 +223,9 @@ async fn watch_links(
         }
     };
     let mut buf = vec![0u8; 65536];
+    // Consecutive socket errors; a socket that only fails is given up on
+    // (already attached interfaces stay attached).
+    let mut errors = 0u32;
     loop {
         tokio::select! {
             r = fd.readable() => {
@@ -239,6 +233,7 @@ async fn watch_links(
                 loop {
                     match guard.get_inner().recv(&mut buf) {
                         Ok(n) => {
+                            errors = 0;
                             let Ok(mut p) = progs.lock() else { return };
                             for ev in parse_messages(&buf[..n]) {
                                 apply_link_event(&mut p, &names, &wanted, ev);
@@ -249,6 +244,11 @@ async fn watch_links(
                             break;
                         }
                         Err(e) => {
+                            errors += 1;
+                            if errors > 100 {
+                                tracing::error!("rtnetlink keeps failing ({e}): new interfaces are no longer attached");
+                                return;
+                            }
                             // ENOBUFS: events were lost; a fresh dump catches up.
                             tracing::warn!("rtnetlink: {e}; re-listing interfaces");
                             let _ = guard.get_inner().request_dump();
@@ -270,37 +270,30 @@ struct Decoded {
     process: crate::correlate::process::ProcessStats,
 }
 
-fn decode_stage(
+async fn decode_stage(
     mut rx: mpsc::Receiver<CapturedPacket>,
     tx: mpsc::Sender<DnsEvent>,
     mut processes: ProcessTable<FlowsMap>,
-    drops: &StageDrops,
+    drops: Arc<StageDrops>,
 ) -> Decoded {
     let mut decoder = Decoder::new(DecodeLimits::default());
     let mut out: Vec<DnsMessage> = Vec::new();
     let mut packets = 0u64;
     let mut messages = 0u64;
-    let mut last_expire = Instant::now();
-    loop {
-        let pkt = match rx.try_recv() {
-            Ok(p) => Some(p),
-            Err(mpsc::error::TryRecvError::Empty) => {
-                // Idle: age reassembly state, then wait (bounded) for more.
+    let mut tick = tokio::time::interval(EXPIRE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    'run: loop {
+        let pkt = tokio::select! {
+            p = rx.recv() => match p {
+                Some(p) => p,
+                None => break,
+            },
+            _ = tick.tick() => {
+                // Age reassembly state (fragments, TCP flows) even when idle.
                 decoder.expire(SystemTime::now());
-                last_expire = Instant::now();
-                match rx.blocking_recv_timeout(EXPIRE_EVERY) {
-                    Recv::Packet(p) => Some(p),
-                    Recv::Timeout => None,
-                    Recv::Closed => break,
-                }
+                continue;
             }
-            Err(mpsc::error::TryRecvError::Disconnected) => break,
         };
-        if last_expire.elapsed() >= EXPIRE_EVERY {
-            decoder.expire(SystemTime::now());
-            last_expire = Instant::now();
-        }
-        let Some(pkt) = pkt else { continue };
         packets += 1;
         decoder.push(&pkt, &mut out);
         for msg in out.drain(..) {
@@ -311,7 +304,7 @@ fn decode_stage(
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     drops.lines_channel_full.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => break,
+                Err(mpsc::error::TrySendError::Closed(_)) => break 'run,
             }
         }
     }
@@ -323,7 +316,8 @@ fn decode_stage(
     }
 }
 
-/// One message → one event (with the process joined in).
+/// One message → one event (with the process joined in). The monitor's
+/// own lookups are recognised downstream by pid (run_detect.rs).
 fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> DnsEvent {
     let mut ev = DnsEvent::from_message(msg, None);
     let proto = match ev.transport {
@@ -364,64 +358,21 @@ fn loss_source(
     })
 }
 
-enum Recv<T> {
-    Packet(T),
-    Timeout,
-    Closed,
-}
-
-trait RecvTimeout<T> {
-    fn blocking_recv_timeout(&mut self, d: Duration) -> Recv<T>;
-}
-
-impl<T> RecvTimeout<T> for mpsc::Receiver<T> {
-    /// Blocking receive with a deadline, for the decode thread (outside
-    /// the runtime): a small current-thread runtime would be heavier than
-    /// this poll of short sleeps, which only runs when the channel is idle.
-    fn blocking_recv_timeout(&mut self, d: Duration) -> Recv<T> {
-        let deadline = Instant::now() + d;
-        loop {
-            match self.try_recv() {
-                Ok(v) => return Recv::Packet(v),
-                Err(mpsc::error::TryRecvError::Disconnected) => return Recv::Closed,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    if Instant::now() >= deadline {
-                        return Recv::Timeout;
-                    }
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
-    }
-}
-
 fn sink_stage(
-    output: &str,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut sink: JsonLinesSink,
+    mut rx: mpsc::Receiver<serde_json::Value>,
     drops: &StageDrops,
 ) -> anyhow::Result<()> {
-    let mut w: Box<dyn Write> = if output == "-" {
-        Box::new(std::io::stdout().lock())
-    } else {
-        Box::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(output)
-                .with_context(|| format!("opening {output}"))?,
-        )
-    };
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut w);
-    while let Some(line) = rx.blocking_recv() {
-        if w.write_all(&line).is_err() {
+    while let Some(doc) = rx.blocking_recv() {
+        if sink.write(&doc).is_err() {
             drops.write_errors.fetch_add(1, Ordering::Relaxed);
         }
         // Flush whenever we caught up, so readers see events promptly.
-        if rx.is_empty() && w.flush().is_err() {
+        if rx.is_empty() && sink.flush().is_err() {
             drops.write_errors.fetch_add(1, Ordering::Relaxed);
         }
     }
-    w.flush()?;
+    sink.flush()?;
     Ok(())
 }
 

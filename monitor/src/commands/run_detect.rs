@@ -131,12 +131,13 @@ pub struct Detection {
 pub fn start(
     args: &DetectArgs,
     events: mpsc::Receiver<DnsEvent>,
-    lines: mpsc::Sender<Vec<u8>>,
+    lines: mpsc::Sender<serde_json::Value>,
     loss: LossSource,
 ) -> anyhow::Result<Detection> {
     let cfg = effective_config(args)?;
     let policy = DetectPolicy::from_config(&cfg)?;
     let engine = build_engine(&cfg, &policy)?;
+    let own = policy.clone();
     let detector = Detector::new(
         engine,
         policy,
@@ -163,7 +164,7 @@ pub fn start(
         let mut events = events;
         while let Some(ev) = events.recv().await {
             if with_events {
-                let _ = ev_lines.try_send(line(&ev.to_ecs()));
+                let _ = ev_lines.try_send(event_doc(&ev, own.is_own(&ev)));
             }
             if det_tx.try_send(ev).is_err() {
                 // Counted as a stage drop; surfaces as capture_loss.
@@ -173,7 +174,7 @@ pub fn start(
     });
     let out = tokio::spawn(async move {
         while let Some(a) = alert_rx.recv().await {
-            if lines.send(line(&a.to_ecs())).await.is_err() {
+            if lines.send(a.to_ecs()).await.is_err() {
                 break;
             }
         }
@@ -186,10 +187,18 @@ pub fn start(
     })
 }
 
-fn line(v: &serde_json::Value) -> Vec<u8> {
-    let mut l = serde_json::to_vec(v).unwrap_or_default();
-    l.push(b'\n');
-    l
+/// The event's ECS document; the monitor's own lookups (its engine) are
+/// marked `dnssec_monitor.own_query` so readers can leave them out.
+fn event_doc(ev: &DnsEvent, own: bool) -> serde_json::Value {
+    let mut doc = ev.to_ecs();
+    if own
+        && let Some(dm) = doc
+            .get_mut("dnssec_monitor")
+            .and_then(serde_json::Value::as_object_mut)
+    {
+        dm.insert("own_query".into(), serde_json::Value::Bool(true));
+    }
+    doc
 }
 
 impl Detection {

@@ -253,32 +253,7 @@ impl Checker<'_> {
 
     /// A TOML offset date-time (`2026-12-31T00:00:00Z`) as a point in time.
     fn instant(&self, key: &str, d: &Spanned<Datetime>) -> Result<SystemTime, ConfigError> {
-        let dt = d.get_ref();
-        let (Some(date), Some(time), Some(offset)) = (dt.date, dt.time, dt.offset) else {
-            return Err(self.bad(
-                key,
-                d,
-                "needs a full date-time with offset, e.g. 2026-12-31T00:00:00Z",
-            ));
-        };
-        let days = days_from_civil(
-            i64::from(date.year),
-            u32::from(date.month),
-            u32::from(date.day),
-        );
-        let offset_min = match offset {
-            Offset::Z => 0,
-            Offset::Custom { minutes } => i64::from(minutes),
-        };
-        let secs = days * 86_400
-            + i64::from(time.hour) * 3600
-            + i64::from(time.minute) * 60
-            + i64::from(time.second)
-            - offset_min * 60;
-        let secs = u64::try_from(secs).map_err(|_| self.bad(key, d, "date before 1970"))?;
-        Ok(UNIX_EPOCH
-            + Duration::from_secs(secs)
-            + Duration::from_nanos(u64::from(time.nanosecond)))
+        offset_datetime(d.get_ref()).map_err(|m| self.bad(key, d, m))
     }
 
     fn syslog(&self, i: usize, s: &RawSyslog) -> Result<SyslogSinkConfig, ConfigError> {
@@ -401,6 +376,30 @@ impl Checker<'_> {
             facility,
         })
     }
+}
+
+/// An RFC 3339 date-time with offset (TOML's offset date-time), such as
+/// `2026-12-31T00:00:00Z`, as a point in time.
+pub fn offset_datetime(dt: &Datetime) -> Result<SystemTime, String> {
+    let (Some(date), Some(time), Some(offset)) = (dt.date, dt.time, dt.offset) else {
+        return Err("needs a full date-time with offset, e.g. 2026-12-31T00:00:00Z".to_owned());
+    };
+    let days = days_from_civil(
+        i64::from(date.year),
+        u32::from(date.month),
+        u32::from(date.day),
+    );
+    let offset_min = match offset {
+        Offset::Z => 0,
+        Offset::Custom { minutes } => i64::from(minutes),
+    };
+    let secs = days * 86_400
+        + i64::from(time.hour) * 3600
+        + i64::from(time.minute) * 60
+        + i64::from(time.second)
+        - offset_min * 60;
+    let secs = u64::try_from(secs).map_err(|_| "date before 1970".to_owned())?;
+    Ok(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_nanos(u64::from(time.nanosecond)))
 }
 
 /// RFC 5424 §6.2.1 table 1, by the names syslog.conf uses.

@@ -316,10 +316,12 @@ impl OutstandingTable {
         self.expire(now);
         let expires = after(now, self.cfg.timeout);
         if let Some(e) = self.entries.get_mut(&key) {
-            if e.answers.is_empty() {
-                e.query = QueryInfo::of(ev);
-                e.expires = expires;
-            }
+            // Unanswered: a retransmission restarts the timer. Answered: a
+            // new transaction that happens to reuse the key starts afresh.
+            e.query = QueryInfo::of(ev);
+            e.expires = expires;
+            e.answers.clear();
+            e.race_reported = false;
             return;
         }
         while self.entries.len() >= self.cfg.max_entries {

@@ -280,3 +280,29 @@ fn unmatched_answers_right_after_start_are_warmup() {
     );
     assert_eq!(t.stats().warmup, 2);
 }
+
+#[test]
+fn a_new_query_reusing_an_answered_key_starts_afresh() {
+    let mut t = table();
+    let q = query_msg(5, "www.secure.test.", RecordType::A, true, false);
+    let a1 = answer_msg(
+        &q,
+        ResponseCode::NoError,
+        vec![a("www.secure.test.", [192, 0, 2, 1])],
+    );
+    t.on_query(&event(q.clone(), CLIENT, RESOLVER, 0));
+    assert!(matches!(
+        t.on_answer(&event(a1.clone(), CLIENT, RESOLVER, 1)),
+        Join::Answered { .. }
+    ));
+    // Twin: without a new query the same answer is only a repeat.
+    assert!(matches!(
+        t.on_answer(&event(a1.clone(), CLIENT, RESOLVER, 2)),
+        Join::Repeated { .. }
+    ));
+    t.on_query(&event(q, CLIENT, RESOLVER, 3));
+    assert!(matches!(
+        t.on_answer(&event(a1, CLIENT, RESOLVER, 4)),
+        Join::Answered { .. }
+    ));
+}

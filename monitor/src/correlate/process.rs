@@ -126,7 +126,7 @@ impl<F: FlowSource> ProcessTable<F> {
         }
         if let Some(info) = self.flows.get(&key) {
             self.stats.found_kernel += 1;
-            let p = self.to_process(&info);
+            let p = self.process_of(&info);
             if self.current.len() >= CACHE_MAX {
                 self.rotate(now);
             }
@@ -168,7 +168,7 @@ impl<F: FlowSource> ProcessTable<F> {
         self.rotated = now;
     }
 
-    fn to_process(&mut self, info: &ProcInfo) -> ProcessInfo {
+    fn process_of(&mut self, info: &ProcInfo) -> ProcessInfo {
         let container_id = self
             .containers
             .as_mut()

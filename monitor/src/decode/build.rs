@@ -43,7 +43,7 @@ fn ipv4_header(
     frag: u16,
     options: &[u8],
 ) -> Vec<u8> {
-    assert!(options.len() % 4 == 0 && options.len() <= 40);
+    assert!(options.len().is_multiple_of(4) && options.len() <= 40);
     let ihl = 20 + options.len();
     let total = (ihl + len) as u16;
     let mut h = vec![0x40 | (ihl / 4) as u8, 0];
@@ -84,7 +84,7 @@ pub fn ipv4_fragments(
     payload: &[u8],
     size: usize,
 ) -> Vec<Vec<u8>> {
-    assert!(size % 8 == 0 && size > 0);
+    assert!(size.is_multiple_of(8) && size > 0);
     let n = payload.len().div_ceil(size);
     payload
         .chunks(size)
@@ -146,7 +146,7 @@ pub fn ipv6_fragments(
     payload: &[u8],
     size: usize,
 ) -> Vec<Vec<u8>> {
-    assert!(size % 8 == 0 && size > 0);
+    assert!(size.is_multiple_of(8) && size > 0);
     let n = payload.len().div_ceil(size).max(1);
     (0..n)
         .map(|i| {

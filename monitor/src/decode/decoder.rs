@@ -132,7 +132,7 @@ impl Decoder {
         }
         // RFC 791 / RFC 8200 §4.5: every fragment but the last carries a
         // multiple of 8 bytes, and none is empty.
-        if ip.payload.is_empty() || (f.more && ip.payload.len() % 8 != 0) {
+        if ip.payload.is_empty() || (f.more && !ip.payload.len().is_multiple_of(8)) {
             return Err(Outcome::MalformedL3);
         }
         self.counters.fragments += 1;

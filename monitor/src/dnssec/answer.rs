@@ -173,7 +173,25 @@ impl ChainCtx<'_> {
                                 };
                             }
                         };
-                    if !self.wildcard_proof(owner, wildcard, &proven, zone, work) {
+                    let proof_ok = self.wildcard_proof(owner, wildcard, &proven, zone, work);
+                    // An opt-out NSEC3 covering the next closer name may hide an
+                    // unsigned delegation: the answer is only insecure (RFC 5155
+                    // §9.2; Deckard val_nsec3_optout_ad). Only the covering NSEC3
+                    // is in a wildcard proof, so any opt-out flag here is it.
+                    if proof_ok
+                        && proven.nsecs.is_empty()
+                        && proven.nsec3s.iter().any(|(_, n)| n.opt_out())
+                    {
+                        return PieceOutcome {
+                            verdict: Verdict::insecure(InsecureReason::OptOut {
+                                zone: zone.clone(),
+                                name: owner.clone(),
+                            }),
+                            ttl: ttl.min(proven.ttl),
+                            steps,
+                        };
+                    }
+                    if !proof_ok {
                         return PieceOutcome::bogus(
                             BogusReason::MissingDenialProof {
                                 name: owner.clone(),
@@ -279,7 +297,44 @@ impl ChainCtx<'_> {
                 };
             }
         };
-        let denial = denial_of(qname, qtype, &proven, zone, self.limits, work);
+        // The SOA of a negative answer is checked too: a forged or broken
+        // SOA must not ride along with a valid denial (RFC 4035 §5.3).
+        let soa = super::chain::rrset(&msg.authorities, zone, RecordType::SOA);
+        if !soa.is_empty() {
+            let soa_sigs = rrsigs(&msg.authorities, zone, RecordType::SOA);
+            if let Err(reason) = verify_rrset(
+                zone,
+                RecordType::SOA,
+                &soa,
+                &soa_sigs,
+                keys,
+                zone,
+                self.now,
+                &mut work.budget,
+            ) {
+                return PieceOutcome::bogus(reason, steps);
+            }
+        }
+        let mut denial = denial_of(qname, qtype, &proven, zone, self.limits, work);
+        if qname.is_root() && qtype == RecordType::DS && matches!(denial, Denial::NotProven(_)) {
+            // The root has no parent: its own apex NSEC denies its DS
+            // (nsec_denial insists on the parent for every other zone).
+            let apex_without_ds = proven
+                .nsecs
+                .iter()
+                .any(|(o, n)| o.is_root() && !n.type_bit_maps().any(|t| t == RecordType::DS));
+            if apex_without_ds {
+                denial = Denial::NoData;
+            }
+        }
+        // Wildcard NODATA whose next closer name sits in an opt-out span:
+        // insecure, like a wildcard answer there (Deckard val_nsec3_optout_ad).
+        if denial == Denial::WildcardNoData
+            && proven.nsecs.is_empty()
+            && proven.nsec3s.iter().any(|(_, n)| n.opt_out())
+        {
+            denial = Denial::OptOutInsecure;
+        }
         let ok = match (&denial, nxdomain) {
             (Denial::NxDomain, true) => true,
             (Denial::NoData | Denial::WildcardNoData, false) => true,

@@ -15,21 +15,21 @@
 
 use std::sync::Arc;
 
-use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, NSEC, NSEC3, RRSIG};
+use hickory_proto::dnssec::rdata::{DNSKEY, RRSIG};
 use hickory_proto::op::Message;
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, Record, RecordType};
 
 use super::anchors::TrustAnchors;
 use super::denial::Denial;
 use super::ds::{DsMatch, match_ds};
 use super::keytag::key_tag;
 use super::limits::Limits;
-use super::nsec::nsec_denial;
-use super::nsec3::nsec3_denial;
-use super::resolver::{ResolveError, Resolver, Work};
-use super::verdict::{
-    BogusReason, IndeterminateReason, InsecureReason, SigWindow, TraceStep, Verdict,
+use super::resolver::{Resolver, Work};
+pub use super::sections::{
+    ProvenDenialRecords, denial_of, dnskeys_of, ds_of, resolve_failure, rrset, rrsigs,
+    verify_denial_records, window_of,
 };
+use super::verdict::{BogusReason, InsecureReason, TraceStep, Verdict};
 use super::verify::{RrsetOutcome, verify_rrset};
 
 /// A failure cached this long (RFC 9520 §3: at least 1 s, at most 5 min).
@@ -68,180 +68,6 @@ impl ZoneState {
     }
 }
 
-/// The records of one RRset in a section, without RRSIGs.
-pub fn rrset(section: &[Record], owner: &Name, rtype: RecordType) -> Vec<Record> {
-    section
-        .iter()
-        .filter(|r| r.record_type() == rtype && r.name == *owner)
-        .cloned()
-        .collect()
-}
-
-/// The RRSIGs in a section over (owner, covered).
-pub fn rrsigs(section: &[Record], owner: &Name, covered: RecordType) -> Vec<RRSIG> {
-    section
-        .iter()
-        .filter(|r| r.name == *owner)
-        .filter_map(|r| match &r.data {
-            RData::DNSSEC(DNSSECRData::RRSIG(sig)) if sig.input().type_covered == covered => {
-                Some(sig.clone())
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-pub fn dnskeys_of(records: &[Record]) -> Vec<DNSKEY> {
-    records
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::DNSSEC(DNSSECRData::DNSKEY(k)) => Some(k.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn ds_of(records: &[Record]) -> Vec<DS> {
-    records
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::DNSSEC(DNSSECRData::DS(d)) => Some(d.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-pub fn window_of(sig: &RRSIG) -> SigWindow {
-    let i = sig.input();
-    SigWindow {
-        key_tag: i.key_tag,
-        algorithm: u8::from(i.algorithm),
-        inception: i.sig_inception.get(),
-        expiration: i.sig_expiration.get(),
-    }
-}
-
-pub fn resolve_failure(e: &ResolveError) -> Verdict {
-    match e {
-        ResolveError::Budget(why) => Verdict::indeterminate(why.clone()),
-        ResolveError::ReferralDepth { limit, .. } => {
-            Verdict::indeterminate(IndeterminateReason::LimitReached {
-                what: "referral depth",
-                limit: u64::from(*limit),
-            })
-        }
-        ResolveError::NoServer { name, last, .. } => {
-            Verdict::indeterminate(IndeterminateReason::NoReachableAuthority { zone: name.clone() })
-                .with_detail(last)
-        }
-    }
-}
-
-/// Extension: keep the verdict, append detail to an indeterminate EDE text.
-trait WithDetail {
-    fn with_detail(self, detail: &str) -> Self;
-}
-
-impl WithDetail for Verdict {
-    fn with_detail(mut self, detail: &str) -> Self {
-        if let Verdict::Indeterminate { ede, .. } = &mut self {
-            ede.text = format!("{}; last error: {detail}", ede.text);
-        }
-        self
-    }
-}
-
-/// Validated NSEC and NSEC3 records of a negative answer's authority section,
-/// each RRset checked with `keys` of `zone`.
-pub struct ProvenDenialRecords {
-    pub nsecs: Vec<(Name, NSEC)>,
-    pub nsec3s: Vec<(Name, NSEC3)>,
-    pub windows: Vec<SigWindow>,
-    /// Smallest validated TTL (negative answers are cached that long).
-    pub ttl: u32,
-}
-
-/// Verifies every NSEC/NSEC3 RRset in `section` signed by `zone`.
-pub fn verify_denial_records(
-    section: &[Record],
-    zone: &Name,
-    keys: &[DNSKEY],
-    now: i64,
-    work: &mut Work,
-) -> Result<ProvenDenialRecords, Verdict> {
-    let mut out = ProvenDenialRecords {
-        nsecs: Vec::new(),
-        nsec3s: Vec::new(),
-        windows: Vec::new(),
-        ttl: MAX_TTL,
-    };
-    let mut seen: Vec<(Name, RecordType)> = Vec::new();
-    for r in section {
-        let rtype = r.record_type();
-        if rtype != RecordType::NSEC && rtype != RecordType::NSEC3 {
-            continue;
-        }
-        if seen.contains(&(r.name.clone(), rtype)) {
-            continue;
-        }
-        seen.push((r.name.clone(), rtype));
-        let set = rrset(section, &r.name, rtype);
-        let sigs = rrsigs(section, &r.name, rtype);
-        match verify_rrset(
-            &r.name,
-            rtype,
-            &set,
-            &sigs,
-            keys,
-            zone,
-            now,
-            &mut work.budget,
-        ) {
-            Err(reason) => return Err(Verdict::bogus(reason)),
-            Ok(RrsetOutcome::Unsupported { algorithm }) => {
-                return Err(Verdict::insecure(InsecureReason::UnsupportedAlgorithm {
-                    zone: zone.clone(),
-                    algorithm,
-                }));
-            }
-            Ok(RrsetOutcome::Verified(v)) => {
-                out.ttl = out.ttl.min(v.ttl);
-                out.windows.push(v.window);
-                for rec in &set {
-                    match &rec.data {
-                        RData::DNSSEC(DNSSECRData::NSEC(n)) => {
-                            out.nsecs.push((rec.name.clone(), n.clone()))
-                        }
-                        RData::DNSSEC(DNSSECRData::NSEC3(n)) => {
-                            out.nsec3s.push((rec.name.clone(), n.clone()))
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The denial proven for (qname, qtype) by validated records.
-pub fn denial_of(
-    qname: &Name,
-    qtype: RecordType,
-    proven: &ProvenDenialRecords,
-    zone: &Name,
-    limits: &Limits,
-    work: &mut Work,
-) -> Denial {
-    if !proven.nsecs.is_empty() {
-        nsec_denial(qname, qtype, &proven.nsecs, zone)
-    } else if !proven.nsec3s.is_empty() {
-        nsec3_denial(qname, qtype, &proven.nsec3s, zone, limits, &mut work.budget)
-    } else {
-        Denial::NotProven("no NSEC or NSEC3 records".into())
-    }
-}
-
 /// Everything the chain walk needs from the engine.
 pub struct ChainCtx<'a> {
     pub resolver: &'a Resolver,
@@ -255,7 +81,8 @@ pub struct ChainCtx<'a> {
 
 /// How one label below a secure zone turned out.
 enum Cut {
-    NotACut,
+    /// Not a zone cut: the name lies inside the parent zone.
+    Inside,
     Secure {
         keys: Arc<Vec<DNSKEY>>,
         step: TraceStep,
@@ -286,7 +113,9 @@ impl ChainCtx<'_> {
         let mut start = None;
         let mut n = name.clone();
         loop {
-            if let Some(state) = self.cache.get(&n, self.clock) {
+            if let Some(state) = self.cache.get(&n, self.clock)
+                && !(work.retry && matches!(state, ZoneState::Failed { .. }))
+            {
                 start = Some((n.clone(), state));
                 break;
             }
@@ -318,7 +147,7 @@ impl ChainCtx<'_> {
             }
             let child = name.trim_to(depth + 1);
             let (next, ttl) = match self.cut(&child, &zone, &keys, work).await {
-                Cut::NotACut => (state.clone(), MAX_TTL.min(3_600)),
+                Cut::Inside => (state.clone(), MAX_TTL.min(3_600)),
                 Cut::Secure { keys, step, ttl } => {
                     let mut p = path.as_ref().clone();
                     p.push(step);
@@ -550,7 +379,7 @@ impl ChainCtx<'_> {
                 .iter()
                 .any(|r| r.name == *child && r.record_type() == RecordType::CNAME)
             {
-                return Cut::NotACut;
+                return Cut::Inside;
             }
             return self.no_ds(child, zone, keys, msg, work);
         }
@@ -654,7 +483,7 @@ impl ChainCtx<'_> {
             Denial::NoData
             | Denial::NxDomain
             | Denial::WildcardNoData
-            | Denial::WildcardAnswerOk => Cut::NotACut,
+            | Denial::WildcardAnswerOk => Cut::Inside,
             Denial::InsecureDelegation => Cut::Insecure(
                 InsecureReason::UnsignedDelegation {
                     zone: child.clone(),

@@ -5,6 +5,8 @@
 
 use hickory_proto::rr::{Name, RecordType};
 
+use super::verdict::{BogusReason, InsecureReason};
+
 /// What the denial records prove.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Denial {
@@ -34,6 +36,57 @@ pub enum Denial {
 }
 
 impl Denial {
+    /// Whether this denial fits the response code the server gave: an
+    /// NXDOMAIN needs `NxDomain`; a NOERROR/NODATA needs one of the
+    /// existence-with-no-data outcomes (RFC 4035 §5.4).
+    pub fn fits_rcode(&self, nxdomain: bool) -> bool {
+        match self {
+            Self::NxDomain => nxdomain,
+            Self::NoData | Self::WildcardNoData | Self::InsecureDelegation => !nxdomain,
+            // Opt-out is insecure whatever the rcode; the others are not
+            // proofs of anything.
+            Self::OptOutInsecure | Self::Nsec3IterationsTooHigh(_) => true,
+            Self::WildcardAnswerOk | Self::NotProven(_) | Self::BudgetExceeded { .. } => false,
+        }
+    }
+
+    /// The insecure reason for outcomes that make the answer insecure
+    /// (`zone`: the zone whose denial records were used; `qname`: the name
+    /// asked, which for `InsecureDelegation` is the unsigned child).
+    pub fn insecure_reason(&self, zone: &Name, qname: &Name) -> Option<InsecureReason> {
+        match self {
+            Self::InsecureDelegation => Some(InsecureReason::UnsignedDelegation {
+                zone: qname.clone(),
+            }),
+            Self::OptOutInsecure => Some(InsecureReason::OptOut {
+                zone: zone.clone(),
+                name: qname.clone(),
+            }),
+            Self::Nsec3IterationsTooHigh(iterations) => {
+                Some(InsecureReason::Nsec3IterationsTooHigh {
+                    zone: zone.clone(),
+                    iterations: *iterations,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The bogus reason for outcomes that prove nothing.
+    pub fn bogus_reason(&self, qname: &Name, qtype: RecordType) -> Option<BogusReason> {
+        match self {
+            Self::NotProven(_) => Some(BogusReason::MissingDenialProof {
+                name: qname.clone(),
+                rtype: qtype,
+            }),
+            Self::BudgetExceeded { what, limit } => Some(BogusReason::BudgetExceeded {
+                what,
+                limit: *limit,
+            }),
+            _ => None,
+        }
+    }
+
     /// True for the outcomes that prove the negative answer securely.
     pub fn is_proven(&self) -> bool {
         matches!(
@@ -118,6 +171,35 @@ mod tests {
             .map(|n| n.to_ascii())
             .collect();
         assert_eq!(root, vec!["example.", "."]);
+    }
+
+    #[test]
+    fn rcode_fit_and_reasons() {
+        assert!(Denial::NxDomain.fits_rcode(true));
+        assert!(!Denial::NxDomain.fits_rcode(false));
+        assert!(Denial::NoData.fits_rcode(false));
+        assert!(!Denial::NoData.fits_rcode(true));
+        assert!(!Denial::NotProven("x".into()).fits_rcode(true));
+        let z = Name::from_str("example.").unwrap();
+        let q = Name::from_str("b.example.").unwrap();
+        assert_eq!(
+            Denial::Nsec3IterationsTooHigh(500)
+                .insecure_reason(&z, &q)
+                .unwrap()
+                .ede()
+                .code,
+            27
+        );
+        assert!(matches!(
+            Denial::InsecureDelegation.insecure_reason(&z, &q),
+            Some(InsecureReason::UnsignedDelegation { zone }) if zone == q
+        ));
+        assert!(Denial::NoData.insecure_reason(&z, &q).is_none());
+        assert!(matches!(
+            Denial::NotProven("x".into()).bogus_reason(&q, RecordType::A),
+            Some(BogusReason::MissingDenialProof { .. })
+        ));
+        assert!(Denial::NxDomain.bogus_reason(&q, RecordType::A).is_none());
     }
 
     #[test]

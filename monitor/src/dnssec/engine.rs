@@ -24,7 +24,7 @@ use super::limits::{Budget, Limits};
 use super::resolver::{Mode, Resolver, Work};
 pub use super::roothints::RootHints;
 use super::transport::Transport;
-use super::verdict::{IndeterminateReason, Trace, TraceStep, Verdict};
+use super::verdict::{BogusReason, IndeterminateReason, InsecureReason, Trace, TraceStep, Verdict};
 
 /// Where answers come from.
 #[derive(Clone, Debug)]
@@ -44,8 +44,8 @@ pub struct EngineConfig {
     pub clock: Clock,
     pub limits: Limits,
     pub cache: CacheConfig,
-    /// RFC 9156 query minimisation: accepted, currently not applied (the
-    /// resolver always asks for the full name, which RFC 9156 permits).
+    /// RFC 9156 query minimisation (iterative mode, relaxed: NXDOMAIN or a
+    /// failing server for a minimised NS query falls back to the full name).
     pub query_minimization: bool,
     /// RFC 7646: names at or below these are treated as insecure.
     pub negative_trust_anchors: Vec<Name>,
@@ -174,7 +174,12 @@ impl Engine {
                 servers: servers.clone(),
             },
         };
-        let resolver = Resolver::new(transport, mode, config.clock.clone());
+        let resolver = Resolver::new(
+            transport,
+            mode,
+            config.clock.clone(),
+            config.query_minimization,
+        );
         // Split the configured bounds: a quarter for zone state, the rest for lookups.
         let c = config.cache;
         Engine {
@@ -225,37 +230,34 @@ impl Engine {
                 l.budget = Budget::new(&inner.config.limits);
                 return l;
             }
-            // The map guard must not live across an await (the future is
-            // spawned on a multi-threaded runtime by the detector).
-            let waiter = {
+            // Either join a lookup in flight or become its leader; the lock
+            // is released before any await.
+            let (waiter, leader) = {
                 let mut map = inner.inflight.lock().unwrap_or_else(|p| p.into_inner());
                 match map.get(&key) {
-                    Some(rx) => Ok(rx.clone()),
+                    Some(rx) => (Some(rx.clone()), None),
                     None => {
                         let (tx, rx) = watch::channel(None);
                         map.insert(key.clone(), rx);
-                        Err(tx)
+                        (None, Some(tx))
                     }
                 }
             };
-            let waiter = match waiter {
-                Ok(rx) => Some(rx),
-                Err(tx) => {
-                    let _guard = InflightGuard {
-                        inner,
-                        key: key.clone(),
-                    };
-                    let result = Arc::new(self.lookup_uncached(&qname, rtype).await);
-                    let bytes = 256
-                        + 128 * (result.answers.len() + result.rrsigs.len())
-                        + 128 * result.trace.steps.len();
-                    inner
-                        .lookups
-                        .insert(key.clone(), result.clone(), result.ttl, bytes, clock);
-                    let _ = tx.send(Some(result.clone()));
-                    return result.as_ref().clone();
-                }
-            };
+            if let Some(tx) = leader {
+                let _guard = InflightGuard {
+                    inner,
+                    key: key.clone(),
+                };
+                let result = Arc::new(self.lookup_uncached(&qname, rtype).await);
+                let bytes = 256
+                    + 128 * (result.answers.len() + result.rrsigs.len())
+                    + 128 * result.trace.steps.len();
+                inner
+                    .lookups
+                    .insert(key.clone(), result.clone(), result.ttl, bytes, clock);
+                let _ = tx.send(Some(result.clone()));
+                return result.as_ref().clone();
+            }
             if let Some(mut rx) = waiter {
                 inner.inflight_joined.fetch_add(1, Ordering::Relaxed);
                 loop {
@@ -318,7 +320,24 @@ impl Engine {
     async fn lookup_uncached(&self, qname: &Name, qtype: RecordType) -> Lookup {
         let limits = &self.inner.config.limits;
         let mut work = Work::new(limits);
-        let fut = self.resolve_and_validate(qname, qtype, &mut work);
+        let fut = async {
+            let first = self.resolve_and_validate(qname, qtype, &mut work).await;
+            // RFC 4035 §5.5: data that does not validate may come from one bad
+            // server; ask again once, other servers first (same budget).
+            let retry = matches!(&first.verdict, Verdict::Bogus { reason, .. }
+                if !matches!(reason, BogusReason::BudgetExceeded { .. }));
+            if !retry {
+                return first;
+            }
+            work.avoid = std::mem::take(&mut work.used);
+            work.retry = true;
+            let second = self.resolve_and_validate(qname, qtype, &mut work).await;
+            if matches!(second.verdict, Verdict::Indeterminate { .. }) {
+                first
+            } else {
+                second
+            }
+        };
         match tokio::time::timeout(limits.max_lookup_time, fut).await {
             Ok(l) => l,
             Err(_) => Lookup {
@@ -359,6 +378,7 @@ impl Engine {
         let mut rcode;
         let mut current = qname.clone();
         let mut links = 0u32;
+        let mut seen = vec![qname.clone()];
         'query: loop {
             let resp = match self.inner.resolver.resolve(work, &current, qtype).await {
                 Ok(r) => r,
@@ -375,6 +395,19 @@ impl Engine {
             let msg = resp.message.clone();
             let hint = resp.zone.as_ref();
             rcode = msg.metadata.response_code;
+            if matches!(qtype, RecordType::RRSIG | RecordType::ANY) {
+                // RRSIGs are not signed (RFC 4035 §2.2) and ANY is not an
+                // RRset: such answers cannot be validated, only shown.
+                acc.answers.extend(msg.answers.iter().cloned());
+                acc.add(PieceOutcome {
+                    verdict: Verdict::insecure(InsecureReason::NoTrustAnchor {
+                        name: current.clone(),
+                    }),
+                    ttl: FAILURE_TTL,
+                    steps: Vec::new(),
+                });
+                break 'query;
+            }
             let asked = current.clone();
             loop {
                 let direct = rrset(&msg.answers, &current, qtype);
@@ -416,6 +449,11 @@ impl Engine {
                     break;
                 };
                 links += 1;
+                if seen.contains(&next) {
+                    acc.add(invalid(format!("CNAME/DNAME loop at {next}")));
+                    break 'query;
+                }
+                seen.push(next.clone());
                 if links > cfg.limits.max_cname_chain {
                     acc.add(PieceOutcome {
                         verdict: Verdict::indeterminate(IndeterminateReason::LimitReached {
@@ -447,6 +485,19 @@ impl Engine {
                     .any(|r| r.record_type() == RecordType::SOA);
             if current == asked || negative {
                 let nx = rcode == ResponseCode::NXDomain;
+                // RFC 2308 §5: a negative answer lives min(SOA TTL, SOA
+                // MINIMUM); without SOA only briefly (RFC 2308 §5, "SHOULD NOT
+                // be cached" — a few seconds, like common resolvers).
+                let neg_ttl = msg
+                    .authorities
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+                        _ => None,
+                    })
+                    .min()
+                    .unwrap_or(FAILURE_TTL);
+                acc.cap = acc.cap.min(neg_ttl);
                 let out = ctx
                     .validate_negative(&current, qtype, nx, &msg, hint, work)
                     .await;
@@ -498,12 +549,25 @@ fn synthesize(current: &Name, owner: &Name, target: &Name) -> Option<Name> {
 }
 
 /// Collects the pieces of one lookup.
-#[derive(Default)]
 struct Accumulator {
     answers: Vec<Record>,
     rrsigs: Vec<Record>,
     steps: Vec<TraceStep>,
     pieces: Vec<PieceOutcome>,
+    /// Upper bound on the cache TTL (negative answers).
+    cap: u32,
+}
+
+impl Default for Accumulator {
+    fn default() -> Self {
+        Self {
+            answers: Vec::new(),
+            rrsigs: Vec::new(),
+            steps: Vec::new(),
+            pieces: Vec::new(),
+            cap: MAX_TTL,
+        }
+    }
 }
 
 impl Accumulator {
@@ -552,7 +616,8 @@ impl Accumulator {
             .chain(self.answers.iter().map(|r| r.ttl))
             .min()
             .unwrap_or(FAILURE_TTL)
-            .min(MAX_TTL);
+            .min(MAX_TTL)
+            .min(self.cap);
         let ttl = if rank(&worst) >= 2 {
             ttl.min(FAILURE_TTL)
         } else {

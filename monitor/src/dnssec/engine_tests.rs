@@ -154,13 +154,17 @@ async fn unsigned_delegation_is_insecure_only_with_proof() {
         l.verdict
     );
     assert_eq!(l.answers_with_verdict().1.len(), 1);
-    // Twin: the NSEC proving "no DS" is stripped → cannot be insecure.
-    let l = lookup(
-        vec![strip("unsigned.test.", RecordType::NSEC)],
-        "www.unsigned.test.",
-        RecordType::A,
-    )
-    .await;
+    // Twin: the NSEC proving "no DS" is stripped, from the DS answer and
+    // from the referral that carries it too.
+    let strip_below: Mutator = Box::new(|q: &Name, _t, m: &mut Message| {
+        if name("unsigned.test.").zone_of(q) {
+            m.authorities.retain(|r| {
+                r.record_type() != RecordType::NSEC
+                    && !matches!(&r.data, RData::DNSSEC(DNSSECRData::RRSIG(s)) if s.input().type_covered == RecordType::NSEC)
+            });
+        }
+    });
+    let l = lookup(vec![strip_below], "www.unsigned.test.", RecordType::A).await;
     assert!(
         matches!(bogus(&l), BogusReason::MissingDenialProof { .. }),
         "{}",
@@ -486,4 +490,29 @@ async fn upstream_mode_and_single_server_hosting_all_zones() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn dname_into_another_zone() {
+    let l = lookup(vec![], "www.dn.secure.test.", RecordType::A).await;
+    assert_eq!(l.verdict, Verdict::Secure, "{}", l.verdict);
+    let types: Vec<RecordType> = l
+        .secure_answers()
+        .unwrap()
+        .iter()
+        .map(|r| r.record_type())
+        .collect();
+    assert_eq!(types, [RecordType::DNAME, RecordType::CNAME, RecordType::A]);
+    // Twin: the DNAME loses its RRSIG; the synthesized CNAME alone proves nothing.
+    let l = lookup(
+        vec![strip_sigs("www.dn.secure.test.", RecordType::DNAME)],
+        "www.dn.secure.test.",
+        RecordType::A,
+    )
+    .await;
+    assert!(
+        matches!(bogus(&l), BogusReason::RrsigsMissing { .. }),
+        "{}",
+        l.verdict
+    );
 }

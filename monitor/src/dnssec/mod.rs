@@ -21,7 +21,8 @@
 //! - [`anchors`]: trust anchors (IANA root, zone-file DS/DNSKEY files).
 //! - [`transport_net`]: real UDP/TCP; [`roothints`]: where iteration starts.
 //! - [`resolver`]: iterative and upstream resolution; [`cache`]: TTL + LRU maps.
-//! - [`chain`]: chain of trust (DS/DNSKEY per zone cut); [`answer`]: answer and denial checks.
+//! - [`chain`]: chain of trust (DS/DNSKEY per zone cut); [`answer`]: answer and denial checks;
+//!   [`sections`]: RRsets/RRSIGs out of messages, validated denial records.
 //! - [`testnet`]: in-process signed zones and servers (tests, benches).
 //! - [`testsign`]: ring signing keys for tests and benches (not used to
 //!   validate).
@@ -43,6 +44,7 @@ pub mod nsec3;
 pub mod resolver;
 pub mod roothints;
 pub mod rrsig;
+pub mod sections;
 pub mod testnet;
 pub mod testsign;
 pub mod transport;

@@ -46,6 +46,12 @@ pub fn nsec_denial(qname: &Name, qtype: RecordType, nsecs: &[(Name, NSEC)], zone
     if !zone.zone_of(qname) {
         return Denial::NotProven(format!("{qname} is not in zone {zone}"));
     }
+    if qtype == RecordType::DS && qname == zone && !zone.is_root() {
+        // The DS of a zone lives in its parent; the child's own NSEC at its
+        // apex cannot deny it (RFC 4035 §5.2, App. B.8). The root has no
+        // parent: its apex NSEC is what denies a root DS.
+        return Denial::NotProven(format!("DS of {zone} must be denied by its parent"));
+    }
     let in_zone: Vec<&(Name, NSEC)> = nsecs.iter().filter(|(o, _)| zone.zone_of(o)).collect();
 
     // Exact match: NODATA (RFC 4035 §3.1.3.1) or, for DS, an insecure

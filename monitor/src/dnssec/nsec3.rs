@@ -217,6 +217,10 @@ pub fn nsec3_denial(
     if !zone.zone_of(qname) {
         return Denial::NotProven(format!("{qname} is not in zone {zone}"));
     }
+    if qtype == RecordType::DS && qname == zone && !zone.is_root() {
+        // RFC 5155 §8.6 / RFC 4035 §5.2: the parent denies a DS, not the child.
+        return Denial::NotProven(format!("DS of {zone} must be denied by its parent"));
+    }
     if let Some(it) = too_many_iterations(nsec3s, zone, limits) {
         return Denial::Nsec3IterationsTooHigh(it);
     }
@@ -281,10 +285,15 @@ fn prove(
     };
     let hw = chain.hash(&wildcard, budget)?;
     if let Some(e) = chain.matching(&hw) {
-        // §8.7: wildcard NODATA.
+        // §8.7: wildcard NODATA. With opt-out on the next closer's cover,
+        // an unsigned delegation may sit between: insecure (as §8.4).
         let t: Vec<RecordType> = e.rdata.type_bit_maps().collect();
         return Ok(if bitmap_denies(&t, qtype) {
-            Denial::WildcardNoData
+            if opt_out {
+                Denial::OptOutInsecure
+            } else {
+                Denial::WildcardNoData
+            }
         } else {
             Denial::NotProven(format!("wildcard {wildcard} exists with {qtype} or CNAME"))
         });
@@ -305,7 +314,9 @@ fn prove(
 
 /// RFC 5155 §8.8: a wildcard-expanded answer for `qname` from
 /// `wildcard_owner` needs an NSEC3 covering the next closer name.
-/// Returns `WildcardAnswerOk` or why not.
+/// Returns `WildcardAnswerOk` or why not. An opt-out cover still gives
+/// `WildcardAnswerOk`; ask [`nsec3_next_closer_opt_out`] to decide whether
+/// the answer is only insecure.
 pub fn nsec3_wildcard_answer_proof(
     qname: &Name,
     wildcard_owner: &Name,
@@ -328,10 +339,42 @@ pub fn nsec3_wildcard_answer_proof(
     let next_closer = trim_total(qname, ce_labels + 1);
     match chain.hash(&next_closer, budget) {
         Err(d) => d,
-        Ok(h) if chain.covering(&h).is_some() => Denial::WildcardAnswerOk,
-        Ok(_) => Denial::NotProven(format!(
-            "no NSEC3 covers the next closer name {next_closer}"
-        )),
+        // The cover proves no signed closer name. If it has opt-out, an
+        // unsigned delegation may still sit there: the caller makes the
+        // answer insecure (RFC 5155 §9.2; see `nsec3_cover_is_opt_out`).
+        Ok(h) => match chain.covering(&h) {
+            Some(_) => Denial::WildcardAnswerOk,
+            None => Denial::NotProven(format!(
+                "no NSEC3 covers the next closer name {next_closer}"
+            )),
+        },
+    }
+}
+
+/// Whether the NSEC3 covering the next closer name of a wildcard-expanded
+/// `qname` has the opt-out flag (then the answer is insecure, RFC 5155
+/// §9.2). Costs one (budgeted, usually already cached by the caller's
+/// proof) hash; false when nothing covers it or the chain is unusable.
+pub fn nsec3_next_closer_opt_out(
+    qname: &Name,
+    wildcard_owner: &Name,
+    nsec3s: &[(Name, NSEC3)],
+    zone: &Name,
+    limits: &Limits,
+    budget: &mut Budget,
+) -> bool {
+    let ce_labels = wildcard_owner.num_labels_total().saturating_sub(1);
+    if qname.num_labels_total() <= ce_labels || too_many_iterations(nsec3s, zone, limits).is_some()
+    {
+        return false;
+    }
+    let Some(mut chain) = Chain::new(nsec3s, zone) else {
+        return false;
+    };
+    let next_closer = trim_total(qname, ce_labels + 1);
+    match chain.hash(&next_closer, budget) {
+        Ok(h) => chain.covering(&h).is_some_and(|c| c.rdata.opt_out()),
+        Err(_) => false,
     }
 }
 

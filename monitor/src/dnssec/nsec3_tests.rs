@@ -155,7 +155,7 @@ fn b3_ds_in_opt_out_span_and_unsigned_delegation() {
     // a.example. has NS and DS: no denial of its DS.
     assert!(matches!(deny("a.example.", DS, &z).0, Denial::NotProven(_)));
     // An NSEC3 at a delegation with NS and no DS proves an unsigned one.
-    let mut names = vec![("example.", vec![NS, SOA]), ("b.example.", vec![NS])];
+    let names = [("example.", vec![NS, SOA]), ("b.example.", vec![NS])];
     let chain_b = chain(
         &names
             .iter()
@@ -175,25 +175,44 @@ fn b3_ds_in_opt_out_span_and_unsigned_delegation() {
         Denial::NotProven(_)
     ));
     // Without opt-out the DS of a missing name is a plain NXDOMAIN.
-    names.push(("*.example.", vec![]));
     let z = rfc5155_zone(false, 12);
     assert_eq!(deny("c.example.", DS, &z).0, Denial::NxDomain);
 }
 
 #[test]
 fn b4_wildcard_expansion_and_b5_wildcard_no_data() {
-    let z = rfc5155_zone(true, 12);
     let limits = Limits::default();
     let mut b = Budget::new(&limits);
-    let d = nsec3_wildcard_answer_proof(
-        &name("a.z.w.example."),
-        &name("*.w.example."),
-        &z,
-        &name("example."),
-        &limits,
-        &mut b,
+    let wild = |z: &[(Name, NSEC3)], b: &mut Budget| {
+        nsec3_wildcard_answer_proof(
+            &name("a.z.w.example."),
+            &name("*.w.example."),
+            z,
+            &name("example."),
+            &limits,
+            b,
+        )
+    };
+    assert_eq!(
+        wild(&rfc5155_zone(false, 12), &mut b),
+        Denial::WildcardAnswerOk
     );
-    assert_eq!(d, Denial::WildcardAnswerOk);
+    // As in the RFC (opt-out everywhere): the proof holds, but the cover is
+    // opt-out, so the caller makes the answer insecure (no AD).
+    let z = rfc5155_zone(true, 12);
+    assert_eq!(wild(&z, &mut b), Denial::WildcardAnswerOk);
+    let opt = |z: &[(Name, NSEC3)], b: &mut Budget| {
+        nsec3_next_closer_opt_out(
+            &name("a.z.w.example."),
+            &name("*.w.example."),
+            z,
+            &name("example."),
+            &limits,
+            b,
+        )
+    };
+    assert!(opt(&z, &mut b));
+    assert!(!opt(&rfc5155_zone(false, 12), &mut b));
     // Negative twin: x.w.example. exists, so *.w.example. cannot expand
     // to a.x.w.example. (the next closer name x.w.example. is not covered).
     let d = nsec3_wildcard_answer_proof(
@@ -210,6 +229,7 @@ fn b4_wildcard_expansion_and_b5_wildcard_no_data() {
         deny("a.z.w.example.", AAAA, &rfc5155_zone(false, 12)).0,
         Denial::WildcardNoData
     );
+    assert_eq!(deny("a.z.w.example.", AAAA, &z).0, Denial::OptOutInsecure);
     assert!(matches!(
         deny("a.z.w.example.", MX, &rfc5155_zone(false, 12)).0,
         Denial::NotProven(_)

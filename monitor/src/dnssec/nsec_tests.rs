@@ -140,6 +140,24 @@ fn b3_no_data_and_empty_non_terminal() {
 fn b5_unsigned_delegation_and_parent_side_nsec() {
     let z = zone();
     assert_eq!(deny("b.example.", DS, &z), Denial::InsecureDelegation);
+    // B.8: the child's apex NSEC cannot deny the child's DS.
+    let child = vec![(
+        name("b.example."),
+        NSEC::new(name("b.example."), [SOA, NS, DNSKEY]),
+    )];
+    assert!(matches!(
+        nsec_denial(&name("b.example."), DS, &child, &name("b.example.")),
+        Denial::NotProven(_)
+    ));
+    // The root has no parent: its apex NSEC denies a root DS.
+    let root = vec![(
+        Name::root(),
+        NSEC::new(name("com."), [SOA, NS, DNSKEY, RRSIG]),
+    )];
+    assert_eq!(
+        nsec_denial(&Name::root(), DS, &root, &Name::root()),
+        Denial::NoData
+    );
     // a.example. has a DS: not denied.
     assert!(matches!(deny("a.example.", DS, &z), Denial::NotProven(_)));
     // RFC 6840 §4.1: the parent's NSEC at the cut says nothing about the

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RecordType};
 
 use super::cache::TtlLru;
 use super::clock::Clock;
@@ -40,6 +40,23 @@ pub struct Work {
     pub max_referral_depth: u32,
     /// Nesting of glueless NS resolutions, bounded like referrals.
     nesting: u32,
+    /// Servers that answered during this lookup.
+    pub used: Vec<SocketAddr>,
+    /// Servers tried last (they served data that did not validate).
+    pub avoid: Vec<SocketAddr>,
+    /// A second pass after a bogus result: caches of unvalidated data
+    /// (referral DS) and cached failures are not reused.
+    pub retry: bool,
+}
+
+impl Work {
+    /// `servers`, the avoided ones moved to the end (order kept otherwise).
+    fn order(&self, servers: &[SocketAddr]) -> Vec<SocketAddr> {
+        let (mut good, bad): (Vec<SocketAddr>, Vec<SocketAddr>) =
+            servers.iter().partition(|s| !self.avoid.contains(s));
+        good.extend(bad);
+        good
+    }
 }
 
 impl Work {
@@ -48,6 +65,9 @@ impl Work {
             budget: Budget::new(limits),
             max_referral_depth: limits.max_referral_depth,
             nesting: 0,
+            used: Vec::new(),
+            avoid: Vec::new(),
+            retry: false,
         }
     }
 }
@@ -88,11 +108,19 @@ pub struct Resolver {
     mode: Mode,
     clock: Clock,
     delegations: TtlLru<Name, Arc<Vec<SocketAddr>>>,
+    /// DS RRsets (or their NSEC/NSEC3 denial) carried by referrals
+    /// (RFC 4035 §3.1.4), as ready-made DS answers, by child zone.
+    referral_ds: TtlLru<Name, Arc<Message>>,
+    /// In-bailiwick glue seen in referrals, by NS name.
+    glue: TtlLru<Name, Arc<Vec<SocketAddr>>>,
+    /// RFC 9156 query minimisation (iterative mode).
+    minimise: bool,
     pub queries_sent: AtomicU64,
     pub tcp_retries: AtomicU64,
     pub server_failures: AtomicU64,
 }
 
+#[derive(Debug)]
 enum Kind {
     Final,
     Referral {
@@ -132,7 +160,9 @@ fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Kind
             }
             return Kind::Referral { child };
         }
-        if msg.metadata.authoritative {
+        // NS of the zone itself with AA: an answer without SOA. Anything
+        // else (upward or sideways referral) is lame, AA or not.
+        if msg.metadata.authoritative && child == *zone {
             return Kind::Final;
         }
         return Kind::Lame(format!("referral to {child} outside {zone}"));
@@ -145,12 +175,15 @@ fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Kind
 }
 
 impl Resolver {
-    pub fn new(transport: Arc<dyn Transport>, mode: Mode, clock: Clock) -> Self {
+    pub fn new(transport: Arc<dyn Transport>, mode: Mode, clock: Clock, minimise: bool) -> Self {
         Self {
             transport,
             mode,
             clock,
             delegations: TtlLru::new(4_096, 4 << 20),
+            glue: TtlLru::new(4_096, 4 << 20),
+            referral_ds: TtlLru::new(4_096, 16 << 20),
+            minimise,
             queries_sent: AtomicU64::new(0),
             tcp_retries: AtomicU64::new(0),
             server_failures: AtomicU64::new(0),
@@ -190,8 +223,15 @@ impl Resolver {
             self.queries_sent.fetch_add(1, Ordering::Relaxed);
             let raw = match self.transport.exchange(server, protocol, &wire).await {
                 Ok(raw) => raw,
-                Err(e) => return Ok(Err(e.to_string())),
+                Err(e) => {
+                    tracing::trace!(%server, %qname, %qtype, error = %e, "no answer");
+                    return Ok(Err(e.to_string()));
+                }
             };
+            tracing::trace!(%server, %qname, %qtype, recursive, bytes = raw.len(), "answer");
+            if !work.used.contains(&server) {
+                work.used.push(server);
+            }
             let msg = match Message::from_vec(&raw) {
                 Ok(m) => m,
                 Err(e) => return Ok(Err(format!("undecodable answer from {server}: {e}"))),
@@ -221,6 +261,17 @@ impl Resolver {
         qname: &Name,
         qtype: RecordType,
     ) -> Result<Response, ResolveError> {
+        if qtype == RecordType::DS
+            && !work.retry
+            && let Some(msg) = self.referral_ds.get(qname, &self.clock)
+        {
+            let server = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+            return Ok(Response {
+                message: msg,
+                zone: None,
+                server,
+            });
+        }
         match &self.mode {
             Mode::Upstream { servers } => self.upstream(work, servers, qname, qtype).await,
             Mode::Iterative { roots } => {
@@ -237,7 +288,7 @@ impl Resolver {
         qtype: RecordType,
     ) -> Result<Response, ResolveError> {
         let mut last = String::from("no servers configured");
-        for &server in servers {
+        for server in work.order(servers) {
             match self.exchange(work, server, qname, qtype, true).await? {
                 Ok(msg) => {
                     let rcode = msg.metadata.response_code;
@@ -293,19 +344,70 @@ impl Resolver {
         qtype: RecordType,
     ) -> Result<Response, ResolveError> {
         let (mut zone, mut servers) = self.closest_delegation(qname, qtype, roots.clone());
+        // A cached delegation keeps only addresses; if they all fail, start
+        // over from the root once to learn the NS names again.
+        let mut from_cache = !zone.is_root();
         let mut depth = 0u32;
+        let qname_labels = qname.iter().count();
+        // RFC 9156 §3: ask each zone only for the next label (NS), one more
+        // label after every NODATA; relaxed: any trouble → the full name.
+        let mut minimise = self.minimise;
+        let mut next_labels = zone.iter().count() + 1;
+        // NS names of the current zone without glue, resolved if all else fails.
+        let mut pending: Vec<Name> = Vec::new();
         'referral: loop {
+            let minimised = minimise && next_labels < qname_labels;
+            let (ask, ask_type) = if minimised {
+                (qname.trim_to(next_labels), RecordType::NS)
+            } else {
+                (qname.clone(), qtype)
+            };
             let mut last = String::from("no server addresses");
-            for &server in &servers {
-                let msg = match self.exchange(work, server, qname, qtype, false).await? {
+            for server in work.order(&servers) {
+                let msg = match self.exchange(work, server, &ask, ask_type, false).await? {
                     Ok(m) => m,
+                    Err(_) if minimised => {
+                        // Some servers drop NS queries for names inside a zone.
+                        minimise = false;
+                        continue 'referral;
+                    }
                     Err(why) => {
                         self.server_failures.fetch_add(1, Ordering::Relaxed);
                         last = why;
                         continue;
                     }
                 };
-                match classify(&msg, &zone, qname, qtype) {
+                let kind = classify(&msg, &zone, &ask, ask_type);
+                tracing::trace!(%server, %ask, %ask_type, %zone, kind = ?kind, rcode = %msg.metadata.response_code, authority = ?msg.authorities.iter().map(|r| r.to_string()).collect::<Vec<_>>(), "classified");
+                let kind = match kind {
+                    Kind::Final if minimised => {
+                        let rcode = msg.metadata.response_code;
+                        let ns_here = msg
+                            .answers
+                            .iter()
+                            .any(|r| r.record_type() == RecordType::NS && r.name == ask);
+                        if rcode == ResponseCode::NXDomain {
+                            // Some servers deny empty non-terminals: fall back.
+                            minimise = false;
+                            continue 'referral;
+                        }
+                        if !ns_here {
+                            next_labels += 1; // not a zone cut: one label more
+                            continue 'referral;
+                        }
+                        // The same servers are authoritative for the child too.
+                        self.remember_glue(&msg.additionals, &ask, &zone);
+                        zone = ask.clone();
+                        next_labels = zone.iter().count() + 1;
+                        continue 'referral;
+                    }
+                    Kind::Lame(_) if minimised => {
+                        minimise = false;
+                        continue 'referral;
+                    }
+                    k => k,
+                };
+                match kind {
                     Kind::Final => {
                         return Ok(Response {
                             message: Arc::new(msg),
@@ -325,9 +427,17 @@ impl Resolver {
                                 limit: work.max_referral_depth,
                             });
                         }
-                        let next = self
-                            .referral_servers(work, &roots, &msg, &zone, &child)
-                            .await?;
+                        self.remember_referral_ds(&msg, &child);
+                        let (mut next, glueless, oob) = self.referral_servers(&msg, &zone, &child);
+                        if next.is_empty() {
+                            next = self.resolve_ns_names(work, &roots, &glueless).await?;
+                            pending.clear();
+                        } else {
+                            pending = glueless;
+                        }
+                        if next.is_empty() {
+                            next = oob;
+                        }
                         if next.is_empty() {
                             last = format!("{server}: referral to {child} without usable servers");
                             continue;
@@ -347,11 +457,38 @@ impl Resolver {
                             64 + next.len() * 32,
                             &self.clock,
                         );
+                        next_labels = child.iter().count() + 1;
                         zone = child;
                         servers = next;
                         continue 'referral;
                     }
                 }
+            }
+            // Every known server failed: try the NS names that had no glue.
+            if !pending.is_empty() {
+                let names = std::mem::take(&mut pending);
+                let more = self.resolve_ns_names(work, &roots, &names).await?;
+                if !more.is_empty() {
+                    // Remember them with the delegation: the glued servers failed.
+                    let mut all = more.clone();
+                    all.extend(servers.iter().filter(|s| !more.contains(s)));
+                    self.delegations.insert(
+                        zone.clone(),
+                        Arc::new(all),
+                        300,
+                        64 + (more.len() + servers.len()) * 32,
+                        &self.clock,
+                    );
+                    servers = more;
+                    continue 'referral;
+                }
+            }
+            if from_cache {
+                from_cache = false;
+                zone = Name::root();
+                servers = roots.clone();
+                next_labels = 1;
+                continue 'referral;
             }
             return Err(ResolveError::NoServer {
                 name: qname.clone(),
@@ -361,74 +498,7 @@ impl Resolver {
             });
         }
     }
-
-    /// Addresses of the servers a referral points to: glue in bailiwick of
-    /// the delegating `zone` (RFC 2181 §5.4.1), else the NS names resolved.
-    async fn referral_servers(
-        &self,
-        work: &mut Work,
-        roots: &[SocketAddr],
-        msg: &Message,
-        zone: &Name,
-        child: &Name,
-    ) -> Result<Vec<SocketAddr>, ResolveError> {
-        let ns_names: Vec<Name> = msg
-            .authorities
-            .iter()
-            .filter(|r| r.name == *child)
-            .filter_map(|r| match &r.data {
-                RData::NS(ns) => Some(ns.0.clone()),
-                _ => None,
-            })
-            .collect();
-        let mut v4 = Vec::new();
-        let mut v6 = Vec::new();
-        for r in &msg.additionals {
-            if !ns_names.contains(&r.name) || !zone.zone_of(&r.name) {
-                continue;
-            }
-            match &r.data {
-                RData::A(a) => v4.push(SocketAddr::new(IpAddr::V4(a.0), 53)),
-                RData::AAAA(a) => v6.push(SocketAddr::new(IpAddr::V6(a.0), 53)),
-                _ => {}
-            }
-        }
-        v4.extend(v6);
-        if !v4.is_empty() {
-            return Ok(v4);
-        }
-        // Glueless: resolve up to a few NS names; names inside `child` itself
-        // without glue cannot be resolved (they need this very referral).
-        if work.nesting >= 4 {
-            return Ok(Vec::new());
-        }
-        let mut out = Vec::new();
-        for ns in ns_names
-            .iter()
-            .filter(|n| !child.zone_of(n))
-            .take(MAX_GLUELESS_NS)
-        {
-            for rtype in [RecordType::A, RecordType::AAAA] {
-                work.nesting += 1;
-                let r = Box::pin(self.iterate(work, roots.to_vec(), ns, rtype)).await;
-                work.nesting -= 1;
-                let resp = match r {
-                    Ok(resp) => resp,
-                    Err(e @ ResolveError::Budget(_)) => return Err(e),
-                    Err(_) => continue,
-                };
-                for rec in resp.message.answers.iter().filter(|r| r.name == *ns) {
-                    match &rec.data {
-                        RData::A(a) => out.push(SocketAddr::new(IpAddr::V4(a.0), 53)),
-                        RData::AAAA(a) => out.push(SocketAddr::new(IpAddr::V6(a.0), 53)),
-                        _ => {}
-                    }
-                }
-            }
-            if !out.is_empty() {
-                break;
-            }
-        }
-        Ok(out)
-    }
 }
+
+#[path = "referral.rs"]
+mod referral;

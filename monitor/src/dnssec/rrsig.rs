@@ -140,9 +140,19 @@ pub fn signed_owner(owner: &Name, rrsig_labels: u8) -> Option<Name> {
     reason = "BogusReason carries the names a responder needs; errors are the rare path"
 )]
 pub fn signed_data(rrsig: &RRSIG, rrset: &[Record]) -> Result<Vec<u8>, BogusReason> {
+    let refs: Vec<&Record> = rrset.iter().collect();
+    signed_data_of(rrsig, &refs)
+}
+
+/// [`signed_data`] over borrowed records (no copies on the verify path).
+#[allow(
+    clippy::result_large_err,
+    reason = "BogusReason carries the names a responder needs; errors are the rare path"
+)]
+pub fn signed_data_of(rrsig: &RRSIG, rrset: &[&Record]) -> Result<Vec<u8>, BogusReason> {
     let input = rrsig.input();
     let rtype = input.type_covered;
-    let Some(first) = rrset.first() else {
+    let Some(&first) = rrset.first() else {
         return Err(BogusReason::Other {
             what: format!("empty RRset for RRSIG over {rtype}"),
         });

@@ -92,6 +92,20 @@ pub fn rec(owner: &str, ttl: u32, data: RData) -> Record {
     Record::from_rdata(name(owner), ttl, data)
 }
 
+/// A DNAME record (RFC 6672), carried as opaque RDATA by hickory.
+pub fn dname(owner: &str, target: &str) -> Record {
+    use hickory_proto::serialize::binary::BinEncodable;
+    let wire = name(target).to_bytes().expect("target name encodes");
+    rec(
+        owner,
+        300,
+        RData::Unknown {
+            code: RecordType::DNAME,
+            rdata: hickory_proto::rr::rdata::NULL::with(wire),
+        },
+    )
+}
+
 pub fn a(owner: &str, ip: [u8; 4]) -> Record {
     rec(owner, 300, RData::A(A::new(ip[0], ip[1], ip[2], ip[3])))
 }
@@ -332,6 +346,33 @@ impl Zone {
             return;
         }
         resp.metadata.authoritative = true;
+        // DNAME at a proper ancestor (RFC 6672 §3.2): DNAME + synthesized CNAME.
+        let mut anc = qname.base_name();
+        while self.origin.zone_of(&anc) {
+            if let Some(d) = self.rrset(&anc, RecordType::DNAME).first()
+                && let RData::Unknown { rdata, .. } = &d.data
+            {
+                use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+                let target =
+                    Name::read(&mut BinDecoder::new(&rdata.anything)).expect("DNAME target");
+                let keep = qname.iter().count() - anc.iter().count();
+                let synth = Name::from_labels(qname.iter().take(keep))
+                    .expect("labels")
+                    .append_name(&target)
+                    .expect("name");
+                resp.answers.extend(self.with_sigs(&anc, RecordType::DNAME));
+                resp.answers.push(Record::from_rdata(
+                    qname.clone(),
+                    d.ttl,
+                    RData::CNAME(CNAME(synth)),
+                ));
+                return;
+            }
+            if anc == self.origin {
+                break;
+            }
+            anc = anc.base_name();
+        }
         // An existing name or an empty non-terminal (RFC 4592 §2.2.2).
         if self.exists(qname) {
             let direct = self.with_sigs(qname, qtype);
@@ -476,130 +517,6 @@ impl Transport for TestNet {
     }
 }
 
-/// The validation time of the standard hierarchy.
-pub const NOW: u32 = 1_700_000_000;
-const DAY: u32 = 86_400;
-
-/// root → test. → {secure, other, unsigned, broken, expired, nokey,
-/// keytrap}.test., each zone on its own 198.18.0.x address; returns the
-/// network and the root key (the trust anchor).
-pub fn standard_hierarchy(mutators: Vec<Mutator>) -> (TestNet, DNSKEY) {
-    let (inc, exp) = (NOW - DAY, NOW + 30 * DAY);
-    let ip = |n: u8| [198, 18, 0, n];
-
-    let mut secure = Zone::new("secure.test.", ip(3));
-    secure
-        .add(a("www.secure.test.", [192, 0, 2, 1]))
-        .add(rec(
-            "alias.secure.test.",
-            300,
-            RData::CNAME(CNAME(name("www.other.test."))),
-        ))
-        .add(rec(
-            "loop.secure.test.",
-            300,
-            RData::CNAME(CNAME(name("nx.other.test."))),
-        ))
-        .add(a("*.wild.secure.test.", [192, 0, 2, 9]))
-        .add(a("x.sub.secure.test.", [192, 0, 2, 10]))
-        .sign(inc, exp);
-    let mut other = Zone::new("other.test.", ip(4));
-    other
-        .add(a("www.other.test.", [192, 0, 2, 2]))
-        .sign(inc, exp);
-    let mut unsigned = Zone::new("unsigned.test.", ip(5));
-    unsigned.add(a("www.unsigned.test.", [192, 0, 2, 3]));
-    let mut broken = Zone::new("broken.test.", ip(6));
-    broken
-        .add(a("www.broken.test.", [192, 0, 2, 4]))
-        .sign(inc, exp);
-    for r in broken.records.iter_mut() {
-        if r.name == name("www.broken.test.")
-            && let RData::DNSSEC(DNSSECRData::RRSIG(sig)) = &r.data
-            && sig.input().type_covered == RecordType::A
-        {
-            let mut bytes = sig.sig().to_vec();
-            bytes[10] ^= 0x55;
-            r.data = RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(
-                sig.input().clone(),
-                bytes,
-            )));
-        }
-    }
-    let mut expired = Zone::new("expired.test.", ip(7));
-    expired
-        .add(a("www.expired.test.", [192, 0, 2, 5]))
-        .sign(NOW - 40 * DAY, NOW - 10 * DAY);
-    let mut nokey = Zone::new("nokey.test.", ip(8));
-    nokey
-        .add(a("www.nokey.test.", [192, 0, 2, 6]))
-        .sign(inc, exp);
-    let stray = TestKey::generate();
-    let mut keytrap = Zone::new("keytrap.test.", ip(9));
-    keytrap
-        .add(a("www.keytrap.test.", [192, 0, 2, 7]))
-        .sign(inc, exp);
-    // KeyTrap-style: 100 signatures over one RRset that all name the zone's key, none valid.
-    let trap_key_tag = keytrap.key.as_ref().map(|k| k.tag).unwrap_or(0);
-    let real: Vec<Record> = keytrap
-        .records
-        .iter()
-        .filter(|r| r.name == name("www.keytrap.test.") && r.record_type() == RecordType::RRSIG)
-        .cloned()
-        .collect();
-    keytrap
-        .records
-        .retain(|r| !(r.name == name("www.keytrap.test.") && r.record_type() == RecordType::RRSIG));
-    for i in 1..=100u32 {
-        if let RData::DNSSEC(DNSSECRData::RRSIG(sig)) = &real[0].data {
-            let mut input = sig.input().clone();
-            input.key_tag = trap_key_tag;
-            input.sig_inception = SerialNumber::new(inc + i);
-            keytrap.records.push(Record::from_rdata(
-                real[0].name.clone(),
-                300,
-                RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(
-                    input,
-                    sig.sig().to_vec(),
-                ))),
-            ));
-        }
-    }
-
-    let ds = |z: &Zone| z.key.as_ref().map(|k| k.ds(&z.origin));
-    let mut test = Zone::new("test.", ip(2));
-    test.delegate(&secure, ip(3), ds(&secure))
-        .delegate(&other, ip(4), ds(&other))
-        .delegate(&unsigned, ip(5), None)
-        .delegate(&broken, ip(6), ds(&broken))
-        .delegate(&expired, ip(7), ds(&expired))
-        .delegate(&nokey, ip(8), Some(stray.ds(&nokey.origin)))
-        .delegate(&keytrap, ip(9), ds(&keytrap))
-        .sign(inc, exp);
-    let mut root = Zone::new(".", ip(1));
-    root.delegate(&test, ip(2), ds(&test)).sign(inc, exp);
-    let anchor = root
-        .key
-        .as_ref()
-        .map(|k| k.dnskey.clone())
-        .expect("root is signed");
-
-    let mut net = TestNet::default();
-    for (n, z) in [
-        (1, root),
-        (2, test),
-        (3, secure),
-        (4, other),
-        (5, unsigned),
-        (6, broken),
-        (7, expired),
-        (8, nokey),
-        (9, keytrap),
-    ] {
-        net.serve(ip(n), z);
-    }
-    for m in mutators {
-        net.mutate(m);
-    }
-    (net, anchor)
-}
+#[path = "testnet_hierarchy.rs"]
+mod hierarchy;
+pub use hierarchy::{NOW, standard_hierarchy};

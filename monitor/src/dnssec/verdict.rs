@@ -334,6 +334,10 @@ pub enum InsecureReason {
     OptOut { zone: Name, name: Name },
     #[error("{name} is under no configured trust anchor")]
     NoTrustAnchor { name: Name },
+    #[error(
+        "{name}/{rtype} answers are not validated (RRSIGs are never signed themselves, RFC 4035 §2.2; ANY mixes RRsets)"
+    )]
+    NotValidatable { name: Name, rtype: RecordType },
 }
 
 impl InsecureReason {
@@ -343,6 +347,7 @@ impl InsecureReason {
             Self::UnsupportedAlgorithm { .. } => Ede::UNSUPPORTED_DNSKEY_ALGORITHM,
             Self::UnsupportedDigest { .. } => Ede::UNSUPPORTED_DS_DIGEST_TYPE,
             Self::Nsec3IterationsTooHigh { .. } => Ede::UNSUPPORTED_NSEC3_ITERATIONS,
+            Self::NotValidatable { .. } => Ede::NOT_SUPPORTED,
             Self::UnsignedDelegation { .. }
             | Self::UnsupportedNsec3Hash { .. }
             | Self::NegativeTrustAnchor { .. }

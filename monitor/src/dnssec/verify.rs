@@ -17,7 +17,7 @@ use hickory_proto::rr::{Name, Record, RecordType};
 use super::algorithm::{AlgorithmSupport, CryptoError, support, verify_signature};
 use super::keytag::key_tag;
 use super::limits::Budget;
-use super::rrsig::{check_window, remaining_validity, signed_data, signed_owner};
+use super::rrsig::{check_window, remaining_validity, signed_data_of, signed_owner};
 use super::verdict::{BogusReason, SigWindow};
 
 /// A signature that verified, and what it tells the cache.
@@ -63,10 +63,9 @@ pub fn verify_rrset(
     now: i64,
     budget: &mut Budget,
 ) -> Result<RrsetOutcome, BogusReason> {
-    let records: Vec<Record> = rrset
+    let records: Vec<&Record> = rrset
         .iter()
         .filter(|r| r.record_type() == rtype && &r.name == owner)
-        .cloned()
         .collect();
     if records.is_empty() {
         return Err(BogusReason::Other {
@@ -182,7 +181,7 @@ pub fn verify_rrset(
             note(4, e);
             continue;
         }
-        let message = signed_data(rrsig, &records)?;
+        let message = signed_data_of(rrsig, &records)?;
         let max_keys = budget.max_keys_per_tag() as usize;
         for key in usable.into_iter().take(max_keys.max(1)) {
             budget.spend_sig()?;

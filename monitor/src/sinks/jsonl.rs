@@ -15,7 +15,7 @@ enum Target {
         out: BufWriter<File>,
     },
     /// Any writer (tests, benches, pipes).
-    Writer(Box<dyn Write + Send>),
+    Writer(BufWriter<Box<dyn Write + Send>>),
 }
 
 /// Writes one compact JSON document per line. Buffered: call [`flush`]
@@ -58,7 +58,7 @@ impl JsonLinesSink {
 
     pub fn writer(w: Box<dyn Write + Send>) -> Self {
         Self {
-            target: Target::Writer(w),
+            target: Target::Writer(BufWriter::new(w)),
             lines: 0,
         }
     }
@@ -72,6 +72,12 @@ impl JsonLinesSink {
     }
 
     pub fn write(&mut self, v: &serde_json::Value) -> io::Result<()> {
+        self.write_record(v)
+    }
+
+    /// Write any serialisable document as one line, without building a
+    /// `serde_json::Value` first (e.g. [`crate::event::DnsEvent::ecs`]).
+    pub fn write_record<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> io::Result<()> {
         let out = self.out();
         serde_json::to_writer(&mut *out, v)?;
         out.write_all(b"\n")?;

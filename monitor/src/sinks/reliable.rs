@@ -42,6 +42,9 @@ pub struct ReliableSinkOptions {
     pub queue: usize,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
+    /// Longest wait for one message to be written; past it the collector is
+    /// taken as stuck (not reading), and the connection is replaced.
+    pub send_timeout: Duration,
 }
 
 impl ReliableSinkOptions {
@@ -52,6 +55,7 @@ impl ReliableSinkOptions {
             queue: 4096,
             backoff_initial: Duration::from_millis(250),
             backoff_max: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -70,6 +74,7 @@ struct Counters {
     dropped_spool_error: AtomicU64,
     reconnects: AtomicU64,
     connect_failures: AtomicU64,
+    send_timeouts: AtomicU64,
     connected: AtomicBool,
 }
 
@@ -98,6 +103,8 @@ pub struct SinkStats {
     /// Connections established after the first one.
     pub reconnects: u64,
     pub connect_failures: u64,
+    /// Connections given up because the collector stopped reading.
+    pub send_timeouts: u64,
     pub connected: bool,
 }
 
@@ -116,6 +123,7 @@ impl Counters {
             dropped_spool_error: l(&self.dropped_spool_error),
             reconnects: l(&self.reconnects),
             connect_failures: l(&self.connect_failures),
+            send_timeouts: l(&self.send_timeouts),
             connected: self.connected.load(Ordering::Relaxed),
         }
     }
@@ -178,7 +186,7 @@ impl ReliableSink {
             })
             .map_err(|e| SpoolError::Io {
                 path: PathBuf::from(name),
-                source: e,
+                cause: e,
             })?;
         Ok(ReliableSink {
             name: name.to_owned(),
@@ -258,12 +266,14 @@ impl Worker {
         let mut next_attempt = Instant::now();
         let mut deadline: Option<Instant> = None;
         let mut input_open = true;
+        // Connect at once: the first alerts need not wait for a handshake,
+        // and `spooled` then counts only what arrived while the collector
+        // was away.
+        self.connect(&mut backoff, &mut next_attempt).await;
         loop {
             // Take in everything already queued, so the spool (and its
             // bound) sees the real backlog.
-            while let Ok(msg) = rx.try_recv() {
-                self.push(&msg);
-            }
+            self.take_input(None, &mut rx);
             if deadline.is_some_and(|d| Instant::now() >= d)
                 || (deadline.is_some() && self.spool.is_empty())
             {
@@ -272,30 +282,10 @@ impl Worker {
             let can_try =
                 !self.spool.is_empty() && (self.conn.is_some() || Instant::now() >= next_attempt);
             if can_try {
-                if self.conn.is_none() {
-                    match self.transport.connect().await {
-                        Ok(c) => {
-                            if self.ever_connected {
-                                self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
-                            }
-                            self.ever_connected = true;
-                            self.conn = Some(c);
-                            self.counters.connected.store(true, Ordering::Relaxed);
-                            backoff = self.opts.backoff_initial;
-                            tracing::info!(sink = %self.name, "connected to {:?}", self.transport);
-                        }
-                        Err(e) => {
-                            self.counters
-                                .connect_failures
-                                .fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(sink = %self.name, "connect failed, retry in {backoff:?}: {e}");
-                            next_attempt = Instant::now() + jittered(backoff);
-                            backoff = (backoff * 2).min(self.opts.backoff_max);
-                            continue;
-                        }
-                    }
+                if self.conn.is_none() && !self.connect(&mut backoff, &mut next_attempt).await {
+                    continue;
                 }
-                self.send_one().await;
+                self.send_batch().await;
                 if self.conn.is_none() {
                     next_attempt = Instant::now() + jittered(backoff);
                 }
@@ -309,7 +299,7 @@ impl Worker {
             };
             tokio::select! {
                 msg = rx.recv(), if input_open => match msg {
-                    Some(m) => self.push(&m),
+                    Some(m) => self.take_input(Some(m), &mut rx),
                     None => {
                         input_open = false;
                         deadline.get_or_insert(Instant::now());
@@ -328,9 +318,53 @@ impl Worker {
         self.counters.connected.store(false, Ordering::Relaxed);
     }
 
+    /// One connection attempt; on failure, schedule the next with backoff.
+    async fn connect(&mut self, backoff: &mut Duration, next_attempt: &mut Instant) -> bool {
+        match self.transport.connect().await {
+            Ok(c) => {
+                if self.ever_connected {
+                    self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                self.ever_connected = true;
+                self.conn = Some(c);
+                self.counters.connected.store(true, Ordering::Relaxed);
+                *backoff = self.opts.backoff_initial;
+                tracing::info!(sink = %self.name, "connected to {:?}", self.transport);
+                true
+            }
+            Err(e) => {
+                self.counters
+                    .connect_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(sink = %self.name, "connect to {:?} failed, retry in {backoff:?}: {e}", self.transport);
+                *next_attempt = Instant::now() + jittered(*backoff);
+                *backoff = (*backoff * 2).min(self.opts.backoff_max);
+                false
+            }
+        }
+    }
+
+    /// Spool `first` and everything already queued behind it, then make
+    /// the group durable with one `fdatasync` (group commit: an alert storm
+    /// costs one disk flush per group, not per alert).
+    fn take_input(&mut self, first: Option<Vec<u8>>, rx: &mut mpsc::Receiver<Vec<u8>>) {
+        let mut any = false;
+        if let Some(m) = first {
+            self.push(&m);
+            any = true;
+        }
+        while let Ok(m) = rx.try_recv() {
+            self.push(&m);
+            any = true;
+        }
+        if any && let Err(e) = self.spool.sync() {
+            tracing::error!(sink = %self.name, "spool sync failed, alerts may not survive a crash: {e}");
+        }
+    }
+
     fn push(&mut self, msg: &[u8]) {
         let before = self.spool.stats();
-        match self.spool.push(msg) {
+        match self.spool.push_unsynced(msg) {
             Ok(_) => {
                 if self.conn.is_none() {
                     self.counters.spooled.fetch_add(1, Ordering::Relaxed);
@@ -361,54 +395,70 @@ impl Worker {
             .store(self.spool.len() as u64, Ordering::Relaxed);
     }
 
-    /// Send the oldest spooled message on the open connection.
-    async fn send_one(&mut self) {
+    /// Send up to [`SEND_BATCH`] of the oldest spooled messages on the open
+    /// connection, then acknowledge those delivered with one ack write.
+    /// A daemon crash between the two resends at most this batch.
+    async fn send_batch(&mut self) {
         let before = self.spool.stats().dropped_corrupt;
-        let record = match self.spool.peek() {
-            Ok(r) => r,
+        let batch = match self.spool.peek_batch(SEND_BATCH) {
+            Ok(b) => b,
             Err(e) => {
                 tracing::error!(sink = %self.name, "spool read failed: {e}");
                 // Do not spin on a persistent disk error.
                 tokio::time::sleep(self.opts.backoff_initial).await;
-                None
+                Vec::new()
             }
         };
         self.counters.dropped_corrupt.fetch_add(
             self.spool.stats().dropped_corrupt - before,
             Ordering::Relaxed,
         );
-        let Some(record) = record else {
-            self.sync_depth();
-            return;
-        };
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        let delivered = match conn.send(&record.payload).await {
-            Ok(()) => {
-                self.counters.sent.fetch_add(1, Ordering::Relaxed);
-                true
+        let mut delivered = None;
+        for record in &batch {
+            // A collector that stops reading would otherwise stall the
+            // sink forever once the socket buffer is full.
+            let sent = tokio::time::timeout(self.opts.send_timeout, conn.send(&record.payload))
+                .await
+                .unwrap_or_else(|_| {
+                    self.counters.send_timeouts.fetch_add(1, Ordering::Relaxed);
+                    Err(SendError::Io(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "collector stopped reading",
+                    )))
+                });
+            match sent {
+                Ok(()) => {
+                    self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(SendError::Rejected(why)) => {
+                    self.counters
+                        .dropped_rejected
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(sink = %self.name, "message dropped: {why}");
+                }
+                Err(SendError::Io(e)) => {
+                    tracing::warn!(sink = %self.name, "send failed, message kept in spool: {e}");
+                    self.conn = None;
+                    self.counters.connected.store(false, Ordering::Relaxed);
+                    break;
+                }
             }
-            Err(SendError::Rejected(why)) => {
-                self.counters
-                    .dropped_rejected
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(sink = %self.name, "message dropped: {why}");
-                true
-            }
-            Err(SendError::Io(e)) => {
-                tracing::warn!(sink = %self.name, "send failed, message kept in spool: {e}");
-                self.conn = None;
-                self.counters.connected.store(false, Ordering::Relaxed);
-                false
-            }
-        };
-        if delivered && let Err(e) = self.spool.ack(record.seq) {
+            delivered = Some(record.seq);
+        }
+        if let Some(seq) = delivered
+            && let Err(e) = self.spool.ack_through(seq)
+        {
             tracing::error!(sink = %self.name, "spool ack failed: {e}");
         }
         self.sync_depth();
     }
 }
+
+/// Messages sent between two acknowledgements.
+const SEND_BATCH: usize = 64;
 
 /// `base` plus up to 25% random jitter.
 fn jittered(base: Duration) -> Duration {

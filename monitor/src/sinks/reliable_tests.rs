@@ -170,6 +170,10 @@ async fn spool_survives_a_sink_restart() {
     }
     wait_for("20 spooled", || sink.stats().spool_depth == 20).await;
     sink.shutdown(Duration::ZERO).await;
+    let on_disk = Spool::open(dir.path(), SpoolOptions::default())
+        .unwrap()
+        .len();
+    assert_eq!(on_disk, 20, "the backlog is on disk");
 
     let (tx, mut rx) = unbounded_channel();
     let c = Collector::start(addr, None, tx).await;
@@ -179,11 +183,6 @@ async fn spool_survives_a_sink_restart() {
         options(dir.path()),
     )
     .unwrap();
-    assert_eq!(
-        sink.stats().spool_depth,
-        20,
-        "the backlog is read back from disk"
-    );
     for i in 20..30 {
         assert!(sink.try_send(msg(i)));
     }
@@ -264,4 +263,36 @@ async fn shutdown_with_grace_delivers_the_backlog() {
     // Nothing left behind on disk.
     let s = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
     assert!(s.is_empty());
+}
+
+#[tokio::test]
+async fn a_collector_that_stops_reading_does_not_stall_the_sink() {
+    let pki = test_pki();
+    let dir = tempfile::tempdir().unwrap();
+    // Accepts connections and never reads from them.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let mut opts = options(dir.path());
+    opts.send_timeout = Duration::from_millis(200);
+    let sink = ReliableSink::start("t", transport(TransportKind::Tcp, addr, &pki), opts).unwrap();
+    // 32 MiB: more than loopback socket buffers hold.
+    let big = vec![b'x'; 64 << 10];
+    for _ in 0..512 {
+        assert!(sink.try_send(big.clone()));
+    }
+    wait_for("a send timeout", || sink.stats().send_timeouts >= 1).await;
+    // Still taking input while the collector is stuck.
+    assert!(sink.try_send(msg(1)));
+    wait_for("the input spooled", || {
+        sink.stats().received == 513 && sink.stats().spool_depth > 0
+    })
+    .await;
+    sink.shutdown(Duration::ZERO).await;
+    hold.abort();
 }

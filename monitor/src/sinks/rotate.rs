@@ -22,11 +22,10 @@ use std::{
 };
 
 #[derive(Debug, thiserror::Error)]
-#[error("output file {path}: {source}")]
+#[error("output file {path}: {cause}")]
 pub struct RotateError {
     pub path: PathBuf,
-    #[source]
-    pub source: io::Error,
+    pub cause: io::Error,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,7 +73,7 @@ const FILE_MODE: u32 = 0o640;
 fn open_append(path: &Path) -> Result<(BufWriter<File>, u64), RotateError> {
     let err = |source| RotateError {
         path: path.to_owned(),
-        source,
+        cause: source,
     };
     let f = OpenOptions::new()
         .create(true)
@@ -194,7 +193,7 @@ impl RotatingFile {
     fn err(&self, source: io::Error) -> RotateError {
         RotateError {
             path: self.path.clone(),
-            source,
+            cause: source,
         }
     }
 }

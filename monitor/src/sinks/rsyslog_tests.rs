@@ -133,7 +133,7 @@ async fn stop_raise_start(use_tls: bool) {
         .local_addr()
         .unwrap();
     let out = dir.path().join("out.log");
-    let tls_files = use_tls.then(|| {
+    let tls_files = use_tls.then_some({
         (
             pki.ca_file.as_path(),
             pki.cert_file.as_path(),

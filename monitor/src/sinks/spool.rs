@@ -31,8 +31,8 @@ const ACK_SLOT: u64 = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
-    #[error("spool {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    #[error("spool {path}: {cause}")]
+    Io { path: PathBuf, cause: io::Error },
     #[error("spool {0} is in use by another process")]
     Locked(PathBuf),
     #[error("record of {len} bytes exceeds the spool bound of {max} bytes")]
@@ -114,6 +114,8 @@ pub struct Spool {
     next_seq: u64,
     segments: VecDeque<Segment>,
     writer: Option<File>,
+    /// Records written but not yet fdatasync'ed.
+    dirty: bool,
     reader: Option<(u64, File)>,
     index: VecDeque<Entry>,
     unacked_bytes: u64,
@@ -123,7 +125,7 @@ pub struct Spool {
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
     move |source| SpoolError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     }
 }
 
@@ -173,6 +175,7 @@ impl Spool {
             next_seq: acked + 1,
             segments: VecDeque::new(),
             writer: None,
+            dirty: false,
             reader: None,
             index: VecDeque::new(),
             unacked_bytes: 0,
@@ -237,9 +240,18 @@ impl Spool {
         Ok(())
     }
 
-    /// Append one record; returns its sequence number. Drops (and counts)
-    /// the oldest undelivered records when the bound would be exceeded.
+    /// Append one record durably; returns its sequence number. Drops (and
+    /// counts) the oldest undelivered records when the bound would be
+    /// exceeded.
     pub fn push(&mut self, payload: &[u8]) -> Result<u64, SpoolError> {
+        let seq = self.push_unsynced(payload)?;
+        self.sync()?;
+        Ok(seq)
+    }
+
+    /// Append without waiting for the disk; [`Spool::sync`] then makes a
+    /// whole group durable with one `fdatasync` (group commit).
+    pub fn push_unsynced(&mut self, payload: &[u8]) -> Result<u64, SpoolError> {
         let frame_len = (HEADER + payload.len()) as u64;
         if frame_len > self.opts.max_bytes || payload.len() > u32::MAX as usize {
             self.stats.rejected_too_large += 1;
@@ -280,17 +292,10 @@ impl Spool {
             .expect("open_writer made a segment");
         let path = seg_path(&self.dir, seg.first_seq);
         let writer = self.writer.as_mut().expect("open_writer opened it");
-        let written = writer.write_all(&frame).and_then(|()| {
-            if self.opts.sync {
-                writer.sync_data()
-            } else {
-                Ok(())
-            }
-        });
-        if let Err(e) = written {
+        if let Err(e) = writer.write_all(&frame) {
             // Cut a partial frame so that later appends stay readable.
             let _ = writer.set_len(seg.size);
-            return Err(SpoolError::Io { path, source: e });
+            return Err(SpoolError::Io { path, cause: e });
         }
         self.index.push_back(Entry {
             seq,
@@ -300,13 +305,30 @@ impl Spool {
         });
         seg.size += frame_len;
         seg.last_seq = Some(seq);
+        self.dirty = true;
         self.unacked_bytes += frame_len;
         self.next_seq += 1;
         self.stats.pushed += 1;
         Ok(seq)
     }
 
+    /// Make every record pushed so far durable (with `sync` on).
+    pub fn sync(&mut self) -> Result<(), SpoolError> {
+        if self.dirty
+            && self.opts.sync
+            && let (Some(w), Some(seg)) = (&self.writer, self.segments.back())
+        {
+            let path = seg_path(&self.dir, seg.first_seq);
+            w.sync_data().map_err(io_err(&path))?;
+        }
+        self.dirty = false;
+        Ok(())
+    }
+
     fn open_writer(&mut self, new_segment: bool) -> Result<(), SpoolError> {
+        // Unsynced records in the segment being closed must reach the disk
+        // before its handle goes.
+        self.sync()?;
         if new_segment {
             self.segments.push_back(Segment {
                 first_seq: self.next_seq,
@@ -335,19 +357,8 @@ impl Spool {
     /// A record that fails its checksum is dropped, counted and skipped.
     pub fn peek(&mut self) -> Result<Option<Record>, SpoolError> {
         while let Some(e) = self.index.front().copied() {
-            if self.reader.as_ref().is_none_or(|(s, _)| *s != e.segment) {
-                let path = seg_path(&self.dir, e.segment);
-                let f = File::open(&path).map_err(io_err(&path))?;
-                self.reader = Some((e.segment, f));
-            }
-            let (_, f) = self.reader.as_ref().expect("just opened");
-            let mut frame = vec![0u8; HEADER + e.len as usize];
-            let read = f.read_exact_at(&mut frame, e.offset);
-            if read.is_ok() && parse_frame(&frame, e.seq) == Some((e.seq, e.len as usize)) {
-                return Ok(Some(Record {
-                    seq: e.seq,
-                    payload: frame.split_off(HEADER),
-                }));
+            if let Some(r) = self.read_entry(e)? {
+                return Ok(Some(r));
             }
             self.stats.dropped_corrupt += 1;
             self.index.pop_front();
@@ -355,6 +366,67 @@ impl Spool {
             self.write_ack(e.seq)?;
         }
         Ok(None)
+    }
+
+    /// Up to `max` of the oldest undelivered records, in order, left in
+    /// place until acknowledged. A corrupt record ends the batch early (it
+    /// is dropped and counted when it reaches the front).
+    pub fn peek_batch(&mut self, max: usize) -> Result<Vec<Record>, SpoolError> {
+        let Some(first) = self.peek()? else {
+            return Ok(Vec::new());
+        };
+        let mut out = vec![first];
+        for e in self
+            .index
+            .iter()
+            .skip(1)
+            .take(max.saturating_sub(1))
+            .copied()
+            .collect::<Vec<_>>()
+        {
+            match self.read_entry(e)? {
+                Some(r) => out.push(r),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_entry(&mut self, e: Entry) -> Result<Option<Record>, SpoolError> {
+        if self.reader.as_ref().is_none_or(|(s, _)| *s != e.segment) {
+            let path = seg_path(&self.dir, e.segment);
+            let f = File::open(&path).map_err(io_err(&path))?;
+            self.reader = Some((e.segment, f));
+        }
+        let (_, f) = self.reader.as_ref().expect("just opened");
+        let mut frame = vec![0u8; HEADER + e.len as usize];
+        let read = f.read_exact_at(&mut frame, e.offset);
+        if read.is_ok() && parse_frame(&frame, e.seq) == Some((e.seq, e.len as usize)) {
+            return Ok(Some(Record {
+                seq: e.seq,
+                payload: frame.split_off(HEADER),
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Mark every undelivered record up to and including `seq` delivered,
+    /// with one write (and one `fdatasync`) of the ack file.
+    pub fn ack_through(&mut self, seq: u64) -> Result<(), SpoolError> {
+        let front = self.index.front().map(|e| e.seq);
+        if front.is_none_or(|f| seq < f) || seq >= self.next_seq {
+            return Err(SpoolError::AckOrder {
+                got: seq,
+                expected: front,
+            });
+        }
+        while let Some(e) = self.index.front().copied().filter(|e| e.seq <= seq) {
+            self.index.pop_front();
+            self.unacked_bytes -= HEADER as u64 + u64::from(e.len);
+            self.stats.acked += 1;
+        }
+        self.write_ack(seq)?;
+        self.remove_delivered_segments()
     }
 
     /// Mark the oldest undelivered record (which must be `seq`) delivered.
@@ -403,7 +475,7 @@ impl Spool {
             match fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(SpoolError::Io { path, source: e }),
+                Err(e) => return Err(SpoolError::Io { path, cause: e }),
             }
             self.segments.pop_front();
         }

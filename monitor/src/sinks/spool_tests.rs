@@ -251,3 +251,61 @@ fn unsynced_mode_keeps_the_same_semantics() {
     let mut s = Spool::open(d.path(), o).unwrap();
     assert_eq!(drain(&mut s), vec![payload(1), payload(2)]);
 }
+
+#[test]
+fn group_commit_batches_and_ack_through() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        // Small segments: the group crosses segment boundaries.
+        let mut s = Spool::open(d.path(), opts(1 << 20, 64)).unwrap();
+        for i in 0..10 {
+            s.push_unsynced(&payload(i)).unwrap();
+        }
+        s.sync().unwrap();
+        let batch = s.peek_batch(4).unwrap();
+        assert_eq!(
+            batch.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        assert_eq!(batch[3].payload, payload(3));
+        s.ack_through(4).unwrap();
+        assert_eq!(s.len(), 6);
+        assert_eq!(s.stats().acked, 4);
+        // Out of range: below the front, or never pushed.
+        assert!(matches!(s.ack_through(3), Err(SpoolError::AckOrder { .. })));
+        assert!(matches!(
+            s.ack_through(11),
+            Err(SpoolError::AckOrder { .. })
+        ));
+        assert_eq!(s.peek_batch(100).unwrap().len(), 6);
+    }
+    let mut s = Spool::open(d.path(), opts(1 << 20, 64)).unwrap();
+    assert_eq!(drain(&mut s), (4..10).map(payload).collect::<Vec<_>>());
+}
+
+#[test]
+fn peek_batch_stops_before_a_corrupt_record() {
+    let d = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(d.path(), SpoolOptions::default()).unwrap();
+    for i in 0..4 {
+        s.push(&payload(i)).unwrap();
+    }
+    // Corrupt record 3 (seq 3): frames of "alert number N" are 30 bytes.
+    let f = OpenOptions::new()
+        .write(true)
+        .open(seg_path(d.path(), 1))
+        .unwrap();
+    f.write_all_at(b"X", 2 * 30 + HEADER as u64).unwrap();
+    let b = s.peek_batch(10).unwrap();
+    assert_eq!(b.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2]);
+    s.ack_through(2).unwrap();
+    assert_eq!(
+        s.peek_batch(10)
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect::<Vec<_>>(),
+        [4]
+    );
+    assert_eq!(s.stats().dropped_corrupt, 1);
+}

@@ -18,10 +18,10 @@ use super::schema::{self, MigrationError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store {path}: {source}")]
+    #[error("store {path}: {cause}")]
     Open {
         path: String,
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     #[error("store schema: {0}")]
     Migration(#[from] MigrationError),
@@ -49,7 +49,7 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let open_err = |source| StoreError::Open {
             path: path.display().to_string(),
-            source,
+            cause: source,
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(5))
@@ -82,7 +82,7 @@ impl Store {
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         let open_err = |source| StoreError::Open {
             path: path.display().to_string(),
-            source,
+            cause: source,
         };
         let conn = Connection::open_with_flags(
             path,

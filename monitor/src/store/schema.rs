@@ -89,10 +89,10 @@ pub enum MigrationError {
         "database schema version {found} is newer than this build's {supported}; refusing to touch it"
     )]
     TooNew { found: i64, supported: i64 },
-    #[error("migration to schema version {version}: {source}")]
+    #[error("migration to schema version {version}: {cause}")]
     Sql {
         version: i64,
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
 }
 
@@ -102,7 +102,10 @@ pub fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// Bring the schema up to [`CURRENT_VERSION`]; returns the version found.
 pub fn migrate(conn: &mut Connection) -> Result<i64, MigrationError> {
-    let found = user_version(conn).map_err(|source| MigrationError::Sql { version: 0, source })?;
+    let found = user_version(conn).map_err(|source| MigrationError::Sql {
+        version: 0,
+        cause: source,
+    })?;
     if found > CURRENT_VERSION {
         return Err(MigrationError::TooNew {
             found,
@@ -111,7 +114,10 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, MigrationError> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let version = i as i64 + 1;
-        let sql_err = |source| MigrationError::Sql { version, source };
+        let sql_err = |source| MigrationError::Sql {
+            version,
+            cause: source,
+        };
         let tx = conn.transaction().map_err(sql_err)?;
         tx.execute_batch(sql).map_err(sql_err)?;
         tx.pragma_update(None, "user_version", version)

@@ -25,11 +25,10 @@ pub struct BatchWriter {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("batch of {lost} records lost: {source}")]
+#[error("batch of {lost} records lost: {cause}")]
 pub struct CommitError {
     pub lost: usize,
-    #[source]
-    pub source: StoreError,
+    pub cause: StoreError,
 }
 
 impl BatchWriter {
@@ -98,7 +97,10 @@ impl BatchWriter {
                 self.committed_batches += 1;
                 Ok(n)
             }
-            Err(source) => Err(CommitError { lost: n, source }),
+            Err(source) => Err(CommitError {
+                lost: n,
+                cause: source,
+            }),
         }
     }
 

@@ -247,10 +247,10 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, ParseError> {
             "RANGE_BEGIN" => scenario.ranges.push(parse_range(&mut cur, n, rest)?),
             "STEP" => {
                 let step = parse_step(&mut cur, n, rest)?;
-                if let Some(prev) = scenario.steps.last() {
-                    if prev.id >= step.id {
-                        return Err(cur.err(n, format!("STEP {} after STEP {}", step.id, prev.id)));
-                    }
+                if let Some(prev) = scenario.steps.last()
+                    && prev.id >= step.id
+                {
+                    return Err(cur.err(n, format!("STEP {} after STEP {}", step.id, prev.id)));
                 }
                 scenario.steps.push(step);
             }

@@ -136,7 +136,7 @@ impl Replay {
             .filter(|e| query_matches(e, q));
         let chosen = match self.mode {
             AddressMode::ByAddress => candidates.next(),
-            AddressMode::Any => candidates.last(),
+            AddressMode::Any => candidates.next_back(),
         };
         if let Some(e) = chosen {
             let reply = build_reply(e, q);
@@ -151,14 +151,14 @@ impl Replay {
             if step.id < st.step || st.used_replies.contains(&i) {
                 continue;
             }
-            if let StepKind::Reply(e) = &step.kind {
-                if query_matches(e, q) {
-                    st.used_replies.insert(i);
-                    return (
-                        build_reply(e, q),
-                        format!("one-shot STEP {} REPLY", step.id),
-                    );
-                }
+            if let StepKind::Reply(e) = &step.kind
+                && query_matches(e, q)
+            {
+                st.used_replies.insert(i);
+                return (
+                    build_reply(e, q),
+                    format!("one-shot STEP {} REPLY", step.id),
+                );
             }
         }
         (None, "no matching entry".into())
@@ -186,5 +186,136 @@ impl Transport for ReplayTransport {
                     timeout_ms: 0,
                 })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use hickory_proto::op::Message;
+
+    use super::*;
+    use crate::deckard::message::encode;
+    use crate::deckard::parse::{Flags, parse_str};
+    use crate::deckard::text::parse_question;
+
+    const SC: &str = "\
+stub-addr: 192.0.2.1
+CONFIG_END
+SCENARIO_BEGIN replay selection
+RANGE_BEGIN 0 100
+\tADDRESS 192.0.2.1
+ENTRY_BEGIN
+MATCH opcode subdomain
+ADJUST copy_id copy_query
+REPLY QR NOERROR
+SECTION QUESTION
+com. IN NS
+SECTION AUTHORITY
+com. IN NS a.gtld.
+ENTRY_END
+RANGE_END
+RANGE_BEGIN 0 100
+\tADDRESS 192.0.2.2
+ENTRY_BEGIN
+MATCH opcode qtype qname
+ADJUST copy_id
+REPLY QR AA NOERROR
+SECTION QUESTION
+www.example.com. IN A
+SECTION ANSWER
+www.example.com. IN A 10.0.0.1
+ENTRY_END
+ENTRY_BEGIN
+MATCH opcode qtype qname
+ADJUST copy_id do_not_answer
+REPLY QR NOERROR
+SECTION QUESTION
+quiet.example.com. IN A
+ENTRY_END
+RANGE_END
+STEP 1 QUERY
+ENTRY_BEGIN
+REPLY RD
+SECTION QUESTION
+www.example.com. IN A
+ENTRY_END
+STEP 5 REPLY
+ENTRY_BEGIN
+MATCH opcode qtype qname
+ADJUST copy_id
+REPLY QR AA NOERROR
+SECTION QUESTION
+once.example.net. IN A
+SECTION ANSWER
+once.example.net. IN A 10.0.0.9
+ENTRY_END
+SCENARIO_END
+";
+
+    fn replay(mode: AddressMode) -> Replay {
+        let sc = parse_str(Path::new("replay.rpl"), SC).unwrap();
+        let r = Replay::new(Arc::new(sc), mode);
+        r.set_step(1);
+        r
+    }
+
+    fn ask(r: &Replay, server: &str, q: &str) -> Option<Message> {
+        let query = encode(
+            0x4242,
+            0,
+            0,
+            &Flags::default(),
+            &[parse_question(q).unwrap()],
+            [&[], &[], &[]],
+            Some(true),
+        );
+        let server = SocketAddr::new(server.parse().unwrap(), 53);
+        r.answer(server, Protocol::Udp, &query)
+            .map(|a| Message::from_vec(&a).unwrap())
+    }
+
+    #[test]
+    fn by_address_answers_from_the_server_asked() {
+        let r = replay(AddressMode::ByAddress);
+        let referral = ask(&r, "192.0.2.1", "www.example.com. IN A").unwrap();
+        assert!(referral.answers.is_empty() && referral.authorities.len() == 1);
+        assert_eq!(referral.metadata.id, 0x4242);
+        let answer = ask(&r, "192.0.2.2", "www.example.com. IN A").unwrap();
+        assert_eq!(answer.answers.len(), 1);
+        // An address no range lists may be answered by any range.
+        let any = ask(&r, "198.51.100.7", "www.example.com. IN A").unwrap();
+        assert_eq!(any.authorities.len(), 1);
+        // Nothing scripted, do_not_answer: silence.
+        assert!(ask(&r, "192.0.2.2", "www.example.com. IN AAAA").is_none());
+        assert!(ask(&r, "192.0.2.2", "quiet.example.com. IN A").is_none());
+        assert_eq!(r.log().len(), 5);
+    }
+
+    #[test]
+    fn any_mode_takes_the_last_match() {
+        let r = replay(AddressMode::Any);
+        let answer = ask(&r, "192.0.2.1", "www.example.com. IN A").unwrap();
+        assert_eq!(
+            answer.answers.len(),
+            1,
+            "the authoritative entry, not the referral"
+        );
+    }
+
+    #[test]
+    fn one_shot_replies_are_used_once() {
+        let r = replay(AddressMode::ByAddress);
+        let first = ask(&r, "203.0.113.1", "once.example.net. IN A");
+        // The catch-all referral matches first (subdomain com. fails for
+        // .net, so the one-shot STEP REPLY answers) …
+        assert_eq!(first.unwrap().answers.len(), 1);
+        // … and only once.
+        assert!(ask(&r, "203.0.113.1", "once.example.net. IN A").is_none());
+        // Past its step it is not used either.
+        let r = replay(AddressMode::ByAddress);
+        r.set_step(6);
+        assert!(ask(&r, "203.0.113.1", "once.example.net. IN A").is_none());
     }
 }

@@ -86,10 +86,10 @@ pub fn tokenize(line: &str) -> Result<Vec<Token>, String> {
                 }
                 s.push(c);
                 chars.next();
-                if c == '\\' {
-                    if let Some(n) = chars.next() {
-                        s.push(n);
-                    }
+                if c == '\\'
+                    && let Some(n) = chars.next()
+                {
+                    s.push(n);
                 }
             }
             out.push(Token {
@@ -126,10 +126,10 @@ pub fn name_wire(name: &Name, out: &mut Vec<u8>) {
 /// `TYPE1234` (RFC 3597 §5) or a mnemonic.
 pub fn parse_type(s: &str) -> Option<u16> {
     let up = s.to_ascii_uppercase();
-    if let Some(n) = up.strip_prefix("TYPE") {
-        if let Ok(v) = n.parse::<u16>() {
-            return Some(v);
-        }
+    if let Some(n) = up.strip_prefix("TYPE")
+        && let Ok(v) = n.parse::<u16>()
+    {
+        return Some(v);
     }
     match RecordType::from_str(&up) {
         Ok(RecordType::Unknown(_)) | Err(_) => None,
@@ -162,11 +162,11 @@ pub fn parse_question(line: &str) -> Result<RawQuestion, String> {
         if qtype.is_some() {
             return Err(format!("unexpected {:?} after the question type", t.text));
         }
-        if let Some(c) = parse_class(&t.text).filter(|_| qtype.is_none()) {
-            if parse_type(&t.text).is_none() {
-                qclass = c;
-                continue;
-            }
+        if let Some(c) = parse_class(&t.text)
+            && parse_type(&t.text).is_none()
+        {
+            qclass = c;
+            continue;
         }
         qtype = Some(parse_type(&t.text).ok_or_else(|| format!("unknown type {:?}", t.text))?);
     }

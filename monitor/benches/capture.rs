@@ -1,0 +1,230 @@
+//! Decode + ECS JSON throughput over an in-memory pcap of ≥ 100,000 DNS
+//! messages (queries and answers; A, AAAA, TXT; IPv4 and IPv6; UDP and some
+//! TCP), with decode alone and pcap reading alone as same-run baselines.
+//!
+//! `cargo bench -p monitor --bench capture -- --measurement-time 5`
+
+use std::hint::black_box;
+use std::io::{self, Cursor};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hickory_proto::rr::RecordType;
+use monitor::capture::pcap::PcapSource;
+use monitor::decode::{DecodeLimits, Decoder, build};
+use monitor::event::DnsEvent;
+use monitor::sinks::jsonl::JsonLinesSink;
+
+/// Transactions (query + answer); every 10th goes over TCP.
+const TRANSACTIONS: usize = 50_000;
+/// Under `cargo test --all-targets` (no `--bench` flag) criterion runs each
+/// benchmark once as a smoke test; a small corpus keeps that quick.
+const SMOKE_TRANSACTIONS: usize = 2_000;
+
+fn measuring() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+struct Corpus {
+    pcap: Vec<u8>,
+    messages: u64,
+}
+
+fn generate(transactions: usize) -> Corpus {
+    let mut frames: Vec<Vec<u8>> = Vec::with_capacity(transactions * 3);
+    let mut messages = 0u64;
+    for i in 0..transactions {
+        let id = i as u16;
+        let v6 = i % 3 == 0;
+        let (client, server): (SocketAddr, SocketAddr) = if v6 {
+            (
+                SocketAddr::new(
+                    format!("fd00::{:x}", 0x10 + i % 200)
+                        .parse::<IpAddr>()
+                        .unwrap(),
+                    20_000 + (i % 40_000) as u16,
+                ),
+                "[fd00::53]:53".parse().unwrap(),
+            )
+        } else {
+            (
+                SocketAddr::new(
+                    format!("198.18.{}.{}", i / 250 % 250, 1 + i % 250)
+                        .parse::<IpAddr>()
+                        .unwrap(),
+                    20_000 + (i % 40_000) as u16,
+                ),
+                "198.18.0.53:53".parse().unwrap(),
+            )
+        };
+        let name = format!("host{}.zone{}.example.test.", i % 997, i % 13);
+        let (qtype, answer) = match i % 3 {
+            0 => (
+                RecordType::AAAA,
+                build::dns_answer_a(
+                    id,
+                    &name,
+                    &[format!("fd00::1:{:x}", i % 65_000).parse().unwrap()],
+                ),
+            ),
+            1 => (
+                RecordType::A,
+                build::dns_answer_a(
+                    id,
+                    &name,
+                    &[
+                        format!("198.18.1.{}", i % 250).parse().unwrap(),
+                        "198.18.2.2".parse().unwrap(),
+                    ],
+                ),
+            ),
+            _ => (
+                RecordType::TXT,
+                build::dns_answer_txt(
+                    id,
+                    &name,
+                    &[
+                        format!("v=spf1 include:_spf{i}.example.test -all"),
+                        "k=v".into(),
+                    ],
+                ),
+            ),
+        };
+        let query = build::dns_query(id, &name, qtype);
+        if i % 10 == 9 {
+            let (cs, ss) = (1000u32 + i as u32, 5000u32 + i as u32);
+            frames.push(build::tcp_frame(client, server, cs, build::TCP_SYN, b""));
+            frames.push(build::tcp_frame(
+                server,
+                client,
+                ss,
+                build::TCP_SYN | 0x10,
+                b"",
+            ));
+            let q = build::tcp_framed(&query);
+            frames.push(build::tcp_frame(
+                client,
+                server,
+                cs + 1,
+                build::TCP_PSH_ACK | build::TCP_FIN,
+                &q,
+            ));
+            let a = build::tcp_framed(&answer);
+            frames.push(build::tcp_frame(
+                server,
+                client,
+                ss + 1,
+                build::TCP_PSH_ACK | build::TCP_FIN,
+                &a,
+            ));
+        } else {
+            frames.push(build::udp_frame(client, server, &query));
+            frames.push(build::udp_frame(server, client, &answer));
+        }
+        messages += 2;
+    }
+    let start = UNIX_EPOCH + Duration::from_secs(1_764_000_000);
+    let packets: Vec<(SystemTime, Vec<u8>)> = frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| (start + Duration::from_micros(i as u64 * 10), f))
+        .collect();
+    Corpus {
+        pcap: build::pcap_file(1, &packets),
+        messages,
+    }
+}
+
+fn decode_all(pcap: &[u8], mut each: impl FnMut(monitor::decode::DnsMessage)) -> u64 {
+    let mut d = Decoder::new(DecodeLimits::default());
+    let mut out = Vec::with_capacity(4);
+    for p in PcapSource::new(Cursor::new(pcap)).unwrap() {
+        d.push(&p.unwrap(), &mut out);
+        for m in out.drain(..) {
+            each(m);
+        }
+    }
+    d.counters().messages
+}
+
+fn bench(c: &mut Criterion) {
+    let measuring = measuring();
+    let corpus = generate(if measuring {
+        TRANSACTIONS
+    } else {
+        SMOKE_TRANSACTIONS
+    });
+    // Sanity: the corpus decodes completely, or the figures mean nothing.
+    assert_eq!(decode_all(&corpus.pcap, |_| {}), corpus.messages);
+    assert!(!measuring || corpus.messages >= 100_000);
+    eprintln!(
+        "corpus: {} messages, {} bytes of pcap",
+        corpus.messages,
+        corpus.pcap.len()
+    );
+
+    let mut g = c.benchmark_group("capture");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(corpus.messages));
+    g.bench_function("pcap_read", |b| {
+        b.iter(|| {
+            let n = PcapSource::new(Cursor::new(&corpus.pcap))
+                .unwrap()
+                .map(|p| p.unwrap().data.len())
+                .sum::<usize>();
+            black_box(n)
+        })
+    });
+    g.bench_function("decode", |b| {
+        b.iter(|| black_box(decode_all(&corpus.pcap, |m| drop(black_box(m)))))
+    });
+    g.bench_function("decode_json", |b| {
+        b.iter(|| {
+            let mut sink = JsonLinesSink::writer(Box::new(io::sink()));
+            let n = decode_all(&corpus.pcap, |m| {
+                sink.write(&DnsEvent::from_message(m, None).to_ecs())
+                    .unwrap();
+            });
+            black_box(n)
+        })
+    });
+    g.finish();
+
+    // Where the JSON time goes, per message, on 1,000 decoded messages.
+    let mut msgs = Vec::new();
+    decode_all(&corpus.pcap, |m| {
+        if msgs.len() < 1000 {
+            msgs.push(m)
+        }
+    });
+    let events: Vec<DnsEvent> = msgs
+        .iter()
+        .cloned()
+        .map(|m| DnsEvent::from_message(m, None))
+        .collect();
+    let mut g = c.benchmark_group("json_parts");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(events.len() as u64));
+    g.bench_function("build_document", |b| {
+        b.iter(|| {
+            events
+                .iter()
+                .map(|e| black_box(e.ecs()).dns.id as u64)
+                .sum::<u64>()
+        })
+    });
+    let docs: Vec<_> = events.iter().map(|e| e.ecs()).collect();
+    g.bench_function("serialise_document", |b| {
+        b.iter(|| {
+            let mut sink = JsonLinesSink::writer(Box::new(io::sink()));
+            for d in &docs {
+                sink.write_record(d).unwrap();
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
