@@ -61,7 +61,7 @@ impl Monitor {
         let stderr = dir.join(format!("dnssec-monitor-test-{tag}.err"));
         let _ = std::fs::remove_file(&output);
         let out_s = output.display().to_string();
-        let mut args = vec!["run", "--output", out_s.as_str()];
+        let mut args = vec!["run", "--events", "--output", out_s.as_str()];
         args.extend_from_slice(extra);
         let child = Command::new(&bin)
             .args(&args)
@@ -78,6 +78,11 @@ impl Monitor {
         };
         m.wait_log("capturing DNS", Duration::from_secs(20))?;
         Ok(m)
+    }
+
+    /// The daemon's pid while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn log(&self) -> String {

@@ -41,6 +41,12 @@ pub struct RunArgs {
     /// A port that carries DNS (repeatable).
     #[arg(long = "dns-port", value_name = "PORT", default_values_t = [53u16])]
     pub dns_ports: Vec<u16>,
+    /// Detection options (see run_detect.rs).
+    #[command(flatten)]
+    pub detect: super::run_detect::DetectArgs,
+    /// Metrics endpoint (see run_ops.rs).
+    #[command(flatten)]
+    pub ops: super::run_ops::OpsArgs,
 }
 
 /// Capacity of the packet and line channels.
@@ -100,6 +106,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         attached.join(", "),
         cgroup_root.display()
     );
+    super::run_ops::drop_privileges()?;
     let progs = Arc::new(Mutex::new(progs));
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -107,6 +114,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let drops = Arc::new(StageDrops::default());
     let (pkt_tx, pkt_rx) = mpsc::channel::<CapturedPacket>(CHANNEL);
     let (line_tx, line_rx) = mpsc::channel::<serde_json::Value>(CHANNEL);
+    let (ev_tx, ev_rx) = mpsc::channel::<DnsEvent>(CHANNEL);
 
     let reader = RingReader::new(maps.ring, names.clone()).context("watching the ring buffer")?;
     let reader = tokio::spawn(reader.run(pkt_tx, ring_stats.clone(), stop_rx.clone()));
@@ -118,7 +126,16 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         stop_rx.clone(),
     ));
     let processes = ProcessTable::new(maps.flows, Some(ContainerResolver::new(cgroup_root)));
-    let decode = tokio::spawn(decode_stage(pkt_rx, line_tx, processes, drops.clone()));
+    let decode = tokio::spawn(decode_stage(pkt_rx, ev_tx, processes, drops.clone()));
+    let kernel = Arc::new(maps.counters);
+    let _metrics =
+        super::run_ops::start(&args.ops, &args.detect, kernel.clone(), ring_stats.clone()).await?;
+    let detection = super::run_detect::start(
+        &args.detect,
+        ev_rx,
+        line_tx,
+        loss_source(kernel.clone(), ring_stats.clone(), drops.clone()),
+    )?;
     let sink = std::thread::Builder::new()
         .name("sink".into())
         .spawn({
@@ -132,6 +149,8 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     reader.await.context("reader task")??;
     let _ = link_task.await;
     let decoded = decode.await.context("decode task")?;
+    let detect_report = detection.handle.clone();
+    detection.finish().await;
     let sunk = sink
         .join()
         .map_err(|_| anyhow::anyhow!("sink thread panicked"))?;
@@ -139,7 +158,11 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         .map_err(|_| anyhow::anyhow!("programs still shared at exit"))?
         .into_inner()
         .map_err(|_| anyhow::anyhow!("program lock poisoned"))?;
-    report(&maps.counters, &ring_stats, &drops, &decoded);
+    report(&kernel, &ring_stats, &drops, &decoded);
+    eprintln!(
+        "dnssec-monitor: {}",
+        super::run_detect::report(&detect_report)
+    );
     drop(progs);
     sunk.with_context(|| format!("writing {}", args.output))?;
     Ok(0)
@@ -255,7 +278,7 @@ struct Decoded {
 
 async fn decode_stage(
     mut rx: mpsc::Receiver<CapturedPacket>,
-    tx: mpsc::Sender<serde_json::Value>,
+    tx: mpsc::Sender<DnsEvent>,
     mut processes: ProcessTable<FlowsMap>,
     drops: Arc<StageDrops>,
 ) -> Decoded {
@@ -299,8 +322,9 @@ async fn decode_stage(
     }
 }
 
-/// One message → one ECS document (with the process joined in).
-fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> serde_json::Value {
+/// One message → one event (with the process joined in). The monitor's
+/// own lookups are recognised downstream by pid (run_detect.rs).
+fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> DnsEvent {
     let mut ev = DnsEvent::from_message(msg, None);
     let proto = match ev.transport {
         Transport::Udp => Proto::Udp,
@@ -308,20 +332,36 @@ fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> serde_json
     };
     let is_query = ev.kind == DnsKind::Query;
     ev.process = processes.lookup(proto, ev.client, ev.server, is_query, Instant::now());
-    let mut doc = ev.to_ecs();
-    // The monitor's own lookups (its resolver) are marked so later stages
-    // and readers can leave them out.
-    if ev.process.as_ref().is_some_and(|p| processes.is_own(p))
-        && let Some(obj) = doc.as_object_mut()
-    {
-        let dm = obj
-            .entry("dnssec_monitor")
-            .or_insert_with(|| serde_json::Value::Object(Default::default()));
-        if let Some(dm) = dm.as_object_mut() {
-            dm.insert("own_query".into(), serde_json::Value::Bool(true));
-        }
-    }
-    doc
+    ev
+}
+
+/// The drop counters of the stages before detection, for `capture_loss`.
+fn loss_source(
+    kernel: Arc<KernelCounters>,
+    ring: Arc<RingStats>,
+    drops: Arc<StageDrops>,
+) -> crate::detect::stage::LossSource {
+    Box::new(move || {
+        let mut v: Vec<(String, u64)> = kernel
+            .named()
+            .into_iter()
+            .filter(|(n, _)| matches!(*n, "ring_full" | "load_failed"))
+            .map(|(n, c)| (format!("kernel_{n}"), c))
+            .collect();
+        v.push((
+            "ring_channel_full".into(),
+            ring.channel_full.load(Ordering::Relaxed),
+        ));
+        v.push((
+            "ring_malformed".into(),
+            ring.malformed.load(Ordering::Relaxed),
+        ));
+        v.push((
+            "decode_channel_full".into(),
+            drops.lines_channel_full.load(Ordering::Relaxed),
+        ));
+        v
+    })
 }
 
 fn sink_stage(

@@ -274,6 +274,49 @@ impl Engine {
         }
     }
 
+    /// A lookup that bypasses the answer cache (zone keys may still come
+    /// from the zone cache) and refreshes it: the detector's confirming
+    /// re-query of the zone's servers before it calls an answer forged
+    /// (DESIGN.md "Detection", `answer_mismatch`).
+    pub async fn lookup_fresh(&self, name: &Name, rtype: RecordType) -> Lookup {
+        let inner = &self.inner;
+        inner.lookups_total.fetch_add(1, Ordering::Relaxed);
+        let mut qname = name.to_lowercase();
+        qname.set_fqdn(true);
+        let result = Arc::new(self.lookup_uncached(&qname, rtype).await);
+        let bytes = 256
+            + 128 * (result.answers.len() + result.rrsigs.len())
+            + 128 * result.trace.steps.len();
+        inner.lookups.insert(
+            (qname, rtype),
+            result.clone(),
+            result.ttl,
+            bytes,
+            &inner.config.clock,
+        );
+        result.as_ref().clone()
+    }
+
+    /// The validated state of the deepest zone at or above `name`: for a
+    /// secure zone, its validated DNSKEYs, so a caller can verify RRSIGs
+    /// it captured elsewhere (the detector's `bogus_signature` check).
+    pub async fn zone_state(&self, name: &Name) -> ZoneState {
+        let cfg = &self.inner.config;
+        let mut work = Work::new(&cfg.limits);
+        let ctx = ChainCtx {
+            resolver: &self.inner.resolver,
+            anchors: &cfg.trust_anchors,
+            negative_anchors: &cfg.negative_trust_anchors,
+            limits: &cfg.limits,
+            now: cfg.clock.now_unix(),
+            cache: &self.inner.zones,
+            clock: &cfg.clock,
+        };
+        let mut n = name.to_lowercase();
+        n.set_fqdn(true);
+        ctx.zone_state(&n, &mut work).await
+    }
+
     async fn lookup_uncached(&self, qname: &Name, qtype: RecordType) -> Lookup {
         let limits = &self.inner.config.limits;
         let mut work = Work::new(limits);

@@ -1,0 +1,291 @@
+//! The detection step of `dnssec-monitor run`, kept apart from the capture
+//! side: its options (and the same keys from `--config FILE`), the engine
+//! and policy they make, and [`start`], which turns the decoded DNS events
+//! into alert lines (and event lines with `--events`) on the sink channel.
+//!
+//! ```text
+//! decode ─(DnsEvent)─▶ tee (--events: ECS line) ─▶ detect stage ─(Alert)─▶ ECS line ─▶ sink
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use anyhow::{Context, bail};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::validate::parse_server;
+use crate::config::{Config, Nta, check_config};
+use crate::detect::alert::Rule;
+use crate::detect::detector::{Detector, DetectorConfig};
+use crate::detect::policy::DetectPolicy;
+use crate::detect::stage::{LossSource, StageHandle, StageOptions, spawn_detect_stage};
+use crate::dnssec::anchors::TrustAnchors;
+use crate::dnssec::engine::{Engine, EngineConfig, RootHints};
+use crate::dnssec::transport_net::NetTransport;
+use crate::event::DnsEvent;
+
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct DetectArgs {
+    /// TOML configuration (see monitor/config/dnssec-monitor.toml); the
+    /// options below add to its lists and override its values.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A resolver this host is expected to use (repeatable): RD=1 answers
+    /// for secure names from any other server raise unsigned_fallback.
+    #[arg(long = "resolver", value_name = "ADDR[:PORT]")]
+    pub resolvers: Vec<String>,
+    /// A resolver expected to validate and set AD (repeatable).
+    #[arg(long = "validating-resolver", value_name = "ADDR[:PORT]")]
+    pub validating_resolvers: Vec<String>,
+    /// Where the monitor's own engine asks (DO+CD) instead of iterating
+    /// from the root (repeatable).
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    pub upstream: Vec<String>,
+    /// Root hints in named.root format (default: the built-in IANA hints).
+    #[arg(long, value_name = "FILE")]
+    pub root_hints: Option<PathBuf>,
+    /// Trust anchors (DS/DNSKEY records or RFC 7958 XML; default: IANA root KSKs).
+    #[arg(long, value_name = "FILE")]
+    pub trust_anchor: Option<PathBuf>,
+    /// Never alert on this name or anything below it (repeatable).
+    #[arg(long = "allow", value_name = "NAME")]
+    pub allow: Vec<String>,
+    /// Negative trust anchor (RFC 7646): a known-broken zone (repeatable).
+    #[arg(long = "nta", value_name = "ZONE")]
+    pub nta: Vec<String>,
+    /// Also write every DNS message as an event (alerts are always written).
+    #[arg(long)]
+    pub events: bool,
+}
+
+/// The configuration file (if any) with the command-line options applied.
+pub fn effective_config(args: &DetectArgs) -> anyhow::Result<Config> {
+    let mut cfg = match &args.config {
+        Some(p) => check_config(p).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => Config::default(),
+    };
+    let servers = |v: &[String]| {
+        v.iter()
+            .map(|s| parse_server(s))
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    cfg.resolvers.extend(servers(&args.resolvers)?);
+    cfg.validating_resolvers
+        .extend(servers(&args.validating_resolvers)?);
+    if !args.upstream.is_empty() {
+        cfg.upstream = servers(&args.upstream)?;
+    }
+    if args.root_hints.is_some() {
+        cfg.root_hints = args.root_hints.clone();
+    }
+    if args.trust_anchor.is_some() {
+        cfg.trust_anchor = args.trust_anchor.clone();
+    }
+    cfg.allow.extend(args.allow.iter().cloned());
+    cfg.nta.extend(args.nta.iter().map(|z| Nta {
+        zone: z.clone(),
+        expires: None,
+    }));
+    cfg.events |= args.events;
+    Ok(cfg)
+}
+
+/// The engine the rules consult, from the configuration.
+pub fn build_engine(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<Engine> {
+    let mut ec = if cfg.upstream.is_empty() {
+        let hints = match &cfg.root_hints {
+            Some(p) => RootHints::from_file(p)
+                .with_context(|| format!("reading root hints {}", p.display()))?,
+            None => RootHints::iana(),
+        };
+        EngineConfig::iterative(hints)
+    } else {
+        if cfg.root_hints.is_some() {
+            bail!("root hints and upstream exclude each other");
+        }
+        EngineConfig::upstream(cfg.upstream.clone())
+    };
+    if let Some(p) = &cfg.trust_anchor {
+        ec.trust_anchors = TrustAnchors::from_file(p)
+            .with_context(|| format!("reading trust anchor {}", p.display()))?;
+    }
+    ec.negative_trust_anchors = policy.active_ntas(SystemTime::now());
+    Ok(Engine::new(ec, Arc::new(NetTransport::default())))
+}
+
+/// The running detection step.
+pub struct Detection {
+    pub handle: StageHandle,
+    tee: JoinHandle<()>,
+    stage: JoinHandle<()>,
+    out: JoinHandle<()>,
+}
+
+/// Starts detection on the current runtime: `events` from decode, lines to
+/// the sink on `lines`; `loss` names the earlier stages' drop counters.
+/// Full line channel: the line is dropped and counted by the sink stage's
+/// own accounting upstream of it (alerts wait instead, see [`send_line`]).
+pub fn start(
+    args: &DetectArgs,
+    events: mpsc::Receiver<DnsEvent>,
+    lines: mpsc::Sender<serde_json::Value>,
+    loss: LossSource,
+) -> anyhow::Result<Detection> {
+    let cfg = effective_config(args)?;
+    let policy = DetectPolicy::from_config(&cfg)?;
+    let engine = build_engine(&cfg, &policy)?;
+    let own = policy.clone();
+    let detector = Detector::new(
+        engine,
+        policy,
+        DetectorConfig {
+            started: Some(SystemTime::now()),
+            ..DetectorConfig::default()
+        },
+    );
+    let (det_tx, det_rx) = mpsc::channel::<DnsEvent>(65_536);
+    let (alert_tx, mut alert_rx) = mpsc::channel(4_096);
+    let (handle, stage) = spawn_detect_stage(
+        detector,
+        det_rx,
+        alert_tx,
+        StageOptions {
+            loss_source: Some(loss),
+            ..StageOptions::default()
+        },
+    );
+    let with_events = cfg.events;
+    let ev_lines = lines.clone();
+    let counters = handle.stage.clone();
+    let tee = tokio::spawn(async move {
+        let mut events = events;
+        while let Some(ev) = events.recv().await {
+            if with_events {
+                let _ = ev_lines.try_send(event_doc(&ev, own.is_own(&ev)));
+            }
+            if det_tx.try_send(ev).is_err() {
+                // Counted as a stage drop; surfaces as capture_loss.
+                counters.input_full.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    let out = tokio::spawn(async move {
+        while let Some(a) = alert_rx.recv().await {
+            if lines.send(a.to_ecs()).await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok(Detection {
+        handle,
+        tee,
+        stage,
+        out,
+    })
+}
+
+/// The event's ECS document; the monitor's own lookups (its engine) are
+/// marked `dnssec_monitor.own_query` so readers can leave them out.
+fn event_doc(ev: &DnsEvent, own: bool) -> serde_json::Value {
+    let mut doc = ev.to_ecs();
+    if own
+        && let Some(dm) = doc
+            .get_mut("dnssec_monitor")
+            .and_then(serde_json::Value::as_object_mut)
+    {
+        dm.insert("own_query".into(), serde_json::Value::Bool(true));
+    }
+    doc
+}
+
+impl Detection {
+    /// Waits until the event channel closed and every alert was handed on.
+    pub async fn finish(self) {
+        let _ = self.tee.await;
+        let _ = self.stage.await;
+        let _ = self.out.await;
+    }
+}
+
+/// One line for the exit report: stage counters and alerts per rule.
+pub fn report(h: &StageHandle) -> String {
+    let s = &h.stage;
+    let d = &h.detect;
+    let per_rule: Vec<String> = Rule::ALL
+        .iter()
+        .map(|r| format!("{}={}", r.name(), d.alerts_of(*r)))
+        .collect();
+    format!(
+        "detect: received={} alerts={} input_full={} pending_full={} verdict_queue_full={} own_skipped={}; {}",
+        s.received.load(Ordering::Relaxed),
+        s.emitted.load(Ordering::Relaxed),
+        s.input_full.load(Ordering::Relaxed),
+        s.pending_full.load(Ordering::Relaxed),
+        d.verdict_queue_full.load(Ordering::Relaxed),
+        d.own_skipped.load(Ordering::Relaxed),
+        per_rule.join(" ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        d: DetectArgs,
+    }
+
+    #[test]
+    fn options_map_to_config_keys() {
+        let dir = std::env::temp_dir().join(format!("run-detect-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("c.toml");
+        std::fs::write(
+            &f,
+            "resolvers = [\"127.0.0.53\"]\nallow = [\"printer.lan\"]\n",
+        )
+        .unwrap();
+        let cli = Cli::parse_from([
+            "x",
+            "--config",
+            f.to_str().unwrap(),
+            "--resolver",
+            "10.0.0.1",
+            "--validating-resolver",
+            "10.0.0.2:5353",
+            "--allow",
+            "corp.example",
+            "--nta",
+            "broken.example",
+            "--events",
+        ]);
+        let c = effective_config(&cli.d).unwrap();
+        let s: Vec<String> = c.resolvers.iter().map(|a| a.to_string()).collect();
+        assert_eq!(s, ["127.0.0.53:53", "10.0.0.1:53"]);
+        assert_eq!(c.validating_resolvers[0].to_string(), "10.0.0.2:5353");
+        assert_eq!(c.allow, ["printer.lan", "corp.example"]);
+        assert_eq!(c.nta[0].zone, "broken.example");
+        assert!(c.events);
+        let p = DetectPolicy::from_config(&c).unwrap();
+        assert!(p.expected_resolver("10.0.0.2:5353".parse().unwrap()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let cli = Cli::parse_from(["x", "--resolver", "not-an-address"]);
+        assert!(effective_config(&cli.d).is_err());
+        let cli = Cli::parse_from(["x", "--config", "/nonexistent/dnssec-monitor.toml"]);
+        let e = effective_config(&cli.d).unwrap_err().to_string();
+        assert!(e.contains("cannot read"), "{e}");
+        let cli = Cli::parse_from(["x", "--upstream", "127.0.0.1", "--root-hints", "/x"]);
+        let c = effective_config(&cli.d).unwrap();
+        assert!(build_engine(&c, &DetectPolicy::default()).is_err());
+    }
+}

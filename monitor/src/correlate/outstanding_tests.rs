@@ -1,0 +1,308 @@
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use super::*;
+use crate::detect::testkit::{CLIENT, RESOLVER, answer_msg, event, query_msg};
+
+fn a(name: &str, ip: [u8; 4]) -> Record {
+    Record::from_rdata(
+        Name::from_ascii(name).unwrap(),
+        300,
+        RData::A(A(Ipv4Addr::from(ip))),
+    )
+}
+
+fn table() -> OutstandingTable {
+    OutstandingTable::new(OutstandingConfig {
+        warmup: Duration::ZERO,
+        ..OutstandingConfig::default()
+    })
+}
+
+#[test]
+fn answer_joins_its_query_with_the_process() {
+    let mut t = table();
+    let q = query_msg(7, "www.secure.test.", RecordType::A, true, true);
+    t.on_query(&event(q.clone(), CLIENT, RESOLVER, 0));
+    let ans = answer_msg(
+        &q,
+        ResponseCode::NoError,
+        vec![a("www.secure.test.", [192, 0, 2, 1])],
+    );
+    match t.on_answer(&event(ans, CLIENT, RESOLVER, 20)) {
+        Join::Answered { query } => {
+            assert_eq!(query.id, 7);
+            assert!(query.rd && query.dnssec_ok);
+            assert_eq!(query.process.unwrap().name, "curl");
+        }
+        j => panic!("expected Answered, got {j:?}"),
+    }
+    assert_eq!(t.stats().joined, 1);
+}
+
+#[test]
+fn question_case_does_not_matter_but_txid_and_port_do() {
+    let mut t = table();
+    let q = query_msg(7, "WwW.Secure.TEST.", RecordType::A, true, false);
+    t.on_query(&event(q, CLIENT, RESOLVER, 0));
+    let q2 = query_msg(7, "www.secure.test.", RecordType::A, true, false);
+    let ans = answer_msg(&q2, ResponseCode::NoError, vec![]);
+    assert!(matches!(
+        t.on_answer(&event(ans.clone(), CLIENT, RESOLVER, 5)),
+        Join::Answered { .. }
+    ));
+    // Another client port: nothing outstanding there.
+    assert_eq!(
+        t.on_answer(&event(ans, "10.0.0.2:40001", RESOLVER, 6)),
+        Join::Unsolicited { wrong_txid: None }
+    );
+}
+
+#[test]
+fn answer_without_query_is_unsolicited() {
+    let mut t = table();
+    let q = query_msg(9, "www.secure.test.", RecordType::A, true, false);
+    let ans = answer_msg(
+        &q,
+        ResponseCode::NoError,
+        vec![a("www.secure.test.", [6, 6, 6, 6])],
+    );
+    assert_eq!(
+        t.on_answer(&event(ans, CLIENT, RESOLVER, 0)),
+        Join::Unsolicited { wrong_txid: None }
+    );
+    assert_eq!(t.stats().unsolicited, 1);
+}
+
+#[test]
+fn late_answer_after_timeout_is_unsolicited() {
+    let mut t = table();
+    let q = query_msg(9, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q.clone(), CLIENT, RESOLVER, 0));
+    let ans = answer_msg(&q, ResponseCode::NoError, vec![]);
+    assert_eq!(
+        t.on_answer(&event(ans, CLIENT, RESOLVER, 11_000)),
+        Join::Unsolicited { wrong_txid: None }
+    );
+    assert_eq!(t.stats().entries, 0);
+}
+
+#[test]
+fn two_different_answers_race_but_a_repeat_does_not() {
+    let mut t = table();
+    let q = query_msg(1, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q.clone(), CLIENT, RESOLVER, 0));
+    let good = answer_msg(
+        &q,
+        ResponseCode::NoError,
+        vec![
+            a("www.secure.test.", [192, 0, 2, 1]),
+            a("www.secure.test.", [192, 0, 2, 2]),
+        ],
+    );
+    // Same data in another order and TTL: a retransmission.
+    let mut again = answer_msg(
+        &q,
+        ResponseCode::NoError,
+        vec![
+            a("www.secure.test.", [192, 0, 2, 2]),
+            a("www.secure.test.", [192, 0, 2, 1]),
+        ],
+    );
+    again.answers[0].ttl = 299;
+    let forged = answer_msg(
+        &q,
+        ResponseCode::NoError,
+        vec![a("www.secure.test.", [6, 6, 6, 6])],
+    );
+    assert!(matches!(
+        t.on_answer(&event(good, CLIENT, RESOLVER, 10)),
+        Join::Answered { .. }
+    ));
+    assert!(matches!(
+        t.on_answer(&event(again, CLIENT, RESOLVER, 11)),
+        Join::Repeated { .. }
+    ));
+    match t.on_answer(&event(forged.clone(), CLIENT, RESOLVER, 15)) {
+        Join::Race {
+            distinct,
+            first,
+            since_first,
+            ..
+        } => {
+            assert_eq!(distinct, 2);
+            assert!(first.contains("192.0.2.1"), "{first}");
+            assert_eq!(since_first, Duration::from_millis(5));
+        }
+        j => panic!("expected Race, got {j:?}"),
+    }
+    // Reported once per query.
+    assert!(matches!(
+        t.on_answer(&event(forged, CLIENT, RESOLVER, 16)),
+        Join::Repeated { .. }
+    ));
+    assert_eq!(t.stats().races, 1);
+}
+
+#[test]
+fn different_answer_after_the_window_is_unsolicited_not_race() {
+    let mut t = table();
+    let q = query_msg(1, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q.clone(), CLIENT, RESOLVER, 0));
+    let good = answer_msg(
+        &q,
+        ResponseCode::NoError,
+        vec![a("www.secure.test.", [192, 0, 2, 1])],
+    );
+    let other = answer_msg(
+        &q,
+        ResponseCode::NoError,
+        vec![a("www.secure.test.", [6, 6, 6, 6])],
+    );
+    t.on_answer(&event(good, CLIENT, RESOLVER, 10));
+    assert_eq!(
+        t.on_answer(&event(other, CLIENT, RESOLVER, 3_000)),
+        Join::Unsolicited { wrong_txid: None }
+    );
+}
+
+#[test]
+fn wrong_txid_burst_toward_one_socket() {
+    let mut t = table();
+    let q = query_msg(100, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q, CLIENT, RESOLVER, 0));
+    let mut joins = Vec::new();
+    for (i, id) in [200u16, 201, 202, 203].into_iter().enumerate() {
+        let g = query_msg(id, "www.secure.test.", RecordType::A, true, false);
+        let ans = answer_msg(
+            &g,
+            ResponseCode::NoError,
+            vec![a("www.secure.test.", [6, 6, 6, 6])],
+        );
+        joins.push(t.on_answer(&event(ans, CLIENT, RESOLVER, 1 + i as u64)));
+    }
+    assert_eq!(
+        joins[0],
+        Join::Unsolicited {
+            wrong_txid: Some(1)
+        }
+    );
+    assert_eq!(
+        joins[1],
+        Join::Unsolicited {
+            wrong_txid: Some(2)
+        }
+    );
+    assert!(
+        matches!(&joins[2], Join::TxidBurst { answers: 3, query, .. } if query.id == 100),
+        "{:?}",
+        joins[2]
+    );
+    assert_eq!(joins[3], Join::BurstContinues);
+    assert_eq!(t.stats().wrong_txid, 4);
+}
+
+#[test]
+fn spread_out_wrong_txids_are_no_burst() {
+    let mut t = table();
+    let q = query_msg(100, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q, CLIENT, RESOLVER, 0));
+    for (i, id) in [200u16, 201, 202].into_iter().enumerate() {
+        let g = query_msg(id, "www.secure.test.", RecordType::A, true, false);
+        let ans = answer_msg(&g, ResponseCode::NoError, vec![]);
+        let j = t.on_answer(&event(ans, CLIENT, RESOLVER, i as u64 * 2_500));
+        assert!(
+            matches!(
+                j,
+                Join::Unsolicited {
+                    wrong_txid: Some(1)
+                }
+            ),
+            "{j:?}"
+        );
+    }
+}
+
+#[test]
+fn full_table_evicts_oldest_and_counts() {
+    let mut t = OutstandingTable::new(OutstandingConfig {
+        max_entries: 2,
+        warmup: Duration::ZERO,
+        ..OutstandingConfig::default()
+    });
+    for id in 1..=3u16 {
+        let q = query_msg(id, "www.secure.test.", RecordType::A, true, false);
+        t.on_query(&event(q, CLIENT, RESOLVER, u64::from(id)));
+    }
+    let s = t.stats();
+    assert_eq!((s.entries, s.evicted_full), (2, 1));
+    let q1 = query_msg(1, "www.secure.test.", RecordType::A, true, false);
+    let ans = answer_msg(&q1, ResponseCode::NoError, vec![]);
+    // Evicted: query 1's socket still has queries 2 and 3 out → a wrong-txid guess.
+    assert_eq!(
+        t.on_answer(&event(ans, CLIENT, RESOLVER, 10)),
+        Join::Unsolicited {
+            wrong_txid: Some(1)
+        }
+    );
+}
+
+#[test]
+fn expiry_counts_unanswered_queries() {
+    let mut t = table();
+    let q = query_msg(1, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q, CLIENT, RESOLVER, 0));
+    t.expire(crate::detect::testkit::at(20_000));
+    assert_eq!((t.stats().expired, t.stats().entries), (1, 0));
+}
+
+#[test]
+fn unmatched_answers_right_after_start_are_warmup() {
+    let mut t = OutstandingTable::new(OutstandingConfig::default());
+    let q = query_msg(9, "www.secure.test.", RecordType::A, true, false);
+    let ans = answer_msg(&q, ResponseCode::NoError, vec![]);
+    assert_eq!(
+        t.on_answer(&event(ans.clone(), CLIENT, RESOLVER, 0)),
+        Join::BeforeStart
+    );
+    assert_eq!(
+        t.on_answer(&event(ans.clone(), CLIENT, RESOLVER, 9_999)),
+        Join::BeforeStart
+    );
+    // Twin: after the warm-up the same answer is unsolicited.
+    assert_eq!(
+        t.on_answer(&event(ans, CLIENT, RESOLVER, 10_000)),
+        Join::Unsolicited { wrong_txid: None }
+    );
+    assert_eq!(t.stats().warmup, 2);
+}
+
+#[test]
+fn a_new_query_reusing_an_answered_key_starts_afresh() {
+    let mut t = table();
+    let q = query_msg(5, "www.secure.test.", RecordType::A, true, false);
+    let a1 = answer_msg(
+        &q,
+        ResponseCode::NoError,
+        vec![a("www.secure.test.", [192, 0, 2, 1])],
+    );
+    t.on_query(&event(q.clone(), CLIENT, RESOLVER, 0));
+    assert!(matches!(
+        t.on_answer(&event(a1.clone(), CLIENT, RESOLVER, 1)),
+        Join::Answered { .. }
+    ));
+    // Twin: without a new query the same answer is only a repeat.
+    assert!(matches!(
+        t.on_answer(&event(a1.clone(), CLIENT, RESOLVER, 2)),
+        Join::Repeated { .. }
+    ));
+    t.on_query(&event(q, CLIENT, RESOLVER, 3));
+    assert!(matches!(
+        t.on_answer(&event(a1, CLIENT, RESOLVER, 4)),
+        Join::Answered { .. }
+    ));
+}

@@ -1,0 +1,235 @@
+//! An alert and its ECS JSON: the DNS event's own ECS document
+//! ([`DnsEvent::to_ecs`]) with `event.kind = "alert"`, the rule, severity
+//! and risk score, the `dnssec` object and `dnssec_monitor.rule_detail`.
+//! The shape is pinned by `docs/alert.schema.json`.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::{Map, Value, json};
+
+use crate::correlate::outstanding::QueryInfo;
+use crate::decode::presentation as pres;
+use crate::dnssec::engine::Lookup;
+use crate::event::{DnsEvent, rfc3339_micros};
+
+/// The rules of DESIGN.md "Detection".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rule {
+    BogusSignature,
+    UnsignedFallback,
+    AnswerMismatch,
+    UnsolicitedResponse,
+    ResponseRace,
+    CaptureLoss,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 6] = [
+        Rule::BogusSignature,
+        Rule::UnsignedFallback,
+        Rule::AnswerMismatch,
+        Rule::UnsolicitedResponse,
+        Rule::ResponseRace,
+        Rule::CaptureLoss,
+    ];
+
+    /// ECS `rule.name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::BogusSignature => "bogus_signature",
+            Rule::UnsignedFallback => "unsigned_fallback",
+            Rule::AnswerMismatch => "answer_mismatch",
+            Rule::UnsolicitedResponse => "unsolicited_response",
+            Rule::ResponseRace => "response_race",
+            Rule::CaptureLoss => "capture_loss",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Rule::ALL.iter().position(|r| *r == self).unwrap_or(0)
+    }
+}
+
+/// Alert levels, mapped to Elastic's risk scores (low 21, medium 47,
+/// high 73, critical 99), which the syslog sink turns into RFC 5424 severities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn risk_score(self) -> u8 {
+        match self {
+            Severity::Low => 21,
+            Severity::Medium => 47,
+            Severity::High => 73,
+            Severity::Critical => 99,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// What a rule found: the rule, how bad, and one sentence of evidence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: Rule,
+    pub severity: Severity,
+    pub detail: String,
+}
+
+impl Finding {
+    pub fn new(rule: Rule, severity: Severity, detail: impl Into<String>) -> Self {
+        Finding {
+            rule,
+            severity,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// One alert, with the evidence it rests on.
+#[derive(Clone, Debug)]
+pub struct Alert {
+    pub rule: Rule,
+    pub severity: Severity,
+    pub timestamp: SystemTime,
+    /// `dnssec_monitor.rule_detail`: one sentence saying why.
+    pub detail: String,
+    /// The answer (or the first offending message) the alert is about;
+    /// None for `capture_loss`.
+    pub event: Option<DnsEvent>,
+    /// The query it answered, when one was outstanding.
+    pub query: Option<QueryInfo>,
+    /// The independent verdict, when one was consulted.
+    pub lookup: Option<Arc<Lookup>>,
+    /// Counter deltas (`capture_loss`).
+    pub counters: Vec<(String, u64)>,
+}
+
+impl Alert {
+    pub fn from_finding(
+        f: Finding,
+        event: &DnsEvent,
+        query: Option<&QueryInfo>,
+        lookup: Option<Arc<Lookup>>,
+    ) -> Alert {
+        let mut event = event.clone();
+        // The answer's process is the asker's: take it from the query if
+        // the answer itself was not attributed.
+        if event.process.is_none() {
+            event.process = query.and_then(|q| q.process.clone());
+        }
+        Alert {
+            rule: f.rule,
+            severity: f.severity,
+            timestamp: event.timestamp,
+            detail: f.detail,
+            event: Some(event),
+            query: query.cloned(),
+            lookup,
+            counters: Vec::new(),
+        }
+    }
+
+    /// The ECS document (see the module comment).
+    pub fn to_ecs(&self) -> Value {
+        let mut doc = match &self.event {
+            Some(ev) => match ev.to_ecs() {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            },
+            None => Map::new(),
+        };
+        doc.insert("@timestamp".into(), json!(rfc3339_micros(self.timestamp)));
+        doc.insert(
+            "event".into(),
+            json!({
+                "kind": "alert",
+                "category": ["network"],
+                "type": ["indicator"],
+                "severity": self.severity.risk_score(),
+                "risk_score": self.severity.risk_score(),
+                "dataset": "dnssec_monitor.alert",
+            }),
+        );
+        doc.insert(
+            "rule".into(),
+            json!({"name": self.rule.name(), "ruleset": "dnssec-monitor"}),
+        );
+        if let Some(l) = &self.lookup {
+            doc.insert("dnssec".into(), dnssec_object(l));
+        }
+        let mut dm = match doc.remove("dnssec_monitor") {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        dm.insert("rule_detail".into(), json!(self.detail));
+        dm.insert("severity".into(), json!(self.severity.as_str()));
+        if let Some(q) = &self.query {
+            dm.insert(
+                "query".into(),
+                json!({
+                    "id": q.id,
+                    "@timestamp": rfc3339_micros(q.sent),
+                    "rd": q.rd,
+                    "do": q.dnssec_ok,
+                    "cd": q.cd,
+                }),
+            );
+        }
+        if !self.counters.is_empty() {
+            let c: Map<String, Value> = self
+                .counters
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            dm.insert("dropped".into(), Value::Object(c));
+        }
+        doc.insert("dnssec_monitor".into(), Value::Object(dm));
+        Value::Object(doc)
+    }
+}
+
+/// The `dnssec` object: the independent verdict, its chain and the
+/// answers validation produced.
+pub fn dnssec_object(l: &Lookup) -> Value {
+    let (verdict, answers) = l.answers_with_verdict();
+    let mut o = Map::new();
+    o.insert("outcome".into(), json!(verdict.outcome()));
+    if let Some(r) = verdict.reason_text() {
+        o.insert("reason".into(), json!(r));
+    }
+    if let Some(e) = verdict.ede() {
+        o.insert("ede".into(), json!({"code": e.code, "text": e.text}));
+    }
+    o.insert("response_code".into(), json!(pres::rcode(l.rcode)));
+    o.insert(
+        "chain".into(),
+        serde_json::to_value(&l.trace.steps).unwrap_or_else(|_| json!([])),
+    );
+    let validated: Vec<Value> = answers
+        .iter()
+        .map(|r| {
+            json!({
+                "name": pres::name(&r.name),
+                "type": pres::rtype(r.record_type()),
+                "ttl": r.ttl,
+                "data": pres::rdata(&r.data),
+            })
+        })
+        .collect();
+    o.insert("validated_answers".into(), Value::Array(validated));
+    Value::Object(o)
+}

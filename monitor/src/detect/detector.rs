@@ -1,0 +1,293 @@
+//! The per-event entry point: [`Detector::observe`] joins an event with
+//! the outstanding queries and returns the correlation alerts at once and,
+//! for an answer the host accepted, a [`Pending`] verdict evaluation that
+//! the caller awaits off the capture path ([`Pending::evaluate`]).
+//! [`Detector::on_event`] does both in one call (tests, replay).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hickory_proto::op::OpCode;
+use hickory_proto::rr::RecordType;
+use tokio::task::JoinHandle;
+
+use super::alert::{Alert, Rule};
+use super::policy::DetectPolicy;
+use super::rules::capture_loss::LossTracker;
+use super::rules::{
+    Answer, answer_mismatch, bogus_signature, response_race, unsigned_fallback,
+    unsolicited_response,
+};
+use super::verdicts::{Ticket, VerdictConfig, VerdictService};
+use crate::correlate::outstanding::{
+    Join, OutstandingConfig, OutstandingStats, OutstandingTable, QueryInfo,
+};
+use crate::dnssec::engine::Engine;
+use crate::event::{DnsEvent, DnsKind};
+
+#[derive(Clone, Debug, Default)]
+pub struct DetectorConfig {
+    pub outstanding: OutstandingConfig,
+    pub verdicts: VerdictConfig,
+    /// When capture started (live capture: now); None = the first event's
+    /// time (replay). Unmatched answers within the warm-up after it are
+    /// not called unsolicited.
+    pub started: Option<std::time::SystemTime>,
+}
+
+/// Counters for metrics (per stage and per rule).
+#[derive(Default, Debug)]
+pub struct DetectCounters {
+    pub received: AtomicU64,
+    pub queries: AtomicU64,
+    pub answers: AtomicU64,
+    /// The monitor's own traffic, left out.
+    pub own_skipped: AtomicU64,
+    pub allow_skipped: AtomicU64,
+    pub nta_skipped: AtomicU64,
+    /// Answers sent for a verdict.
+    pub evaluated: AtomicU64,
+    /// Answers that got no verdict because the verdict queue was full.
+    pub verdict_queue_full: AtomicU64,
+    /// Alerts raised, by [`Rule::index`].
+    pub alerts: [AtomicU64; 6],
+}
+
+impl DetectCounters {
+    pub fn alerts_of(&self, rule: Rule) -> u64 {
+        self.alerts[rule.index()].load(Ordering::Relaxed)
+    }
+
+    fn count(&self, alerts: &[Alert]) {
+        for a in alerts {
+            self.alerts[a.rule.index()].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What [`Detector::observe`] found.
+pub struct Observed {
+    /// Alerts that need no verdict (`unsolicited_response`, `response_race`).
+    pub alerts: Vec<Alert>,
+    /// The verdict rules still to run for an accepted answer.
+    pub pending: Option<Pending>,
+}
+
+/// An answer waiting for its verdict.
+pub struct Pending {
+    ev: DnsEvent,
+    query: Option<QueryInfo>,
+    ticket: Ticket,
+    verdicts: VerdictService,
+    policy: Arc<DetectPolicy>,
+    counters: Arc<DetectCounters>,
+}
+
+pub struct Detector {
+    table: OutstandingTable,
+    verdicts: VerdictService,
+    policy: Arc<DetectPolicy>,
+    counters: Arc<DetectCounters>,
+    loss: LossTracker,
+    dispatcher: JoinHandle<()>,
+}
+
+impl Drop for Detector {
+    fn drop(&mut self) {
+        self.dispatcher.abort();
+    }
+}
+
+/// Types whose answers are not one RRset to validate.
+fn checkable(qtype: RecordType) -> bool {
+    !matches!(
+        qtype,
+        RecordType::ANY | RecordType::AXFR | RecordType::IXFR | RecordType::OPT
+    )
+}
+
+impl Detector {
+    /// Starts the verdict service on the current tokio runtime.
+    pub fn new(engine: Engine, policy: DetectPolicy, cfg: DetectorConfig) -> Detector {
+        let (verdicts, dispatcher) = VerdictService::start(engine, cfg.verdicts);
+        let mut table = OutstandingTable::new(cfg.outstanding);
+        if let Some(t) = cfg.started {
+            table.mark_started(t);
+        }
+        Detector {
+            table,
+            verdicts,
+            policy: Arc::new(policy),
+            counters: Arc::default(),
+            loss: LossTracker::default(),
+            dispatcher,
+        }
+    }
+
+    pub fn counters(&self) -> &Arc<DetectCounters> {
+        &self.counters
+    }
+
+    pub fn verdicts(&self) -> &VerdictService {
+        &self.verdicts
+    }
+
+    pub fn outstanding(&self) -> OutstandingStats {
+        self.table.stats()
+    }
+
+    /// Observe one event; never waits (see the module comment).
+    pub fn observe(&mut self, ev: DnsEvent) -> Observed {
+        let c = &self.counters;
+        c.received.fetch_add(1, Ordering::Relaxed);
+        let none = Observed {
+            alerts: Vec::new(),
+            pending: None,
+        };
+        if ev.kind == DnsKind::Query {
+            c.queries.fetch_add(1, Ordering::Relaxed);
+            // Own queries join too, so their answers are recognised even
+            // when the answer itself was not attributed to a process.
+            if self.policy.is_own(&ev) {
+                c.own_skipped.fetch_add(1, Ordering::Relaxed);
+            }
+            self.table.on_query(&ev);
+            return none;
+        }
+        c.answers.fetch_add(1, Ordering::Relaxed);
+        let join = self.table.on_answer(&ev);
+        let query = match &join {
+            Join::Answered { query }
+            | Join::Repeated { query }
+            | Join::Race { query, .. }
+            | Join::TxidBurst { query, .. } => Some(query.clone()),
+            Join::Unsolicited { .. } | Join::BurstContinues | Join::BeforeStart => None,
+        };
+        let own_query = query
+            .as_ref()
+            .and_then(|q| q.process.as_ref())
+            .is_some_and(|p| self.policy.own_pids.contains(&p.pid));
+        if self.policy.is_own(&ev) || own_query {
+            c.own_skipped.fetch_add(1, Ordering::Relaxed);
+            return none;
+        }
+        let Some(answer) = Answer::new(&ev, query.as_ref()) else {
+            return none;
+        };
+        if self.policy.allowed(&answer.qname).is_some() {
+            c.allow_skipped.fetch_add(1, Ordering::Relaxed);
+            return none;
+        }
+        let mut alerts = Vec::new();
+        for f in [
+            unsolicited_response::check(&ev, &join),
+            response_race::check(&ev, &join),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            alerts.push(Alert::from_finding(f, &ev, query.as_ref(), None));
+        }
+        c.count(&alerts);
+        // Only the answer that the asker takes (the first) has its data checked.
+        let wants_verdict = matches!(join, Join::Answered { .. })
+            && answer.accepted()
+            && ev.message.metadata.op_code == OpCode::Query
+            && checkable(answer.qtype);
+        if !wants_verdict {
+            return Observed {
+                alerts,
+                pending: None,
+            };
+        }
+        if self.policy.nta_for(&answer.qname, ev.timestamp).is_some() {
+            c.nta_skipped.fetch_add(1, Ordering::Relaxed);
+            return Observed {
+                alerts,
+                pending: None,
+            };
+        }
+        let ticket = self.verdicts.request(&answer.qname, answer.qtype);
+        if matches!(ticket, Ticket::Overflow) {
+            c.verdict_queue_full.fetch_add(1, Ordering::Relaxed);
+            return Observed {
+                alerts,
+                pending: None,
+            };
+        }
+        c.evaluated.fetch_add(1, Ordering::Relaxed);
+        let pending = Pending {
+            ev,
+            query,
+            ticket,
+            verdicts: self.verdicts.clone(),
+            policy: self.policy.clone(),
+            counters: self.counters.clone(),
+        };
+        Observed {
+            alerts,
+            pending: Some(pending),
+        }
+    }
+
+    /// Observe and evaluate in one call.
+    pub async fn on_event(&mut self, ev: DnsEvent) -> Vec<Alert> {
+        let Observed {
+            mut alerts,
+            pending,
+        } = self.observe(ev);
+        if let Some(p) = pending {
+            alerts.extend(p.evaluate().await);
+        }
+        alerts
+    }
+
+    /// `capture_loss`: compare `external` drop counters (kernel, ring,
+    /// channels) and the detector's own with the last sample.
+    pub fn check_loss(&mut self, external: &[(String, u64)]) -> Option<Alert> {
+        let mut counters = external.to_vec();
+        counters.push((
+            "detect_verdict_queue_full".into(),
+            self.counters.verdict_queue_full.load(Ordering::Relaxed),
+        ));
+        // Queries evicted from a full table: their answers went unjoined.
+        counters.push((
+            "correlate_evicted_full".into(),
+            self.table.stats().evicted_full,
+        ));
+        let (finding, deltas) = self.loss.check(&counters)?;
+        self.counters.alerts[Rule::CaptureLoss.index()].fetch_add(1, Ordering::Relaxed);
+        Some(Alert {
+            rule: finding.rule,
+            severity: finding.severity,
+            timestamp: std::time::SystemTime::now(),
+            detail: finding.detail,
+            event: None,
+            query: None,
+            lookup: None,
+            counters: deltas,
+        })
+    }
+}
+
+impl Pending {
+    /// Await the verdict and run the verdict rules.
+    pub async fn evaluate(self) -> Vec<Alert> {
+        let Some(lookup) = self.ticket.wait().await else {
+            return Vec::new();
+        };
+        let Some(a) = Answer::new(&self.ev, self.query.as_ref()) else {
+            return Vec::new();
+        };
+        let mut findings = Vec::new();
+        findings.extend(bogus_signature::check(&a, &lookup, self.verdicts.engine()).await);
+        findings.extend(unsigned_fallback::check(&a, &lookup, &self.policy));
+        findings.extend(answer_mismatch::check(&a, &lookup, &self.verdicts).await);
+        let alerts: Vec<Alert> = findings
+            .into_iter()
+            .map(|f| Alert::from_finding(f, &self.ev, self.query.as_ref(), Some(lookup.clone())))
+            .collect();
+        self.counters.count(&alerts);
+        alerts
+    }
+}

@@ -1,0 +1,743 @@
+//! Every rule: a firing case and its benign twin, with real verdicts from
+//! the in-process signed hierarchy (see [`super::lab`]).
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+use super::alert::{Rule, Severity};
+use super::lab::{Lab, Reply, a_rec, cdn_hierarchy, forged, policy, rules};
+use super::policy::NtaPolicy;
+use super::testkit::{CLIENT, RESOLVER, answer_msg, event, process, query_msg};
+use crate::dnssec::testnet::{name, standard_hierarchy};
+use crate::dnssec::verdict::Verdict;
+
+const SECURE: u8 = 3;
+const UNSIGNED: u8 = 5;
+const BROKEN: u8 = 6;
+
+// ---- benign baseline ------------------------------------------------------
+
+#[tokio::test]
+async fn valid_signed_answer_with_do_raises_nothing() {
+    let mut lab = Lab::new(policy());
+    let al = lab
+        .via_resolver(
+            SECURE,
+            "www.secure.test.",
+            RecordType::A,
+            true,
+            Reply::default(),
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+    let c = lab.det.counters();
+    assert_eq!(c.evaluated.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+// ---- bogus_signature --------------------------------------------------------
+
+#[tokio::test]
+async fn flipped_byte_in_captured_rrsig_is_bogus_signature() {
+    let mut lab = Lab::new(policy());
+    let mut auth = lab.auth(SECURE, "www.secure.test.", RecordType::A).await;
+    for r in auth.answers.iter_mut() {
+        if let hickory_proto::rr::RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(
+            s,
+        )) = &r.data
+        {
+            let mut bytes = s.sig().to_vec();
+            bytes[7] ^= 0x01;
+            let flipped = hickory_proto::dnssec::rdata::RRSIG::from_sig(s.input().clone(), bytes);
+            r.data = hickory_proto::rr::RData::DNSSEC(
+                hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(flipped),
+            );
+        }
+    }
+    let al = lab
+        .txn(
+            "www.secure.test.",
+            RecordType::A,
+            true,
+            true,
+            RESOLVER,
+            |q| Lab::resolver_answer(q, &auth, Reply::default()),
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::BogusSignature], "{al:?}");
+    assert!(
+        al[0]
+            .detail
+            .contains("fail against the validated DNSKEYs of zone secure.test"),
+        "{}",
+        al[0].detail
+    );
+    assert!(al[0].lookup.as_ref().unwrap().verdict.is_secure());
+}
+
+#[tokio::test]
+async fn accepted_answer_for_bogus_zone_is_bogus_signature() {
+    let mut lab = Lab::new(policy());
+    let al = lab
+        .via_resolver(
+            BROKEN,
+            "www.broken.test.",
+            RecordType::A,
+            false,
+            Reply::default(),
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::BogusSignature], "{al:?}");
+    assert!(al[0].detail.contains("is bogus"), "{}", al[0].detail);
+    assert!(matches!(
+        al[0].lookup.as_ref().unwrap().verdict,
+        Verdict::Bogus { .. }
+    ));
+}
+
+#[tokio::test]
+async fn validating_resolver_servfail_for_bogus_zone_is_no_alert() {
+    let mut p = policy();
+    p.validating_resolvers = p.resolvers.clone();
+    let mut lab = Lab::new(p);
+    let al = lab
+        .via_resolver(
+            BROKEN,
+            "www.broken.test.",
+            RecordType::A,
+            true,
+            Reply {
+                rcode: Some(ResponseCode::ServFail),
+                ..Reply::default()
+            },
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+}
+
+#[tokio::test]
+async fn nta_zone_is_not_alerted() {
+    let (net, anchor) = standard_hierarchy(Vec::new());
+    let mut p = policy();
+    p.nta.push(NtaPolicy {
+        zone: name("broken.test."),
+        expires: None,
+    });
+    let mut lab = Lab::over(net, anchor, p, &["broken.test."]);
+    let al = lab
+        .via_resolver(
+            BROKEN,
+            "www.broken.test.",
+            RecordType::A,
+            false,
+            Reply::default(),
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+}
+
+// ---- unsigned_fallback ------------------------------------------------------
+
+#[tokio::test]
+async fn stripped_rrsigs_with_do_is_unsigned_fallback() {
+    let mut lab = Lab::new(policy());
+    let al = lab
+        .via_resolver(
+            SECURE,
+            "www.secure.test.",
+            RecordType::A,
+            true,
+            Reply {
+                strip_rrsigs: true,
+                ..Reply::default()
+            },
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::UnsignedFallback], "{al:?}");
+    let d = &al[0].detail;
+    assert!(
+        d.starts_with("stripped: query had DO=1, zone secure.test is signed (DS "),
+        "{d}"
+    );
+    assert!(d.contains("answer for www.secure.test/A"), "{d}");
+}
+
+#[tokio::test]
+async fn no_rrsigs_to_a_query_without_do_is_fine() {
+    let mut lab = Lab::new(policy());
+    let al = lab
+        .via_resolver(
+            SECURE,
+            "www.secure.test.",
+            RecordType::A,
+            false,
+            Reply::default(),
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+}
+
+#[tokio::test]
+async fn validating_resolver_with_ad0_is_unsigned_fallback() {
+    let mut p = policy();
+    p.validating_resolvers = p.resolvers.clone();
+    let mut lab = Lab::new(p);
+    let al = lab
+        .via_resolver(
+            SECURE,
+            "www.secure.test.",
+            RecordType::A,
+            true,
+            Reply::default(),
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::UnsignedFallback], "{al:?}");
+    assert!(al[0].detail.contains("with AD=0"), "{}", al[0].detail);
+    // Twins: AD=1; and a DO=0 stub query (glibc) that never asked for AD.
+    let al = lab
+        .via_resolver(
+            SECURE,
+            "www.secure.test.",
+            RecordType::A,
+            true,
+            Reply {
+                ad: true,
+                ..Reply::default()
+            },
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+    let al = lab
+        .via_resolver(
+            SECURE,
+            "www.secure.test.",
+            RecordType::A,
+            false,
+            Reply::default(),
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+}
+
+#[tokio::test]
+async fn answer_from_unlisted_server_for_secure_name_is_unsigned_fallback() {
+    let mut lab = Lab::new(policy());
+    let auth = lab.auth(SECURE, "www.secure.test.", RecordType::A).await;
+    let al = lab
+        .txn(
+            "www.secure.test.",
+            RecordType::A,
+            true,
+            false,
+            "8.8.8.8:53",
+            |q| Lab::resolver_answer(q, &auth, Reply::default()),
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::UnsignedFallback], "{al:?}");
+    assert!(
+        al[0]
+            .detail
+            .contains("from 8.8.8.8:53, outside the configured resolvers (10.0.0.53:53)"),
+        "{}",
+        al[0].detail
+    );
+    assert_eq!(
+        al[0].event.as_ref().unwrap().process.as_ref().unwrap().name,
+        "curl"
+    );
+}
+
+#[tokio::test]
+async fn unlisted_server_for_unsigned_name_or_rd0_is_fine() {
+    let mut lab = Lab::new(policy());
+    let auth = lab
+        .auth(UNSIGNED, "www.unsigned.test.", RecordType::A)
+        .await;
+    let al = lab
+        .txn(
+            "www.unsigned.test.",
+            RecordType::A,
+            true,
+            false,
+            "8.8.8.8:53",
+            |q| Lab::resolver_answer(q, &auth, Reply::default()),
+        )
+        .await;
+    assert!(al.is_empty(), "unsigned zone: {al:?}");
+    // A local resolver's iterative query (RD=0) to the authoritative server.
+    let auth = lab.auth(SECURE, "www.secure.test.", RecordType::A).await;
+    let al = lab
+        .txn(
+            "www.secure.test.",
+            RecordType::A,
+            false,
+            true,
+            "198.18.0.3:53",
+            |q| Lab::resolver_answer(q, &auth, Reply::default()),
+        )
+        .await;
+    assert!(al.is_empty(), "RD=0 is never a fallback path: {al:?}");
+}
+
+#[tokio::test]
+async fn referral_without_ds_for_signed_child_is_unsigned_fallback() {
+    let mut lab = Lab::new(policy());
+    // The test. server's referral to secure.test., with its DS removed.
+    let mut auth = lab.auth(2, "www.secure.test.", RecordType::A).await;
+    assert!(auth.answers.is_empty());
+    auth.authorities
+        .retain(|r| !matches!(r.record_type(), RecordType::DS | RecordType::RRSIG));
+    let al = lab
+        .txn(
+            "www.secure.test.",
+            RecordType::A,
+            false,
+            true,
+            "198.18.0.2:53",
+            |q| {
+                let mut m = auth.clone();
+                m.metadata.id = q.metadata.id;
+                m
+            },
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::UnsignedFallback], "{al:?}");
+    assert!(
+        al[0]
+            .detail
+            .contains("referral claims secure.test is an unsigned delegation"),
+        "{}",
+        al[0].detail
+    );
+    // Twin: the genuine referral with its DS.
+    let auth = lab.auth(2, "www.secure.test.", RecordType::A).await;
+    let al = lab
+        .txn(
+            "www.secure.test.",
+            RecordType::A,
+            false,
+            true,
+            "198.18.0.2:53",
+            |q| {
+                let mut m = auth.clone();
+                m.metadata.id = q.metadata.id;
+                m
+            },
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+}
+
+// ---- answer_mismatch --------------------------------------------------------
+
+#[tokio::test]
+async fn forged_a_for_signed_name_is_answer_mismatch_high() {
+    let mut lab = Lab::new(policy());
+    let al = lab
+        .txn(
+            "www.secure.test.",
+            RecordType::A,
+            true,
+            false,
+            RESOLVER,
+            |q| {
+                forged(
+                    q,
+                    ResponseCode::NoError,
+                    vec![a_rec("www.secure.test.", [6, 6, 6, 6])],
+                )
+            },
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::AnswerMismatch], "{al:?}");
+    assert_eq!(al[0].severity, Severity::High);
+    let d = &al[0].detail;
+    assert!(d.contains("host got 6.6.6.6 for www.secure.test/A"), "{d}");
+    assert!(d.contains("validated: 192.0.2.1"), "{d}");
+    assert!(d.contains("confirmed by a fresh lookup"), "{d}");
+    assert!(
+        lab.det
+            .verdicts()
+            .stats()
+            .confirming_requeries
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+}
+
+#[tokio::test]
+async fn forged_a_for_unsigned_name_is_answer_mismatch_medium() {
+    let mut lab = Lab::new(policy());
+    let al = lab
+        .txn(
+            "www.unsigned.test.",
+            RecordType::A,
+            true,
+            false,
+            RESOLVER,
+            |q| {
+                forged(
+                    q,
+                    ResponseCode::NoError,
+                    vec![a_rec("www.unsigned.test.", [6, 6, 6, 6])],
+                )
+            },
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::AnswerMismatch], "{al:?}");
+    assert_eq!(al[0].severity, Severity::Medium);
+    // Twin: the genuine unsigned answer.
+    let al = lab
+        .via_resolver(
+            UNSIGNED,
+            "www.unsigned.test.",
+            RecordType::A,
+            false,
+            Reply::default(),
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+}
+
+#[tokio::test]
+async fn forged_nxdomain_is_answer_mismatch() {
+    let mut lab = Lab::new(policy());
+    let al = lab
+        .txn(
+            "www.secure.test.",
+            RecordType::A,
+            true,
+            false,
+            RESOLVER,
+            |q| forged(q, ResponseCode::NXDomain, vec![]),
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::AnswerMismatch], "{al:?}");
+    assert!(
+        al[0].detail.starts_with("host got NXDOMAIN"),
+        "{}",
+        al[0].detail
+    );
+    // Twin: a genuine NXDOMAIN (proven by NSEC).
+    let al = lab
+        .via_resolver(
+            SECURE,
+            "nx.secure.test.",
+            RecordType::A,
+            true,
+            Reply::default(),
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+}
+
+#[tokio::test]
+async fn forged_answer_over_rd0_is_still_answer_mismatch() {
+    let mut lab = Lab::new(policy());
+    let al = lab
+        .txn(
+            "www.secure.test.",
+            RecordType::A,
+            false,
+            false,
+            "198.18.0.3:53",
+            |q| {
+                forged(
+                    q,
+                    ResponseCode::NoError,
+                    vec![a_rec("www.secure.test.", [6, 6, 6, 6])],
+                )
+            },
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::AnswerMismatch], "{al:?}");
+}
+
+#[tokio::test]
+async fn allow_listed_name_is_not_alerted() {
+    let mut p = policy();
+    p.allow.push(name("secure.test."));
+    let mut lab = Lab::new(p);
+    let al = lab
+        .txn(
+            "www.secure.test.",
+            RecordType::A,
+            true,
+            false,
+            RESOLVER,
+            |q| {
+                forged(
+                    q,
+                    ResponseCode::NoError,
+                    vec![a_rec("www.secure.test.", [6, 6, 6, 6])],
+                )
+            },
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+}
+
+#[tokio::test]
+async fn cdn_rotation_among_validated_sets_is_no_mismatch() {
+    let (net, anchor) = cdn_hierarchy();
+    let mut lab = Lab::over(net, anchor, policy(), &[]);
+    // The engine's first lookup sees 192.0.2.10; the host got the other
+    // rotation (192.0.2.20): the confirming re-query sees it validated.
+    let al = lab
+        .txn("www.cdn.test.", RecordType::A, true, false, RESOLVER, |q| {
+            forged(
+                q,
+                ResponseCode::NoError,
+                vec![a_rec("www.cdn.test.", [192, 0, 2, 20])],
+            )
+        })
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+    // Now both sets are in the history: either is accepted without re-query.
+    let before = lab
+        .det
+        .verdicts()
+        .stats()
+        .confirming_requeries
+        .load(std::sync::atomic::Ordering::Relaxed);
+    for ip in [[192, 0, 2, 10], [192, 0, 2, 20]] {
+        let al = lab
+            .txn("www.cdn.test.", RecordType::A, true, false, RESOLVER, |q| {
+                forged(q, ResponseCode::NoError, vec![a_rec("www.cdn.test.", ip)])
+            })
+            .await;
+        assert!(al.is_empty(), "{al:?}");
+    }
+    let after = lab
+        .det
+        .verdicts()
+        .stats()
+        .confirming_requeries
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(before, after);
+    // Twin: an address never validated.
+    let al = lab
+        .txn("www.cdn.test.", RecordType::A, true, false, RESOLVER, |q| {
+            forged(
+                q,
+                ResponseCode::NoError,
+                vec![a_rec("www.cdn.test.", [6, 6, 6, 6])],
+            )
+        })
+        .await;
+    assert_eq!(rules(&al), vec![Rule::AnswerMismatch], "{al:?}");
+}
+
+// ---- unsolicited_response / response_race ------------------------------------
+
+#[tokio::test]
+async fn answer_without_query_is_unsolicited_response() {
+    let mut lab = Lab::new(policy());
+    let q = query_msg(77, "www.secure.test.", RecordType::A, true, false);
+    let ans = answer_msg(
+        &q,
+        ResponseCode::NoError,
+        vec![a_rec("www.secure.test.", [6, 6, 6, 6])],
+    );
+    let al = lab.det.on_event(event(ans, CLIENT, RESOLVER, 5)).await;
+    assert_eq!(rules(&al), vec![Rule::UnsolicitedResponse], "{al:?}");
+    assert!(
+        al[0].detail.contains("matches no outstanding query"),
+        "{}",
+        al[0].detail
+    );
+}
+
+#[tokio::test]
+async fn different_answers_to_one_query_are_a_race() {
+    let mut lab = Lab::new(policy());
+    let auth = lab.auth(SECURE, "www.secure.test.", RecordType::A).await;
+    let q = query_msg(88, "www.secure.test.", RecordType::A, true, false);
+    let t = lab.now_ms(10);
+    assert!(
+        lab.det
+            .on_event(event(q.clone(), CLIENT, RESOLVER, t))
+            .await
+            .is_empty()
+    );
+    let good = Lab::resolver_answer(&q, &auth, Reply::default());
+    let al = lab
+        .det
+        .on_event(event(good.clone(), CLIENT, RESOLVER, t + 3))
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+    // Twin: the same answer again (retransmission).
+    assert!(
+        lab.det
+            .on_event(event(good, CLIENT, RESOLVER, t + 4))
+            .await
+            .is_empty()
+    );
+    let bad = forged(
+        &q,
+        ResponseCode::NoError,
+        vec![a_rec("www.secure.test.", [6, 6, 6, 6])],
+    );
+    let al = lab.det.on_event(event(bad, CLIENT, RESOLVER, t + 6)).await;
+    assert_eq!(rules(&al), vec![Rule::ResponseRace], "{al:?}");
+    assert!(
+        al[0]
+            .detail
+            .contains("first NOERROR 192.0.2.1, now NOERROR 6.6.6.6"),
+        "{}",
+        al[0].detail
+    );
+    assert_eq!(
+        al[0].event.as_ref().unwrap().process.as_ref().unwrap().pid,
+        4242
+    );
+}
+
+#[tokio::test]
+async fn wrong_txid_burst_is_a_race() {
+    let mut lab = Lab::new(policy());
+    let q = query_msg(500, "www.secure.test.", RecordType::A, true, false);
+    assert!(
+        lab.det
+            .on_event(event(q, CLIENT, RESOLVER, 0))
+            .await
+            .is_empty()
+    );
+    let mut got = Vec::new();
+    for id in 600..606u16 {
+        let g = query_msg(id, "www.secure.test.", RecordType::A, true, false);
+        let ans = answer_msg(
+            &g,
+            ResponseCode::NoError,
+            vec![a_rec("www.secure.test.", [6, 6, 6, 6])],
+        );
+        got.extend(
+            lab.det
+                .on_event(event(ans, CLIENT, RESOLVER, u64::from(id - 599)))
+                .await,
+        );
+    }
+    assert_eq!(
+        rules(&got),
+        vec![
+            Rule::UnsolicitedResponse,
+            Rule::UnsolicitedResponse,
+            Rule::ResponseRace
+        ],
+        "{got:?}"
+    );
+    assert!(got[2].detail.contains("wrong txids"), "{}", got[2].detail);
+}
+
+// ---- capture_loss and whose traffic counts ------------------------------------
+
+#[tokio::test]
+async fn drop_counters_raise_capture_loss() {
+    let mut lab = Lab::new(policy());
+    let c = |n: u64| vec![("kernel_ringbuf_full".to_string(), n)];
+    assert!(lab.det.check_loss(&c(0)).is_none());
+    assert!(lab.det.check_loss(&c(0)).is_none(), "no drop, no alert");
+    let a = lab.det.check_loss(&c(12)).expect("drops alert");
+    assert_eq!(a.rule, Rule::CaptureLoss);
+    assert!(a.detail.contains("kernel_ringbuf_full +12"), "{}", a.detail);
+    assert_eq!(lab.det.counters().alerts_of(Rule::CaptureLoss), 1);
+}
+
+#[tokio::test]
+async fn monitor_own_queries_are_left_out() {
+    let mut p = policy();
+    p.own_pids = vec![process().pid];
+    let mut lab = Lab::new(p);
+    let al = lab
+        .txn(
+            "www.secure.test.",
+            RecordType::A,
+            true,
+            false,
+            RESOLVER,
+            |q| {
+                forged(
+                    q,
+                    ResponseCode::NoError,
+                    vec![a_rec("www.secure.test.", [6, 6, 6, 6])],
+                )
+            },
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+    assert_eq!(
+        lab.det
+            .counters()
+            .own_skipped
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+}
+
+#[tokio::test]
+async fn chain_leaving_an_authoritative_zone_is_no_denial() {
+    // RD=0: the secure.test. server answers alias.secure.test./A with only
+    // the CNAME to www.other.test. (another zone); the engine's chain ends
+    // in data. Not a mismatch.
+    let mut lab = Lab::new(policy());
+    let auth = lab.auth(SECURE, "alias.secure.test.", RecordType::A).await;
+    assert!(
+        auth.answers
+            .iter()
+            .any(|r| r.record_type() == RecordType::CNAME)
+    );
+    let al = lab
+        .txn(
+            "alias.secure.test.",
+            RecordType::A,
+            false,
+            true,
+            "198.18.0.3:53",
+            |q| {
+                let mut m = auth.clone();
+                m.metadata.id = q.metadata.id;
+                m
+            },
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+    // Twin: the same name answered NXDOMAIN.
+    let al = lab
+        .txn(
+            "alias.secure.test.",
+            RecordType::A,
+            false,
+            false,
+            "198.18.0.3:53",
+            |q| forged(q, ResponseCode::NXDomain, vec![]),
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::AnswerMismatch], "{al:?}");
+}
+
+#[tokio::test]
+async fn a_flood_of_forged_answers_is_confirmed_once() {
+    let mut lab = Lab::new(policy());
+    for _ in 0..5 {
+        let al = lab
+            .txn(
+                "www.secure.test.",
+                RecordType::A,
+                true,
+                false,
+                RESOLVER,
+                |q| {
+                    forged(
+                        q,
+                        ResponseCode::NoError,
+                        vec![a_rec("www.secure.test.", [6, 6, 6, 6])],
+                    )
+                },
+            )
+            .await;
+        assert_eq!(rules(&al), vec![Rule::AnswerMismatch], "{al:?}");
+    }
+    let s = lab.det.verdicts().stats();
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!(s.confirming_requeries.load(Relaxed), 1);
+    assert_eq!(s.confirm_reused.load(Relaxed), 4);
+}

@@ -1,0 +1,238 @@
+//! A test lab for the rules: the engine over the in-process signed
+//! hierarchy ([`crate::dnssec::testnet`]) so verdicts are real, and
+//! captured "resolver answers" built from what the authoritative test
+//! servers really answer (with their real RRSIGs), then altered per test.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hickory_proto::dnssec::rdata::DNSKEY;
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::{Record, RecordType};
+
+use super::alert::{Alert, Rule};
+use super::detector::{Detector, DetectorConfig};
+use super::policy::DetectPolicy;
+use super::testkit::{CLIENT, RESOLVER, event, query_msg};
+use crate::correlate::outstanding::OutstandingConfig;
+use crate::dnssec::anchors::TrustAnchors;
+use crate::dnssec::clock::Clock;
+use crate::dnssec::engine::{Engine, EngineConfig, RootHints};
+use crate::dnssec::testnet::{Mutator, NOW, TestNet, Zone, a, name, standard_hierarchy};
+use crate::dnssec::transport::{Protocol, Transport};
+
+pub struct Lab {
+    pub det: Detector,
+    pub net: Arc<TestNet>,
+    ms: u64,
+    id: u16,
+}
+
+/// The default policy of the lab: the host uses [`RESOLVER`].
+pub fn policy() -> DetectPolicy {
+    DetectPolicy {
+        resolvers: vec![RESOLVER.parse().expect("addr")],
+        ..DetectPolicy::default()
+    }
+}
+
+pub fn engine_over(net: Arc<TestNet>, anchor: DNSKEY, ntas: &[&str]) -> Engine {
+    let mut cfg =
+        EngineConfig::iterative(RootHints::from_addrs(vec![IpAddr::from([198, 18, 0, 1])]));
+    let mut anchors = TrustAnchors::empty();
+    anchors.add_dnskey(&hickory_proto::rr::Name::root(), anchor);
+    cfg.trust_anchors = anchors;
+    cfg.clock = Clock::fixed(i64::from(NOW));
+    cfg.negative_trust_anchors = ntas.iter().map(|n| name(n)).collect();
+    Engine::new(cfg, net)
+}
+
+/// How a fake resolver turns the authoritative answer into its own.
+#[derive(Default)]
+pub struct Reply {
+    pub ad: bool,
+    pub rcode: Option<ResponseCode>,
+    /// Replace the answer section (after the copy).
+    pub answers: Option<Vec<Record>>,
+    pub strip_rrsigs: bool,
+}
+
+fn is_dnssec(r: &Record) -> bool {
+    matches!(
+        r.record_type(),
+        RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3
+    )
+}
+
+impl Lab {
+    pub fn new(policy: DetectPolicy) -> Lab {
+        let (net, anchor) = standard_hierarchy(Vec::new());
+        Lab::over(net, anchor, policy, &[])
+    }
+
+    pub fn over(net: TestNet, anchor: DNSKEY, policy: DetectPolicy, ntas: &[&str]) -> Lab {
+        let net = Arc::new(net);
+        let engine = engine_over(net.clone(), anchor, ntas);
+        Lab {
+            det: Detector::new(
+                engine,
+                policy,
+                DetectorConfig {
+                    outstanding: OutstandingConfig {
+                        warmup: std::time::Duration::ZERO,
+                        ..OutstandingConfig::default()
+                    },
+                    ..DetectorConfig::default()
+                },
+            ),
+            net,
+            ms: 0,
+            id: 1000,
+        }
+    }
+
+    /// The authoritative answer of test server `198.18.0.n` (DO=1).
+    pub async fn auth(&self, n: u8, qname: &str, qtype: RecordType) -> Message {
+        let q = query_msg(1, qname, qtype, false, true);
+        let bytes = self
+            .net
+            .exchange(
+                SocketAddr::from(([198, 18, 0, n], 53)),
+                Protocol::Udp,
+                &q.to_vec().expect("query encodes"),
+            )
+            .await
+            .expect("test server answers");
+        Message::from_vec(&bytes).expect("answer decodes")
+    }
+
+    /// The answer a resolver would give to `q` from the authoritative answer.
+    pub fn resolver_answer(q: &Message, auth: &Message, reply: Reply) -> Message {
+        let mut m = auth.clone();
+        m.metadata.id = q.metadata.id;
+        m.metadata.message_type = MessageType::Response;
+        m.metadata.authoritative = false;
+        m.metadata.recursion_desired = q.metadata.recursion_desired;
+        m.metadata.recursion_available = true;
+        m.metadata.authentic_data = reply.ad;
+        m.queries = q.queries.clone();
+        m.edns = q.edns.clone();
+        let dnssec_ok = q.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+        if let Some(rc) = reply.rcode {
+            m.metadata.response_code = rc;
+            if rc != ResponseCode::NoError {
+                m.answers.clear();
+                m.authorities.clear();
+            }
+        }
+        if let Some(ans) = reply.answers {
+            m.answers = ans;
+        }
+        // Referral data and glue are a resolver's business, not the stub's.
+        m.additionals.clear();
+        if !m.answers.is_empty() {
+            m.authorities.clear();
+        }
+        if !dnssec_ok || reply.strip_rrsigs {
+            m.answers.retain(|r| !is_dnssec(r));
+            m.authorities.retain(|r| !is_dnssec(r));
+        }
+        m
+    }
+
+    /// One transaction: the query from [`CLIENT`] to `server`, then `answer`
+    /// (built from the query); returns the alerts of the answer.
+    pub async fn txn(
+        &mut self,
+        qname: &str,
+        qtype: RecordType,
+        rd: bool,
+        dnssec_ok: bool,
+        server: &str,
+        answer: impl FnOnce(&Message) -> Message,
+    ) -> Vec<Alert> {
+        self.id += 1;
+        self.ms += 10;
+        let q = query_msg(self.id, qname, qtype, rd, dnssec_ok);
+        let qa = self
+            .det
+            .on_event(event(q.clone(), CLIENT, server, self.ms))
+            .await;
+        assert!(qa.is_empty(), "a query raised {qa:?}");
+        self.ms += 5;
+        let ans = answer(&q);
+        self.det.on_event(event(ans, CLIENT, server, self.ms)).await
+    }
+
+    /// A stub's RD=1 query to [`RESOLVER`], answered from server `n`'s data.
+    pub async fn via_resolver(
+        &mut self,
+        n: u8,
+        qname: &str,
+        qtype: RecordType,
+        dnssec_ok: bool,
+        reply: Reply,
+    ) -> Vec<Alert> {
+        let auth = self.auth(n, qname, qtype).await;
+        self.txn(qname, qtype, true, dnssec_ok, RESOLVER, |q| {
+            Lab::resolver_answer(q, &auth, reply)
+        })
+        .await
+    }
+
+    pub fn now_ms(&mut self, advance: u64) -> u64 {
+        self.ms += advance;
+        self.ms
+    }
+}
+
+pub fn rules(alerts: &[Alert]) -> Vec<Rule> {
+    alerts.iter().map(|a| a.rule).collect()
+}
+
+pub fn a_rec(owner: &str, ip: [u8; 4]) -> Record {
+    a(owner, ip)
+}
+
+/// root → test. → cdn.test., where `www.cdn.test./A` rotates between two
+/// validly signed RRsets (192.0.2.10 and 192.0.2.20) on every query, like
+/// a CDN's geo/round-robin answers.
+pub fn cdn_hierarchy() -> (TestNet, DNSKEY) {
+    let (inc, exp) = (NOW - 86_400, NOW + 30 * 86_400);
+    let ip = |n: u8| [198, 18, 0, n];
+    let mut cdn = Zone::new("cdn.test.", ip(10));
+    cdn.add(a("www.cdn.test.", [192, 0, 2, 10])).sign(inc, exp);
+    let key = cdn.key.as_ref().expect("signed");
+    let alt = a("www.cdn.test.", [192, 0, 2, 20]);
+    let alt_sig = key.sign(&name("cdn.test."), std::slice::from_ref(&alt), inc, exp);
+    let ds = key.ds(&cdn.origin);
+    let mut test = Zone::new("test.", ip(2));
+    test.delegate(&cdn, ip(10), Some(ds)).sign(inc, exp);
+    let test_ds = test.key.as_ref().expect("signed").ds(&test.origin);
+    let mut root = Zone::new(".", ip(1));
+    root.delegate(&test, ip(2), Some(test_ds)).sign(inc, exp);
+    let anchor = root.key.as_ref().expect("signed").dnskey.clone();
+    let mut net = TestNet::default();
+    net.serve(ip(1), root).serve(ip(2), test).serve(ip(10), cdn);
+    let turn = Arc::new(AtomicUsize::new(0));
+    let rotate: Mutator = Box::new(move |q, t, m: &mut Message| {
+        // Only authoritative answers rotate (not the parent's referrals).
+        if *q == name("www.cdn.test.")
+            && t == RecordType::A
+            && !m.answers.is_empty()
+            && turn.fetch_add(1, Ordering::Relaxed) % 2 == 1
+        {
+            m.answers = vec![alt.clone(), alt_sig.clone()];
+        }
+    });
+    net.mutate(rotate);
+    (net, anchor)
+}
+
+/// The A records of an answer built from scratch (a forged one).
+pub fn forged(q: &Message, rcode: ResponseCode, answers: Vec<Record>) -> Message {
+    let mut m = super::testkit::answer_msg(q, rcode, answers);
+    m.metadata.recursion_available = true;
+    m
+}

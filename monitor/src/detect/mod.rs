@@ -1,0 +1,26 @@
+//! Detection (DESIGN.md "Detection"): each answer the host received, joined
+//! with its query ([`crate::correlate::outstanding`]) and with the
+//! independent verdict ([`verdicts`]), is checked by the rules.
+//!
+//! - [`policy`]: what the operator configured (resolvers, allow list, NTAs).
+//! - [`verdicts`]: verdict lookups off the capture path (queue, dedup, cache, history).
+//! - [`rules`]: one file per rule.
+//! - [`alert`]: [`alert::Alert`] and its ECS JSON (schema: docs/alert.schema.json).
+//! - [`detector`]: [`detector::Detector`], the per-event entry point.
+//! - [`stage`]: the pipeline stage (channel in, channel out, counters).
+
+pub mod alert;
+pub mod detector;
+pub mod policy;
+pub mod rules;
+pub mod stage;
+pub mod verdicts;
+
+#[cfg(test)]
+mod detector_tests;
+#[cfg(test)]
+mod lab;
+#[cfg(test)]
+mod schema_tests;
+#[cfg(test)]
+pub mod testkit;

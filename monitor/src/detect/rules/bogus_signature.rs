@@ -1,0 +1,112 @@
+//! `bogus_signature`: the captured response carries RRSIGs that fail to
+//! verify against the validated keys (bad signature, expired, not yet
+//! valid, unknown key, wrong signer), or independent validation of the
+//! name is Bogus while the host accepted an answer. A validating
+//! resolver's SERVFAIL is no acceptance: the host got no data.
+
+use std::collections::BTreeSet;
+
+use hickory_proto::dnssec::rdata::DNSSECRData;
+use hickory_proto::rr::{Name, RData, RecordType};
+
+use super::Answer;
+use crate::decode::presentation as pres;
+use crate::detect::alert::{Finding, Rule, Severity};
+use crate::dnssec::chain::{ZoneState, rrsigs};
+use crate::dnssec::engine::{Engine, Lookup};
+use crate::dnssec::limits::Budget;
+use crate::dnssec::verdict::Verdict;
+use crate::dnssec::verify::verify_rrset;
+
+pub async fn check(a: &Answer<'_>, l: &Lookup, engine: &Engine) -> Option<Finding> {
+    if !a.accepted() {
+        return None;
+    }
+    if let Some(f) = captured_rrsigs(a, engine).await {
+        return Some(f);
+    }
+    if let Verdict::Bogus { reason, .. } = &l.verdict {
+        let got = if a.negative() {
+            pres::rcode(a.rcode()).to_string()
+        } else {
+            format!("{} record(s)", a.data().len())
+        };
+        return Some(Finding::new(
+            Rule::BogusSignature,
+            Severity::High,
+            format!(
+                "independent validation of {} is bogus ({reason}), yet the host accepted the answer ({got})",
+                a.what()
+            ),
+        ));
+    }
+    None
+}
+
+/// Verifies every RRset of the answer section that came with RRSIGs
+/// against the DNSKEYs the engine validated for its zone (RFC 4035 §5.3).
+async fn captured_rrsigs(a: &Answer<'_>, engine: &Engine) -> Option<Finding> {
+    let answers = &a.ev.message.answers;
+    let signed: BTreeSet<(Name, RecordType)> = answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::RRSIG(s)) => {
+                Some((r.name.to_lowercase(), s.input().type_covered))
+            }
+            _ => None,
+        })
+        .collect();
+    let cfg = engine.config();
+    for (owner, rtype) in signed {
+        let set: Vec<_> = answers
+            .iter()
+            .filter(|r| r.record_type() == rtype && r.name.to_lowercase() == owner)
+            .cloned()
+            .map(|mut r| {
+                r.name = r.name.to_lowercase();
+                r
+            })
+            .collect();
+        if set.is_empty() {
+            continue;
+        }
+        let sigs = rrsigs(
+            &answers
+                .iter()
+                .cloned()
+                .map(|mut r| {
+                    r.name = r.name.to_lowercase();
+                    r
+                })
+                .collect::<Vec<_>>(),
+            &owner,
+            rtype,
+        );
+        // A DS RRset belongs to the parent side of the cut (RFC 4035 §5.2).
+        let at = if rtype == RecordType::DS && !owner.is_root() {
+            owner.base_name()
+        } else {
+            owner.clone()
+        };
+        let ZoneState::Secure { zone, keys, .. } = engine.zone_state(&at).await else {
+            continue; // no validated keys: nothing to check against
+        };
+        let mut budget = Budget::new(&cfg.limits);
+        let now = cfg.clock.now_unix();
+        if let Err(reason) =
+            verify_rrset(&owner, rtype, &set, &sigs, &keys, &zone, now, &mut budget)
+        {
+            return Some(Finding::new(
+                Rule::BogusSignature,
+                Severity::High,
+                format!(
+                    "the captured RRSIG(s) over {}/{} fail against the validated DNSKEYs of zone {}: {reason}",
+                    pres::name(&owner),
+                    pres::rtype(rtype),
+                    pres::name(&zone)
+                ),
+            ));
+        }
+    }
+    None
+}

@@ -1,0 +1,73 @@
+//! `capture_loss`: the kernel or any stage dropped events. The detector
+//! samples named drop counters (kernel ring buffer, channels, the verdict
+//! queue …) and raises one alert per sample in which any of them grew,
+//! naming each counter and by how much.
+
+use std::collections::HashMap;
+
+use crate::detect::alert::{Finding, Rule, Severity};
+
+/// The last value seen of each counter.
+#[derive(Default)]
+pub struct LossTracker {
+    last: HashMap<String, u64>,
+}
+
+impl LossTracker {
+    /// Compares `counters` with the previous sample; the finding and the
+    /// deltas when anything was dropped since.
+    pub fn check(&mut self, counters: &[(String, u64)]) -> Option<(Finding, Vec<(String, u64)>)> {
+        let mut grew = Vec::new();
+        for (name, value) in counters {
+            let before = self.last.insert(name.clone(), *value).unwrap_or(0);
+            // A counter that went backwards was reset: count from zero.
+            let delta = if *value >= before {
+                value - before
+            } else {
+                *value
+            };
+            if delta > 0 {
+                grew.push((name.clone(), delta));
+            }
+        }
+        if grew.is_empty() {
+            return None;
+        }
+        let parts: Vec<String> = grew.iter().map(|(n, d)| format!("{n} +{d}")).collect();
+        let total: u64 = grew.iter().map(|(_, d)| d).sum();
+        Some((
+            Finding::new(
+                Rule::CaptureLoss,
+                Severity::Medium,
+                format!(
+                    "{total} event(s) dropped since the last check ({}): answers in that gap were not checked",
+                    parts.join(", ")
+                ),
+            ),
+            grew,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fires_only_when_a_counter_grows() {
+        let mut t = LossTracker::default();
+        let c = |a: u64, b: u64| {
+            vec![
+                ("ring_full".to_string(), a),
+                ("verdict_queue_full".to_string(), b),
+            ]
+        };
+        assert!(t.check(&c(0, 0)).is_none());
+        assert!(t.check(&c(0, 0)).is_none());
+        let (f, d) = t.check(&c(5, 0)).expect("grew");
+        assert_eq!(f.rule, Rule::CaptureLoss);
+        assert_eq!(d, vec![("ring_full".to_string(), 5)]);
+        assert!(f.detail.contains("ring_full +5"), "{}", f.detail);
+        assert!(t.check(&c(5, 0)).is_none());
+    }
+}

@@ -1,0 +1,143 @@
+//! The detection stage of the pipeline: DNS events in, alerts out.
+//!
+//! Correlation runs inline (it is a table lookup); each verdict evaluation
+//! runs as its own task so a cold lookup never holds up the events behind
+//! it. At most `max_pending` evaluations are outstanding; beyond that the
+//! answer is dropped from checking and counted (`detect_pending_full`,
+//! reported as `capture_loss`). Every `loss_interval` the drop counters
+//! are sampled and a `capture_loss` alert raised if any grew. Alerts are
+//! sent with back-pressure: they are never dropped here.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::alert::Alert;
+use super::detector::{DetectCounters, Detector};
+use crate::event::DnsEvent;
+
+/// Named drop counters of the stages before this one (kernel, ring, channels).
+pub type LossSource = Box<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
+
+pub struct StageOptions {
+    pub max_pending: usize,
+    pub loss_interval: Duration,
+    pub loss_source: Option<LossSource>,
+}
+
+impl Default for StageOptions {
+    fn default() -> Self {
+        Self {
+            max_pending: 8_192,
+            loss_interval: Duration::from_secs(10),
+            loss_source: None,
+        }
+    }
+}
+
+/// Counters of the stage itself (the detector's are in [`DetectCounters`]).
+#[derive(Default, Debug)]
+pub struct StageCounters {
+    pub received: AtomicU64,
+    pub emitted: AtomicU64,
+    /// Events not taken because this stage's input channel was full.
+    pub input_full: AtomicU64,
+    pub pending_full: AtomicU64,
+    pub output_closed: AtomicU64,
+}
+
+/// Handles for metrics while the stage runs.
+#[derive(Clone)]
+pub struct StageHandle {
+    pub stage: Arc<StageCounters>,
+    pub detect: Arc<DetectCounters>,
+}
+
+/// Runs the stage until `rx` closes, then finishes pending evaluations.
+pub fn spawn_detect_stage(
+    detector: Detector,
+    rx: mpsc::Receiver<DnsEvent>,
+    tx: mpsc::Sender<Alert>,
+    opts: StageOptions,
+) -> (StageHandle, JoinHandle<()>) {
+    let handle = StageHandle {
+        stage: Arc::default(),
+        detect: detector.counters().clone(),
+    };
+    let counters = handle.stage.clone();
+    let task = tokio::spawn(run(detector, rx, tx, opts, counters));
+    (handle, task)
+}
+
+async fn send(tx: &mpsc::Sender<Alert>, c: &StageCounters, alerts: Vec<Alert>) {
+    for a in alerts {
+        if tx.send(a).await.is_ok() {
+            c.emitted.fetch_add(1, Ordering::Relaxed);
+        } else {
+            c.output_closed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn run(
+    mut detector: Detector,
+    mut rx: mpsc::Receiver<DnsEvent>,
+    tx: mpsc::Sender<Alert>,
+    opts: StageOptions,
+    c: Arc<StageCounters>,
+) {
+    let mut pending: JoinSet<()> = JoinSet::new();
+    let mut tick = tokio::time::interval(opts.loss_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let check_loss = |d: &mut Detector, c: &StageCounters| {
+        let mut counters = opts.loss_source.as_ref().map(|f| f()).unwrap_or_default();
+        counters.push((
+            "detect_pending_full".into(),
+            c.pending_full.load(Ordering::Relaxed),
+        ));
+        counters.push((
+            "detect_input_full".into(),
+            c.input_full.load(Ordering::Relaxed),
+        ));
+        d.check_loss(&counters)
+    };
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some(ev) = ev else { break };
+                c.received.fetch_add(1, Ordering::Relaxed);
+                while pending.try_join_next().is_some() {}
+                let obs = detector.observe(ev);
+                send(&tx, &c, obs.alerts).await;
+                if let Some(p) = obs.pending {
+                    if pending.len() >= opts.max_pending {
+                        c.pending_full.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    let tx = tx.clone();
+                    let c = c.clone();
+                    pending.spawn(async move {
+                        let alerts = p.evaluate().await;
+                        send(&tx, &c, alerts).await;
+                    });
+                }
+            }
+            _ = tick.tick() => {
+                if let Some(a) = check_loss(&mut detector, &c) {
+                    send(&tx, &c, vec![a]).await;
+                }
+            }
+        }
+    }
+    while pending.join_next().await.is_some() {}
+    if let Some(a) = check_loss(&mut detector, &c) {
+        send(&tx, &c, vec![a]).await;
+    }
+}
+
+#[cfg(test)]
+#[path = "stage_tests.rs"]
+mod tests;

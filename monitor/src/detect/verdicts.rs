@@ -1,0 +1,312 @@
+//! Verdict lookups off the capture path.
+//!
+//! [`VerdictService::request`] never waits: a cached verdict is returned at
+//! once, a (name, type) already being looked up gets one more waiter, and
+//! anything else goes onto a bounded queue with `try_send` — a full queue
+//! is counted (`queue_full`) and surfaces as `capture_loss`. A dispatcher
+//! task runs at most `concurrency` engine lookups at a time.
+//!
+//! Verdicts are cached per (name, type) for their TTL: the engine caches
+//! too, this cache is the per-transaction join that avoids a task per
+//! answer. The validated history keeps, per (name, type), every RRset
+//! validation produced within its TTL, so an answer from any of a CDN's
+//! rotating sets is recognised (DESIGN.md "Legitimate variation").
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::{Name, Record, RecordType};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::decode::presentation as pres;
+use crate::dnssec::engine::{Engine, Lookup};
+use crate::dnssec::verdict::Verdict;
+
+type Key = (Name, RecordType);
+
+/// A confirming re-query is reused this long: a flood of forged answers
+/// for one name must not become a flood of queries to its servers.
+pub const CONFIRM_REUSE: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug)]
+pub struct VerdictConfig {
+    /// Lookups waiting for a worker.
+    pub queue: usize,
+    /// Engine lookups at once.
+    pub concurrency: usize,
+    /// Cached verdicts.
+    pub max_cached: usize,
+    /// (name, type) keys in the validated history.
+    pub max_history: usize,
+    /// Values kept per key in the history (a CDN's pool).
+    pub max_history_values: usize,
+}
+
+impl Default for VerdictConfig {
+    fn default() -> Self {
+        Self {
+            queue: 4_096,
+            concurrency: 32,
+            max_cached: 65_536,
+            max_history: 65_536,
+            max_history_values: 64,
+        }
+    }
+}
+
+/// Counters (metrics: cache size and hit rate, drops).
+#[derive(Default, Debug)]
+pub struct VerdictStats {
+    pub requests: AtomicU64,
+    pub cache_hits: AtomicU64,
+    pub joined_inflight: AtomicU64,
+    pub queued: AtomicU64,
+    pub queue_full: AtomicU64,
+    pub lookups_done: AtomicU64,
+    pub confirming_requeries: AtomicU64,
+    /// Confirmations answered from one made less than [`CONFIRM_REUSE`] ago.
+    pub confirm_reused: AtomicU64,
+    pub cache_evicted: AtomicU64,
+    pub history_evicted: AtomicU64,
+}
+
+/// The answer to [`VerdictService::request`].
+pub enum Ticket {
+    Ready(Arc<Lookup>),
+    Pending(oneshot::Receiver<Arc<Lookup>>),
+    /// The queue was full: no verdict for this answer (counted).
+    Overflow,
+}
+
+impl Ticket {
+    /// Wait for the verdict; None after an overflow or a dropped service.
+    pub async fn wait(self) -> Option<Arc<Lookup>> {
+        match self {
+            Ticket::Ready(l) => Some(l),
+            Ticket::Pending(rx) => rx.await.ok(),
+            Ticket::Overflow => None,
+        }
+    }
+}
+
+struct Shared {
+    engine: Engine,
+    cfg: VerdictConfig,
+    cache: Mutex<HashMap<Key, (Arc<Lookup>, Instant)>>,
+    inflight: Mutex<HashMap<Key, Vec<oneshot::Sender<Arc<Lookup>>>>>,
+    /// rdata (presentation) → valid until.
+    history: Mutex<HashMap<Key, Vec<(String, Instant)>>>,
+    /// The last confirming re-query per key, and when it finished.
+    confirmed: Mutex<HashMap<Key, (Arc<Lookup>, Instant)>>,
+    stats: VerdictStats,
+    permits: Arc<Semaphore>,
+}
+
+/// An RDATA as compared between the host's answer and validated ones
+/// (presentation form, names lowercased: RFC 4343 case-insensitivity).
+pub fn rdata_value(r: &Record) -> String {
+    pres::rdata(&r.data).to_lowercase()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn key(name: &Name, rtype: RecordType) -> Key {
+    let mut n = name.to_lowercase();
+    n.set_fqdn(true);
+    (n, rtype)
+}
+
+/// See the module comment. Cheap to clone.
+#[derive(Clone)]
+pub struct VerdictService {
+    tx: mpsc::Sender<Key>,
+    shared: Arc<Shared>,
+}
+
+impl VerdictService {
+    /// Starts the dispatcher on the current tokio runtime.
+    pub fn start(engine: Engine, cfg: VerdictConfig) -> (VerdictService, JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel::<Key>(cfg.queue.max(1));
+        let shared = Arc::new(Shared {
+            engine,
+            permits: Arc::new(Semaphore::new(cfg.concurrency.max(1))),
+            cfg,
+            cache: Mutex::default(),
+            inflight: Mutex::default(),
+            history: Mutex::default(),
+            confirmed: Mutex::default(),
+            stats: VerdictStats::default(),
+        });
+        let s = shared.clone();
+        let task = tokio::spawn(async move {
+            while let Some(k) = rx.recv().await {
+                let Ok(permit) = s.permits.clone().acquire_owned().await else {
+                    break;
+                };
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let l = Arc::new(s.engine.lookup(&k.0, k.1).await);
+                    s.stats.lookups_done.fetch_add(1, Ordering::Relaxed);
+                    s.complete(k, l);
+                    drop(permit);
+                });
+            }
+        });
+        (VerdictService { tx, shared }, task)
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
+    pub fn stats(&self) -> &VerdictStats {
+        &self.shared.stats
+    }
+
+    pub fn cached(&self) -> usize {
+        lock(&self.shared.cache).len()
+    }
+
+    /// The verdict for (name, type), without ever waiting (module comment).
+    pub fn request(&self, name: &Name, rtype: RecordType) -> Ticket {
+        let s = &self.shared;
+        s.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let k = key(name, rtype);
+        {
+            let mut cache = lock(&s.cache);
+            match cache.get(&k) {
+                Some((l, until)) if *until > Instant::now() => {
+                    s.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                    return Ticket::Ready(l.clone());
+                }
+                Some(_) => {
+                    cache.remove(&k);
+                }
+                None => {}
+            }
+        }
+        let mut inflight = lock(&s.inflight);
+        let (tx, rx) = oneshot::channel();
+        if let Some(waiters) = inflight.get_mut(&k) {
+            s.stats.joined_inflight.fetch_add(1, Ordering::Relaxed);
+            waiters.push(tx);
+            return Ticket::Pending(rx);
+        }
+        match self.tx.try_send(k.clone()) {
+            Ok(()) => {
+                s.stats.queued.fetch_add(1, Ordering::Relaxed);
+                inflight.insert(k, vec![tx]);
+                Ticket::Pending(rx)
+            }
+            Err(_) => {
+                s.stats.queue_full.fetch_add(1, Ordering::Relaxed);
+                Ticket::Overflow
+            }
+        }
+    }
+
+    /// The confirming re-query: a fresh engine lookup that bypasses both
+    /// caches, then refreshes them and the history. Bounded by the same
+    /// concurrency as ordinary lookups.
+    pub async fn confirm(&self, name: &Name, rtype: RecordType) -> Arc<Lookup> {
+        let s = &self.shared;
+        let k = key(name, rtype);
+        if let Some((l, at)) = lock(&s.confirmed).get(&k)
+            && at.elapsed() < CONFIRM_REUSE
+        {
+            s.stats.confirm_reused.fetch_add(1, Ordering::Relaxed);
+            return l.clone();
+        }
+        s.stats.confirming_requeries.fetch_add(1, Ordering::Relaxed);
+        let _permit = s.permits.clone().acquire_owned().await.ok();
+        let l = Arc::new(s.engine.lookup_fresh(&k.0, k.1).await);
+        s.record(&k, &l);
+        s.cache_insert(k.clone(), l.clone());
+        let mut confirmed = lock(&s.confirmed);
+        if confirmed.len() >= s.cfg.max_cached {
+            confirmed.retain(|_, (_, at)| at.elapsed() < CONFIRM_REUSE);
+        }
+        if confirmed.len() < s.cfg.max_cached {
+            confirmed.insert(k, (l.clone(), Instant::now()));
+        }
+        l
+    }
+
+    /// Every value is in some RRset validation produced for (name, type)
+    /// within its TTL.
+    pub fn history_holds(&self, name: &Name, rtype: RecordType, values: &[String]) -> bool {
+        let k = key(name, rtype);
+        let now = Instant::now();
+        let h = lock(&self.shared.history);
+        let Some(seen) = h.get(&k) else {
+            return values.is_empty();
+        };
+        values
+            .iter()
+            .all(|v| seen.iter().any(|(s, until)| s == v && *until > now))
+    }
+}
+
+impl Shared {
+    fn complete(&self, k: Key, l: Arc<Lookup>) {
+        self.record(&k, &l);
+        self.cache_insert(k.clone(), l.clone());
+        let waiters = lock(&self.inflight).remove(&k).unwrap_or_default();
+        for w in waiters {
+            let _ = w.send(l.clone());
+        }
+    }
+
+    fn cache_insert(&self, k: Key, l: Arc<Lookup>) {
+        if l.ttl == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let mut cache = lock(&self.cache);
+        if cache.len() >= self.cfg.max_cached && !cache.contains_key(&k) {
+            cache.retain(|_, (_, until)| *until > now);
+            if cache.len() >= self.cfg.max_cached
+                && let Some(victim) = cache.keys().next().cloned()
+            {
+                cache.remove(&victim);
+                self.stats.cache_evicted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        cache.insert(k, (l.clone(), now + Duration::from_secs(u64::from(l.ttl))));
+    }
+
+    /// Adds the data of a Secure or Insecure lookup to the history.
+    fn record(&self, k: &Key, l: &Lookup) {
+        let (verdict, answers) = l.answers_with_verdict();
+        if !matches!(verdict, Verdict::Secure | Verdict::Insecure { .. }) {
+            return;
+        }
+        let now = Instant::now();
+        let mut h = lock(&self.history);
+        if h.len() >= self.cfg.max_history && !h.contains_key(k) {
+            h.retain(|_, v| v.iter().any(|(_, until)| *until > now));
+            if h.len() >= self.cfg.max_history
+                && let Some(victim) = h.keys().next().cloned()
+            {
+                h.remove(&victim);
+                self.stats.history_evicted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let seen = h.entry(k.clone()).or_default();
+        seen.retain(|(_, until)| *until > now);
+        for r in answers.iter().filter(|r| r.record_type() == k.1) {
+            let v = rdata_value(r);
+            let until = now + Duration::from_secs(u64::from(r.ttl.max(l.ttl)));
+            if let Some(e) = seen.iter_mut().find(|(s, _)| *s == v) {
+                e.1 = e.1.max(until);
+            } else if seen.len() < self.cfg.max_history_values {
+                seen.push((v, until));
+            }
+        }
+    }
+}
