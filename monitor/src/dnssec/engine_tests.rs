@@ -665,3 +665,44 @@ async fn cname_loop_keeps_the_chain_it_followed() {
     assert!(matches!(verdict, Verdict::Insecure { .. }), "{verdict}");
     assert_eq!(answers.len(), 2, "{answers:?}");
 }
+
+/// RFC 6672 §2.2: YXDOMAIN with a DNAME whose substitution overflows is the
+/// final answer (the DNAME, rcode YXDOMAIN). Twin: YXDOMAIN without a DNAME
+/// is a server failure.
+#[tokio::test]
+async fn dname_overflow_yxdomain_is_an_answer() {
+    let label = "x".repeat(63);
+    let target = format!("{label}.{label}.{label}.{}.", "y".repeat(58));
+    let overflow = super::testnet::dname("long.unsigned.test.", &target);
+    let yx = |records: Vec<hickory_proto::rr::Record>| -> Mutator {
+        Box::new(move |q: &Name, _t, m: &mut Message| {
+            if *q == name("too.long.unsigned.test.") {
+                m.metadata.response_code = ResponseCode::YXDomain;
+                m.answers = records.clone();
+                m.authorities.clear();
+            }
+        })
+    };
+    let l = lookup(
+        vec![yx(vec![overflow.clone()])],
+        "too.long.unsigned.test.",
+        RecordType::A,
+    )
+    .await;
+    let (verdict, answers) = l.answers_with_verdict();
+    assert_eq!(l.rcode, ResponseCode::YXDomain, "{verdict}");
+    assert!(matches!(verdict, Verdict::Insecure { .. }), "{verdict}");
+    assert_eq!(answers, &[overflow][..]);
+    let l = lookup(vec![yx(vec![])], "too.long.unsigned.test.", RecordType::A).await;
+    assert!(
+        matches!(
+            l.verdict,
+            Verdict::Indeterminate {
+                why: IndeterminateReason::NoReachableAuthority { .. },
+                ..
+            }
+        ),
+        "{}",
+        l.verdict
+    );
+}
