@@ -14,6 +14,8 @@ pub mod netns;
 pub mod root;
 pub mod unbound;
 
+/// Attack lab in network namespaces (issue 4 acceptance 2, issue 5).
+pub mod attack;
 /// Deckard `.rpl` replay: parser, in-process transport, runner.
 pub mod deckard;
 /// Signed DNS hierarchy on loopback (ldns + nsd) with delv as the oracle.

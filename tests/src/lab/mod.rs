@@ -51,7 +51,7 @@ pub struct Lab {
     pub dir: tempfile::TempDir,
 }
 
-fn parent_of(origin: &str) -> Option<String> {
+pub fn parent_of(origin: &str) -> Option<String> {
     if origin == "." {
         return None;
     }
@@ -142,7 +142,7 @@ impl Lab {
     }
 }
 
-fn nsd_conf(d: &Path, i: usize, addr: Ipv4Addr, zones: &[(&Zone, String)]) -> String {
+pub fn nsd_conf(d: &Path, i: usize, addr: Ipv4Addr, zones: &[(&Zone, String)]) -> String {
     let d = d.display();
     let mut c = format!(
         "server:\n  ip-address: {addr}\n  port: 53\n  username: \"\"\n  chroot: \"\"\n  \

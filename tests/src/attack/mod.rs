@@ -1,0 +1,283 @@
+//! The attack lab: real nsd (signed hierarchy with its own root) and real
+//! unbound (validating and plain) in network namespaces, `dig` as the
+//! client in another, relays, rogue servers and a raw-socket spoofer in an
+//! attacker namespace, and `dnssec-monitor run` on the host with its eBPF
+//! programs attached, root hints and trust anchor pointed at the lab root.
+//! Used by `tests/tests/attacks.rs` (and meant for `cargo xtask lab`).
+//!
+//! Table of contents:
+//! - [`topology`]: namespaces, bridge and addresses.
+//! - [`servers`]: the signed hierarchy, nsd and both unbounds.
+//! - [`relay`]: on-path relays (strip RRSIGs, clear AD, race) and forgers.
+//! - [`spoof`]: raw-socket injection with a forged source.
+//! - [`scenarios`]: one function per attack, returning the alerts seen.
+
+pub mod relay;
+pub mod scenarios;
+pub mod servers;
+pub mod spoof;
+pub mod topology;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::cmd::have;
+use crate::lab::process::Server;
+use crate::monitor::Monitor;
+use relay::{Behaviour, Relay};
+use topology::*;
+
+/// Unmatched answers this soon after the monitor started are not called
+/// unsolicited (correlate::outstanding warm-up, 10 s) — wait it out.
+const WARMUP: Duration = Duration::from_secs(11);
+
+/// The running lab. Fields drop in order: monitor, relays, servers, then
+/// the namespaces, then the files.
+pub struct Lab {
+    pub monitor: Monitor,
+    relays: Vec<Relay>,
+    servers: Vec<Server>,
+    _topology: Topology,
+    pub dir: tempfile::TempDir,
+    monitor_started: Instant,
+}
+
+/// Tools the lab needs; `Err` names the missing ones.
+pub fn tools() -> Result<(), Vec<&'static str>> {
+    let missing: Vec<&str> = [
+        "ip",
+        "nsd",
+        "unbound",
+        "dig",
+        "ldns-keygen",
+        "ldns-signzone",
+        "ldns-key2ds",
+    ]
+    .into_iter()
+    .filter(|t| !have(t))
+    .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing)
+    }
+}
+
+fn a53(a: Ipv4Addr) -> SocketAddrV4 {
+    SocketAddrV4::new(a, 53)
+}
+
+/// One alert as the scenarios compare them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seen {
+    pub rule: String,
+    pub qname: String,
+    pub process: Option<String>,
+    pub pid: Option<u64>,
+    /// `dnssec_monitor.severity` (low, medium, high, critical).
+    pub severity: Option<String>,
+}
+
+impl Seen {
+    pub fn of(v: &Value) -> Seen {
+        let s = |p: &[&str]| p.iter().try_fold(v, |v, k| v.get(k));
+        Seen {
+            rule: s(&["rule", "name"])
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .into(),
+            qname: s(&["dns", "question", "name"])
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim_end_matches('.')
+                .into(),
+            process: s(&["process", "name"])
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            pid: s(&["process", "pid"]).and_then(Value::as_u64),
+            severity: s(&["dnssec_monitor", "severity"])
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        }
+    }
+}
+
+/// What a scenario did and what the monitor said about it.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The `dig` that was the victim, if any.
+    pub client_pid: Option<u32>,
+    pub alerts: Vec<Seen>,
+    /// The alert documents themselves (for failure messages).
+    pub raw: Vec<Value>,
+}
+
+fn is_alert(v: &Value) -> bool {
+    v.get("event")
+        .and_then(|e| e.get("kind"))
+        .and_then(Value::as_str)
+        == Some("alert")
+}
+
+impl Lab {
+    /// Builds the namespaces, signs and serves the hierarchy, starts the
+    /// relays and the monitor, and waits out the monitor's warm-up.
+    pub fn up() -> Result<Lab> {
+        if let Err(missing) = tools() {
+            bail!("attack lab: missing tools {missing:?}");
+        }
+        let topology = Topology::up()?;
+        let dir = tempfile::Builder::new()
+            .prefix("dnssec-attack-lab-")
+            .tempdir()?;
+        let servers = servers::start(dir.path()).context("starting nsd and unbound")?;
+        let relays = vec![
+            Relay::start(
+                ATTACKER_NS,
+                a53(STRIP_RELAY_V4),
+                Behaviour::Forward {
+                    upstream: a53(PLAIN_V4),
+                    strip_rrsig: true,
+                    clear_ad: false,
+                },
+            )?,
+            Relay::start(
+                ATTACKER_NS,
+                a53(AD_RELAY_V4),
+                Behaviour::Forward {
+                    upstream: a53(VALIDATING_V4),
+                    strip_rrsig: false,
+                    clear_ad: true,
+                },
+            )?,
+            Relay::start(
+                ATTACKER_NS,
+                a53(RACE_RELAY_V4),
+                Behaviour::Race {
+                    upstream: a53(PLAIN_V4),
+                    wrong: 5,
+                },
+            )?,
+            Relay::start(
+                ATTACKER_NS,
+                a53(RACE_WIN_RELAY_V4),
+                Behaviour::RaceWin {
+                    upstream: a53(PLAIN_V4),
+                    variants: 3,
+                },
+            )?,
+            Relay::start(ATTACKER_NS, a53(FORGE_LISTED_V4), Behaviour::ForgeNxdomain)?,
+            Relay::start(
+                ATTACKER_NS,
+                a53(FALLBACK_V4),
+                Behaviour::Forward {
+                    upstream: a53(PLAIN_V4),
+                    strip_rrsig: false,
+                    clear_ad: false,
+                },
+            )?,
+            Relay::start(
+                ATTACKER_NS,
+                a53(ROGUE_V4),
+                Behaviour::ForgeA(Ipv4Addr::new(6, 6, 6, 6)),
+            )?,
+        ];
+        let d = dir.path().display().to_string();
+        let hints = format!("{d}/root.hints");
+        let anchor = format!("{d}/anchor.ds");
+        let race_win = RACE_WIN_RELAY_V4.to_string();
+        let (plain, strip, race, forge) = (
+            PLAIN_V4.to_string(),
+            STRIP_RELAY_V4.to_string(),
+            RACE_RELAY_V4.to_string(),
+            FORGE_LISTED_V4.to_string(),
+        );
+        let (val, ad) = (VALIDATING_V4.to_string(), AD_RELAY_V4.to_string());
+        let monitor = Monitor::start(
+            "attack-lab",
+            &[
+                "--root-hints",
+                &hints,
+                "--trust-anchor",
+                &anchor,
+                "--resolver",
+                &plain,
+                "--resolver",
+                &strip,
+                "--resolver",
+                &race,
+                "--resolver",
+                &forge,
+                "--resolver",
+                &race_win,
+                "--validating-resolver",
+                &val,
+                "--validating-resolver",
+                &ad,
+            ],
+        )?;
+        Ok(Lab {
+            monitor,
+            relays,
+            servers,
+            _topology: topology,
+            dir,
+            monitor_started: Instant::now(),
+        })
+    }
+
+    /// Stops everything (as dropping does).
+    pub fn down(self) {}
+
+    /// Blocks until the monitor's warm-up is over.
+    pub fn wait_warm(&self) {
+        let since = self.monitor_started.elapsed();
+        if since < WARMUP {
+            std::thread::sleep(WARMUP - since);
+        }
+    }
+
+    /// How many processes and relays are running (for `lab status`).
+    pub fn status(&self) -> String {
+        format!(
+            "{} servers, {} relays, monitor output {}",
+            self.servers.len(),
+            self.relays.len(),
+            self.monitor.output.display()
+        )
+    }
+
+    /// Alert documents written so far.
+    pub fn alerts(&self) -> Vec<Value> {
+        self.monitor.events().into_iter().filter(is_alert).collect()
+    }
+
+    /// Runs `act` (returning the victim's pid), then waits until at least
+    /// `expect` new alerts were written (bounded), then `settle` longer for
+    /// any that should not be there; returns every new alert.
+    pub fn observe(
+        &self,
+        expect: usize,
+        settle: Duration,
+        act: impl FnOnce() -> Result<Option<u32>>,
+    ) -> Result<Outcome> {
+        self.wait_warm();
+        let mark = self.alerts().len();
+        let client_pid = act()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.alerts().len() < mark + expect && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(settle);
+        let raw: Vec<Value> = self.alerts().into_iter().skip(mark).collect();
+        let alerts = raw.iter().map(Seen::of).collect();
+        Ok(Outcome {
+            client_pid,
+            alerts,
+            raw,
+        })
+    }
+}
