@@ -64,7 +64,19 @@ fn daemon_drops_capabilities_and_serves_metrics() -> Result<()> {
         r.contains("dnssec_monitor_kernel_packets_total{counter="),
         "{r}"
     );
-    assert!(scrape(port)?.contains("dnssec_monitor_stage_received_total{stage=\"capture\"}"));
+    let again = scrape(port)?;
+    assert!(
+        again.contains("dnssec_monitor_stage_received_total{stage=\"capture\"}"),
+        "{again}"
+    );
+    assert!(
+        again.contains("dnssec_monitor_stage_received_total{stage=\"detect\"}"),
+        "{again}"
+    );
+    assert!(
+        again.contains("dnssec_monitor_alerts_total{rule=\"bogus_signature\"} 0"),
+        "{again}"
+    );
     let not_found = {
         let mut s = TcpStream::connect(("127.0.0.1", port))?;
         s.write_all(b"GET / HTTP/1.1\r\n\r\n")?;

@@ -128,14 +128,20 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let processes = ProcessTable::new(maps.flows, Some(ContainerResolver::new(cgroup_root)));
     let decode = tokio::spawn(decode_stage(pkt_rx, ev_tx, processes, drops.clone()));
     let kernel = Arc::new(maps.counters);
-    let _metrics =
-        super::run_ops::start(&args.ops, &args.detect, kernel.clone(), ring_stats.clone()).await?;
     let detection = super::run_detect::start(
         &args.detect,
         ev_rx,
         line_tx,
         loss_source(kernel.clone(), ring_stats.clone(), drops.clone()),
     )?;
+    let _metrics = super::run_ops::start(
+        &args.ops,
+        &args.detect,
+        kernel.clone(),
+        ring_stats.clone(),
+        &detection.handle,
+    )
+    .await?;
     let sink = std::thread::Builder::new()
         .name("sink".into())
         .spawn({

@@ -9,8 +9,9 @@ use tokio::task::JoinHandle;
 
 use crate::capture::{ebpf::KernelCounters, ringbuf::RingStats};
 use crate::config::DEFAULT_METRICS_LISTEN;
+use crate::detect::{alert::Rule, stage::StageHandle};
 use crate::metrics::{
-    KERNEL_PACKETS, Kind, Metrics, STAGE_DROPPED, STAGE_EMITTED, STAGE_RECEIVED, Sample,
+    ALERTS, KERNEL_PACKETS, Kind, Metrics, STAGE_DROPPED, STAGE_EMITTED, STAGE_RECEIVED, Sample,
     server::MetricsServer,
 };
 use crate::privs::{DAEMON_KEEP, drop_capabilities};
@@ -96,6 +97,49 @@ pub fn kernel_samples(named: &[(&str, u64)]) -> Vec<Sample> {
         .collect()
 }
 
+/// The detection stage's counters: `detect` stage received/emitted and
+/// drops by reason, and alerts per rule.
+pub fn detect_samples(h: &StageHandle) -> Vec<Sample> {
+    let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let stage = [("stage", "detect")];
+    let mut out = vec![
+        sample(
+            STAGE_RECEIVED,
+            "Items a pipeline stage received.",
+            &stage,
+            l(&h.stage.received),
+        ),
+        sample(
+            STAGE_EMITTED,
+            "Items a pipeline stage passed on.",
+            &stage,
+            l(&h.stage.emitted),
+        ),
+    ];
+    for (reason, n) in [
+        ("input_full", l(&h.stage.input_full)),
+        ("pending_full", l(&h.stage.pending_full)),
+        ("output_closed", l(&h.stage.output_closed)),
+        ("verdict_queue_full", l(&h.detect.verdict_queue_full)),
+    ] {
+        out.push(sample(
+            STAGE_DROPPED,
+            "Items a pipeline stage dropped, by reason.",
+            &[("stage", "detect"), ("reason", reason)],
+            n,
+        ));
+    }
+    for rule in Rule::ALL {
+        out.push(sample(
+            ALERTS,
+            "Alerts raised, by rule.",
+            &[("rule", rule.name())],
+            h.detect.alerts_of(rule),
+        ));
+    }
+    out
+}
+
 /// Start the metrics endpoint with collectors over the kernel and ring
 /// counters; stages add their own series through the returned handle.
 pub async fn start_metrics(
@@ -121,11 +165,16 @@ pub async fn start(
     detect: &super::run_detect::DetectArgs,
     kernel: Arc<KernelCounters>,
     ring: Arc<RingStats>,
+    detection: &StageHandle,
 ) -> anyhow::Result<Option<(Metrics, MetricsServer)>> {
     let from_config = super::run_detect::effective_config(detect)?.metrics_listen;
     let listen = ops.metrics_addr(Some(from_config));
     match start_metrics(listen, kernel, ring).await {
-        Ok(m) => Ok(Some(m)),
+        Ok((metrics, server)) => {
+            let h = detection.clone();
+            metrics.add_collector(move || detect_samples(&h));
+            Ok(Some((metrics, server)))
+        }
         Err(e) => {
             tracing::error!("{e:#}; running without metrics");
             Ok(None)

@@ -72,3 +72,34 @@ async fn sighup_reopens_the_rotating_file() {
     assert!(std::fs::read_to_string(&path).unwrap().contains("\"n\":3"));
     task.abort();
 }
+
+#[test]
+fn detection_counters_become_stage_and_alert_series() {
+    let h = StageHandle {
+        stage: Arc::default(),
+        detect: Arc::default(),
+    };
+    h.stage.received.store(9, Ordering::Relaxed);
+    h.detect.verdict_queue_full.store(4, Ordering::Relaxed);
+    h.detect.alerts[Rule::ALL[0].index()].store(2, Ordering::Relaxed);
+    let m = Metrics::new();
+    let hc = h.clone();
+    m.add_collector(move || detect_samples(&hc));
+    let text = m.encode();
+    let first = format!(
+        "dnssec_monitor_alerts_total{{rule=\"{}\"}} 2",
+        Rule::ALL[0].name()
+    );
+    for line in [
+        r#"dnssec_monitor_stage_received_total{stage="detect"} 9"#,
+        r#"dnssec_monitor_stage_dropped_total{stage="detect",reason="verdict_queue_full"} 4"#,
+        first.as_str(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+    }
+    // Every rule has its series, at zero when it never fired.
+    assert_eq!(
+        text.matches("dnssec_monitor_alerts_total{").count(),
+        Rule::ALL.len()
+    );
+}
