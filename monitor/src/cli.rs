@@ -4,9 +4,10 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    check_config::CheckConfigArgs, replay::ReplayArgs, run::RunArgs, search::SearchArgs,
-    validate::ValidateArgs,
+    check_config::CheckConfigArgs, export::ExportArgs, search::SearchArgs,
+    verify_evidence::VerifyEvidenceArgs,
 };
+use crate::commands::{replay::ReplayArgs, run::RunArgs, validate::ValidateArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -27,8 +28,12 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Resolve and validate NAME independently, like `delv`.
     Validate(ValidateArgs),
-    /// Check a TOML config file; errors name the key and line.
+    /// Check a config file: `ok` and a summary, or the error with key and line.
     CheckConfig(CheckConfigArgs),
-    /// Search the forensic store by name, process, rule and time.
+    /// Search the forensic store: alerts (or transactions) by name, process, rule, time.
     Search(SearchArgs),
+    /// Write an alert's query and answer as a pcap file.
+    Export(ExportArgs),
+    /// Re-check a stored alert's DNSKEY/DS/RRSIG evidence offline, at the stored time.
+    VerifyEvidence(VerifyEvidenceArgs),
 }

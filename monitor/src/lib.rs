@@ -15,5 +15,7 @@ pub mod decode;
 pub mod detect;
 pub mod dnssec;
 pub mod event;
+pub mod metrics;
+pub mod privs;
 pub mod sinks;
 pub mod store;

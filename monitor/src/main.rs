@@ -22,6 +22,8 @@ fn main() {
         Command::Validate(a) => commands::validate::main(a),
         Command::CheckConfig(a) => commands::check_config::main(a),
         Command::Search(a) => commands::search::main(a),
+        Command::Export(a) => commands::export::main(a),
+        Command::VerifyEvidence(a) => commands::verify_evidence::main(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -80,6 +80,11 @@ impl Monitor {
         Ok(m)
     }
 
+    /// The daemon's pid while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn log(&self) -> String {
         strip_ansi(&std::fs::read_to_string(&self.stderr).unwrap_or_default())
     }

@@ -65,7 +65,12 @@ pub fn run_daemon(release: bool, args: Vec<String>) -> Result<()> {
     crate::setup::setup()?;
     let bin = build(release)?;
     let args = if args.is_empty() {
-        vec!["run".into(), "--output".into(), "-".into()]
+        vec![
+            "run".into(),
+            "--events".into(),
+            "--output".into(),
+            "-".into(),
+        ]
     } else {
         args
     };

@@ -24,10 +24,13 @@ enum Cmd {
         #[arg(long)]
         release: bool,
     },
-    /// Provision, build, and start the daemon as root (default: `run --output -`).
+    /// Provision, build (optimised), and start the daemon as root
+    /// (default arguments: `run --events --output -`: every DNS message and
+    /// every alert as JSON lines on standard output).
     Run {
+        /// Build without optimisations (faster to build, far slower to run).
         #[arg(long)]
-        release: bool,
+        debug: bool,
         /// Arguments for `dnssec-monitor` (after `--`).
         #[arg(last = true)]
         args: Vec<String>,
@@ -55,7 +58,7 @@ fn dispatch(cmd: Cmd) -> Result<()> {
     match cmd {
         Cmd::Setup => setup::setup(),
         Cmd::Build { release } => build::build(release).map(|_| ()),
-        Cmd::Run { release, args } => build::run_daemon(release, args),
+        Cmd::Run { debug, args } => build::run_daemon(!debug, args),
         Cmd::Test => build::test(),
         Cmd::Conformance { paths } => build::conformance(&paths),
         Cmd::Bench { what } => build::bench(&what),

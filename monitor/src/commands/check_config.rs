@@ -1,5 +1,6 @@
 //! `dnssec-monitor check-config FILE`: parse and check a config file.
-//! Exit 0 and a one-line summary when it is good; exit 1 and the error
+//! Exit 0 and a one-line summary when it is good; exit 64 (the usage and
+//! config error code of `main`) and the error
 //! (`FILE:LINE:COLUMN: `key`: what is wrong`) on stderr when it is not.
 
 use std::{io::Write, path::PathBuf};
@@ -37,7 +38,7 @@ pub fn run(args: &CheckConfigArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         }
         Err(e) => {
             let _ = writeln!(err, "{e}");
-            1
+            64
         }
     }
 }
@@ -72,9 +73,9 @@ mod tests {
     }
 
     #[test]
-    fn bad_config_exits_one_naming_key_and_line() {
+    fn bad_config_exits_64_naming_key_and_line() {
         let (code, out, err) = check("events = true\nmetrics_listen = \"nowhere\"\n");
-        assert_eq!(code, 1);
+        assert_eq!(code, 64);
         assert!(out.is_empty());
         assert!(err.contains("c.toml:2:18: `metrics_listen`: "), "{err}");
     }

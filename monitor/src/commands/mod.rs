@@ -2,8 +2,11 @@
 //! Each returns the process exit code.
 
 pub mod check_config;
+pub mod export;
 pub mod replay;
 pub mod run;
 pub mod run_detect;
+pub mod run_ops;
 pub mod search;
 pub mod validate;
+pub mod verify_evidence;

@@ -44,6 +44,9 @@ pub struct RunArgs {
     /// Detection options (see run_detect.rs).
     #[command(flatten)]
     pub detect: super::run_detect::DetectArgs,
+    /// Metrics endpoint (see run_ops.rs).
+    #[command(flatten)]
+    pub ops: super::run_ops::OpsArgs,
 }
 
 /// Capacity of the packet and line channels.
@@ -103,6 +106,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         attached.join(", "),
         cgroup_root.display()
     );
+    super::run_ops::drop_privileges()?;
     let progs = Arc::new(Mutex::new(progs));
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -124,6 +128,8 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let processes = ProcessTable::new(maps.flows, Some(ContainerResolver::new(cgroup_root)));
     let decode = tokio::spawn(decode_stage(pkt_rx, ev_tx, processes, drops.clone()));
     let kernel = Arc::new(maps.counters);
+    let _metrics =
+        super::run_ops::start(&args.ops, &args.detect, kernel.clone(), ring_stats.clone()).await?;
     let detection = super::run_detect::start(
         &args.detect,
         ev_rx,

@@ -21,7 +21,7 @@ pub const DEFAULT_STORE: &str = "/var/lib/dnssec-monitor/store.db";
 #[derive(clap::Args, Debug)]
 pub struct SearchArgs {
     /// The store (SQLite file) to search.
-    #[arg(long, default_value = DEFAULT_STORE)]
+    #[arg(long, alias = "db", default_value = DEFAULT_STORE)]
     pub store: PathBuf,
     /// A DNS name: matches it and every name below it.
     #[arg(long)]

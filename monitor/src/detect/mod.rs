@@ -17,6 +17,8 @@ pub mod stage;
 pub mod verdicts;
 
 #[cfg(test)]
+mod correlation_tests;
+#[cfg(test)]
 mod detector_tests;
 #[cfg(test)]
 mod lab;

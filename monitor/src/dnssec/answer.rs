@@ -193,16 +193,19 @@ impl ChainCtx<'_> {
                     }
                     if !proof_ok {
                         return PieceOutcome::bogus(
-                            BogusReason::MissingDenialProof {
+                            proven.failure(BogusReason::MissingDenialProof {
                                 name: owner.clone(),
                                 rtype,
-                            },
+                            }),
                             steps,
                         );
                     }
                     ttl = ttl.min(proven.ttl);
-                    windows.extend(proven.windows);
+                    windows.extend(proven.windows.iter().cloned());
                     note = format!("{note}, expanded from {wildcard} (no closer match proven)");
+                    if let Some(extra) = proven.rejected_note() {
+                        note = format!("{note}; {extra}");
+                    }
                 }
                 steps.push(step(zone, note, windows, Some(v.key_tag)));
                 PieceOutcome {
@@ -372,13 +375,17 @@ impl ChainCtx<'_> {
             _ => false,
         };
         if !ok {
-            return PieceOutcome::bogus(missing(), steps);
+            return PieceOutcome::bogus(proven.failure(missing()), steps);
         }
         let mut steps = steps;
         let what = if nxdomain { "NXDOMAIN" } else { "NODATA" };
+        let extra = proven
+            .rejected_note()
+            .map(|n| format!("; {n}"))
+            .unwrap_or_default();
         steps.push(step(
             zone,
-            format!("{what} for {qname} {qtype} proven ({denial:?})"),
+            format!("{what} for {qname} {qtype} proven ({denial:?}){extra}"),
             proven.windows.clone(),
             None,
         ));

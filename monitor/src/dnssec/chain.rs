@@ -81,8 +81,9 @@ pub struct ChainCtx<'a> {
 
 /// How one label below a secure zone turned out.
 enum Cut {
-    /// Not a zone cut: the name lies inside the parent zone.
-    Inside,
+    /// Not a zone cut: the name lies inside the parent zone (with a trace
+    /// note when denial records were left out of the proof).
+    Inside(Option<String>),
     Secure {
         keys: Arc<Vec<DNSKEY>>,
         step: TraceStep,
@@ -147,7 +148,23 @@ impl ChainCtx<'_> {
             }
             let child = name.trim_to(depth + 1);
             let (next, ttl) = match self.cut(&child, &zone, &keys, work).await {
-                Cut::Inside => (state.clone(), MAX_TTL.min(3_600)),
+                Cut::Inside(None) => (state.clone(), MAX_TTL.min(3_600)),
+                Cut::Inside(Some(note)) => {
+                    let mut p = path.as_ref().clone();
+                    p.push(TraceStep {
+                        zone: child.clone(),
+                        ds_key_tags: Vec::new(),
+                        dnskey_key_tags: Vec::new(),
+                        signatures: Vec::new(),
+                        note: format!("no zone cut (DS denied in {zone}); {note}"),
+                    });
+                    let inside = ZoneState::Secure {
+                        zone: zone.clone(),
+                        keys: keys.clone(),
+                        path: Arc::new(p),
+                    };
+                    (inside, MAX_TTL.min(3_600))
+                }
                 Cut::Secure { keys, step, ttl } => {
                     let mut p = path.as_ref().clone();
                     p.push(step);
@@ -379,7 +396,7 @@ impl ChainCtx<'_> {
                 .iter()
                 .any(|r| r.name == *child && r.record_type() == RecordType::CNAME)
             {
-                return Cut::Inside;
+                return Cut::Inside(None);
             }
             return self.no_ds(child, zone, keys, msg, work);
         }
@@ -483,7 +500,7 @@ impl ChainCtx<'_> {
             Denial::NoData
             | Denial::NxDomain
             | Denial::WildcardNoData
-            | Denial::WildcardAnswerOk => Cut::Inside,
+            | Denial::WildcardAnswerOk => Cut::Inside(proven.rejected_note()),
             Denial::InsecureDelegation => Cut::Insecure(
                 InsecureReason::UnsignedDelegation {
                     zone: child.clone(),
@@ -504,10 +521,12 @@ impl ChainCtx<'_> {
                 },
                 proven.ttl,
             ),
-            Denial::NotProven(_) => Cut::Failed(Verdict::bogus(BogusReason::MissingDenialProof {
-                name: child.clone(),
-                rtype: RecordType::DS,
-            })),
+            Denial::NotProven(_) => Cut::Failed(Verdict::bogus(proven.failure(
+                BogusReason::MissingDenialProof {
+                    name: child.clone(),
+                    rtype: RecordType::DS,
+                },
+            ))),
             Denial::BudgetExceeded { what, limit } => {
                 Cut::Failed(Verdict::bogus(BogusReason::BudgetExceeded { what, limit }))
             }

@@ -431,6 +431,17 @@ impl Engine {
                     };
                     match synthesize(&current, &d.name, &target) {
                         Some(n) => (n, d.name.clone(), RecordType::DNAME),
+                        None if rcode == ResponseCode::YXDomain => {
+                            // RFC 6672 §2.2: the authority says the
+                            // substitution overflows; the DNAME is the answer.
+                            let set = rrset(&msg.answers, &d.name, RecordType::DNAME);
+                            let owner = d.name.clone();
+                            let out = ctx
+                                .validate_rrset(&owner, RecordType::DNAME, &set, &msg, hint, work)
+                                .await;
+                            acc.take(out, set, &msg.answers, RecordType::DNAME);
+                            break 'query;
+                        }
                         None => {
                             acc.add(invalid(format!(
                                 "DNAME at {} makes too long a name",
@@ -449,12 +460,12 @@ impl Engine {
                     break;
                 };
                 links += 1;
-                if seen.contains(&next) {
-                    acc.add(invalid(format!("CNAME/DNAME loop at {next}")));
-                    break 'query;
-                }
+                // A link back to a name already on the chain is a loop (RFC
+                // 1034 §3.6.2). It is still validated and kept: the answer a
+                // resolver sends for a loop is the chain it followed.
+                let looped = seen.contains(&next);
                 seen.push(next.clone());
-                if links > cfg.limits.max_cname_chain {
+                if !looped && links > cfg.limits.max_cname_chain {
                     acc.add(PieceOutcome {
                         verdict: Verdict::indeterminate(IndeterminateReason::LimitReached {
                             what: "CNAME/DNAME chain length",
@@ -474,6 +485,10 @@ impl Engine {
                     // The synthesized CNAME is shown, not validated (RFC 6672 §5.3.3).
                     acc.answers
                         .extend(rrset(&msg.answers, &current, RecordType::CNAME));
+                }
+                if looped {
+                    acc.add(invalid(format!("CNAME/DNAME loop at {next}")));
+                    break 'query;
                 }
                 current = next;
             }

@@ -516,3 +516,152 @@ async fn dname_into_another_zone() {
         l.verdict
     );
 }
+
+/// Adds to answers for `qname` a copy of the authority's NSEC RRset and its
+/// RRSIGs moved to `owner`: the copy is well-formed but its signature (over
+/// the original owner) does not verify there.
+fn add_unverifiable_nsec(qname: &'static str, owner: &'static str) -> Mutator {
+    Box::new(move |q: &Name, _t, m: &mut Message| {
+        if *q != name(qname) {
+            return;
+        }
+        let copies: Vec<_> = m
+            .authorities
+            .iter()
+            .filter(|r| {
+                r.record_type() == RecordType::NSEC
+                    || matches!(&r.data, RData::DNSSEC(DNSSECRData::RRSIG(s)) if s.input().type_covered == RecordType::NSEC)
+            })
+            .map(|r| {
+                let mut c = r.clone();
+                c.name = name(owner);
+                c
+            })
+            .collect();
+        m.authorities.extend(copies);
+    })
+}
+
+/// Rewrites the type bitmap of every NSEC in answers to `qname` (adding
+/// TXT): the content still denies the query, the signature no longer holds.
+fn tamper_nsec_bitmap(qname: &'static str) -> Mutator {
+    Box::new(move |q: &Name, _t, m: &mut Message| {
+        if *q != name(qname) {
+            return;
+        }
+        for r in m.authorities.iter_mut() {
+            if let RData::DNSSEC(DNSSECRData::NSEC(n)) = &r.data {
+                let types: Vec<RecordType> = n.type_bit_maps().chain([RecordType::TXT]).collect();
+                let next = n.next_domain_name().clone();
+                r.data = RData::DNSSEC(DNSSECRData::NSEC(hickory_proto::dnssec::rdata::NSEC::new(
+                    next, types,
+                )));
+            }
+        }
+    })
+}
+
+/// Deckard black_ent: an NSEC that fails verification is left out of the
+/// proof; the proof still holds on the verified NSEC (and the trace says
+/// what was ignored). Twin: when the only NSEC fails, the NODATA is Bogus
+/// and the verdict names the failing signature.
+#[tokio::test]
+async fn unverifiable_extra_nsec_is_ignored_but_a_bad_only_proof_is_bogus() {
+    let l = lookup(
+        vec![add_unverifiable_nsec(
+            "www.secure.test.",
+            "zzz.secure.test.",
+        )],
+        "www.secure.test.",
+        RecordType::MX,
+    )
+    .await;
+    assert_eq!(
+        (l.rcode, &l.verdict),
+        (ResponseCode::NoError, &Verdict::Secure),
+        "{}",
+        l.verdict
+    );
+    assert!(
+        l.trace
+            .steps
+            .iter()
+            .any(|s| s.note.contains("failed verification")),
+        "{:?}",
+        l.trace
+    );
+    // Twin: the one NSEC that proves the NODATA has a broken signature.
+    let l = lookup(
+        vec![tamper_nsec_bitmap("www.secure.test.")],
+        "www.secure.test.",
+        RecordType::MX,
+    )
+    .await;
+    assert!(
+        matches!(
+            bogus(&l),
+            BogusReason::SignatureInvalid { owner, rtype: RecordType::NSEC, .. }
+                if *owner == name("www.secure.test.")
+        ),
+        "{}",
+        l.verdict
+    );
+}
+
+/// Rewrites the answer to `qname` as NOERROR carrying only `records`.
+fn answer_with(qname: &'static str, records: Vec<hickory_proto::rr::Record>) -> Mutator {
+    Box::new(move |q: &Name, _t, m: &mut Message| {
+        if *q == name(qname) {
+            m.metadata.response_code = ResponseCode::NoError;
+            m.answers = records.clone();
+            m.authorities.clear();
+        }
+    })
+}
+
+/// RFC 1034 §3.6.2: a CNAME loop is an error, but the lookup keeps the chain
+/// it followed (a resolver answers SERVFAIL with it; Deckard
+/// iter_dname_insec). Twin: the same CNAME pointing elsewhere is no error.
+#[tokio::test]
+async fn cname_loop_keeps_the_chain_it_followed() {
+    use super::testnet::rec;
+    use hickory_proto::rr::rdata::CNAME;
+    let looping = rec(
+        "cyc.unsigned.test.",
+        300,
+        RData::CNAME(CNAME(name("cyc.unsigned.test."))),
+    );
+    let l = lookup(
+        vec![answer_with("cyc.unsigned.test.", vec![looping.clone()])],
+        "cyc.unsigned.test.",
+        RecordType::A,
+    )
+    .await;
+    let (verdict, answers) = l.answers_with_verdict();
+    assert!(
+        matches!(
+            verdict,
+            Verdict::Indeterminate {
+                why: IndeterminateReason::InvalidData { .. },
+                ..
+            }
+        ),
+        "{verdict}"
+    );
+    assert_eq!(answers, &[looping][..]);
+    // Twin: a CNAME to an existing name resolves (insecure zone, no loop).
+    let onward = rec(
+        "cyc.unsigned.test.",
+        300,
+        RData::CNAME(CNAME(name("www.unsigned.test."))),
+    );
+    let l = lookup(
+        vec![answer_with("cyc.unsigned.test.", vec![onward])],
+        "cyc.unsigned.test.",
+        RecordType::A,
+    )
+    .await;
+    let (verdict, answers) = l.answers_with_verdict();
+    assert!(matches!(verdict, Verdict::Insecure { .. }), "{verdict}");
+    assert_eq!(answers.len(), 2, "{answers:?}");
+}

@@ -130,8 +130,20 @@ enum Kind {
     Lame(String),
 }
 
+/// YXDOMAIN with a DNAME above `qname`: the substitution would exceed the
+/// name length limit, a final answer (RFC 6672 §2.2), not a server failure.
+pub fn dname_overflow(msg: &Message, qname: &Name) -> bool {
+    msg.metadata.response_code == ResponseCode::YXDomain
+        && msg.answers.iter().any(|r| {
+            r.record_type() == RecordType::DNAME && r.name.zone_of(qname) && r.name != *qname
+        })
+}
+
 fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Kind {
     let rcode = msg.metadata.response_code;
+    if dname_overflow(msg, qname) {
+        return Kind::Final;
+    }
     if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
         return Kind::Lame(format!("rcode {rcode}"));
     }
@@ -292,7 +304,10 @@ impl Resolver {
             match self.exchange(work, server, qname, qtype, true).await? {
                 Ok(msg) => {
                     let rcode = msg.metadata.response_code;
-                    if rcode == ResponseCode::NoError || rcode == ResponseCode::NXDomain {
+                    if rcode == ResponseCode::NoError
+                        || rcode == ResponseCode::NXDomain
+                        || dname_overflow(&msg, qname)
+                    {
                         return Ok(Response {
                             message: Arc::new(msg),
                             zone: None,

@@ -12,7 +12,7 @@ use super::limits::Limits;
 use super::nsec::nsec_denial;
 use super::nsec3::nsec3_denial;
 use super::resolver::{ResolveError, Work};
-use super::verdict::{IndeterminateReason, InsecureReason, SigWindow, Verdict};
+use super::verdict::{BogusReason, IndeterminateReason, InsecureReason, SigWindow, Verdict};
 use super::verify::{RrsetOutcome, verify_rrset};
 
 /// The records of one RRset in a section, without RRSIGs.
@@ -106,9 +106,34 @@ pub struct ProvenDenialRecords {
     pub windows: Vec<SigWindow>,
     /// Smallest validated TTL (negative answers are cached that long).
     pub ttl: u32,
+    /// Why each NSEC/NSEC3 RRset left out of the proof failed verification.
+    /// Only verified records may prove anything (RFC 4035 §5.4), but an
+    /// extra record that fails does not spoil a proof that holds without it
+    /// (Deckard black_ent: a broken NSEC beside the one that proves).
+    pub rejected: Vec<BogusReason>,
 }
 
-/// Verifies every NSEC/NSEC3 RRset in `section` signed by `zone`.
+impl ProvenDenialRecords {
+    /// The reason to give when the proof does not hold: the first failed
+    /// signature if a record was left out (it might have been the proof),
+    /// otherwise `missing`.
+    pub fn failure(&self, missing: BogusReason) -> BogusReason {
+        self.rejected.first().cloned().unwrap_or(missing)
+    }
+
+    /// A trace note on the records left out of a proof that held.
+    pub fn rejected_note(&self) -> Option<String> {
+        let first = self.rejected.first()?;
+        Some(format!(
+            "ignored {} NSEC/NSEC3 RRset(s) that failed verification ({first})",
+            self.rejected.len()
+        ))
+    }
+}
+
+/// Verifies every NSEC/NSEC3 RRset in `section` signed by `zone`, each on
+/// its own: those that fail are set aside in `rejected`, the caller decides
+/// the proof on the others and names a rejected signature if it fails.
 #[allow(
     clippy::result_large_err,
     reason = "the error is the verdict itself, built once per negative answer"
@@ -125,6 +150,7 @@ pub fn verify_denial_records(
         nsec3s: Vec::new(),
         windows: Vec::new(),
         ttl: MAX_TTL,
+        rejected: Vec::new(),
     };
     let mut seen: Vec<(Name, RecordType)> = Vec::new();
     for r in section {
@@ -148,7 +174,12 @@ pub fn verify_denial_records(
             now,
             &mut work.budget,
         ) {
-            Err(reason) => return Err(Verdict::bogus(reason)),
+            // Spent budget ends the lookup; a failed signature only drops
+            // this RRset from the proof (see `ProvenDenialRecords::rejected`).
+            Err(reason @ BogusReason::BudgetExceeded { .. }) => {
+                return Err(Verdict::bogus(reason));
+            }
+            Err(reason) => out.rejected.push(reason),
             Ok(RrsetOutcome::Unsupported { algorithm }) => {
                 return Err(Verdict::insecure(InsecureReason::UnsupportedAlgorithm {
                     zone: zone.clone(),

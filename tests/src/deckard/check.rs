@@ -9,7 +9,10 @@
 //!   (DO or AD, RFC 6840 §5.7–5.8). Only AD is compared of the header flags:
 //!   QR/AA/RA/RD are artefacts of the resolver's transport, not outcomes of
 //!   validation, and the engine returns no message header.
-//! - ANSWER: the records other than RRSIG, as sets (owner case-insensitive,
+//! - ANSWER: nothing when the verdict is Bogus or Indeterminate (without CD),
+//!   except when the chain itself is invalid (a CNAME/DNAME loop is answered
+//!   SERVFAIL with the looping chain, RFC 1034 §3.6.2). Compared:
+//!   the records other than RRSIG, as sets (owner case-insensitive,
 //!   TTL ignored, rdata compared in presentation form, case-insensitive).
 //!   RRSIGs are left out: whether a resolver hands them back depends on DO
 //!   and on its response policy, not on the validation verdict.
@@ -21,6 +24,7 @@ use std::collections::BTreeSet;
 use hickory_proto::rr::{Record, RecordType};
 use hickory_proto::serialize::binary::BinDecodable;
 use monitor::dnssec::engine::Lookup;
+use monitor::dnssec::verdict::{IndeterminateReason, Verdict};
 
 use super::parse::Entry;
 use super::text::{RawRecord, name_wire};
@@ -48,8 +52,29 @@ pub fn observe(lookup: &Lookup, query: &Entry) -> Observed {
         ad: outcome == "secure" && (query.flags.do_ || query.flags.ad),
         outcome,
         verdict: verdict.to_string(),
-        answers: if failed { Vec::new() } else { answers.to_vec() },
+        // Bogus or unvalidated data is never handed out (RFC 4035 §5.5),
+        // CD aside; but see `chain_shape_failure`.
+        answers: if failed && !chain_shape_failure(verdict) {
+            Vec::new()
+        } else {
+            answers.to_vec()
+        },
     }
+}
+
+/// Whether the lookup failed on the shape of its CNAME/DNAME chain (a loop,
+/// RFC 1034 §3.6.2; an undecodable DNAME) rather than on a record: the links
+/// were each validated and are what a resolver sends with its SERVFAIL
+/// (Deckard iter_dname_insec). A record that is Bogus or could not be
+/// validated (e.g. unreachable keys, val_faildnskey) gives another reason.
+fn chain_shape_failure(verdict: &Verdict) -> bool {
+    matches!(
+        verdict,
+        Verdict::Indeterminate {
+            why: IndeterminateReason::InvalidData { .. },
+            ..
+        }
+    )
 }
 
 /// RFC 1035/6895 mnemonic of an rcode (`NXDOMAIN`), or its number.

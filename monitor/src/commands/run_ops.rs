@@ -1,0 +1,173 @@
+//! Operations glue for `run`, one call each: the metrics endpoint with
+//! collectors over the capture counters, dropping capabilities after the
+//! eBPF programs are attached, and SIGHUP → reopen of a rotating file.
+
+use std::{net::SocketAddr, sync::Arc, sync::atomic::Ordering};
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+
+use crate::capture::{ebpf::KernelCounters, ringbuf::RingStats};
+use crate::config::DEFAULT_METRICS_LISTEN;
+use crate::metrics::{
+    KERNEL_PACKETS, Kind, Metrics, STAGE_DROPPED, STAGE_EMITTED, STAGE_RECEIVED, Sample,
+    server::MetricsServer,
+};
+use crate::privs::{DAEMON_KEEP, drop_capabilities};
+use crate::sinks::rotate::ReopenHandle;
+
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct OpsArgs {
+    /// Serve Prometheus metrics (GET /metrics) here [default: the config's
+    /// `metrics_listen`, else 127.0.0.1:9153].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl OpsArgs {
+    /// The command line wins over the config file's value.
+    pub fn metrics_addr(&self, from_config: Option<SocketAddr>) -> SocketAddr {
+        self.metrics_listen
+            .or(from_config)
+            .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.parse().expect("valid constant"))
+    }
+}
+
+fn sample(name: &str, help: &str, labels: &[(&str, &str)], value: u64) -> Sample {
+    Sample {
+        name: name.to_owned(),
+        help: help.to_owned(),
+        kind: Kind::Counter,
+        labels: labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        value: value as f64,
+    }
+}
+
+/// The ring reader's counters as the `capture` stage.
+pub fn ring_samples(ring: &RingStats) -> Vec<Sample> {
+    let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let records = l(&ring.records);
+    let dropped = [
+        ("malformed", l(&ring.malformed)),
+        ("channel_full", l(&ring.channel_full)),
+        ("duplicate", l(&ring.duplicates)),
+    ];
+    let emitted = records.saturating_sub(dropped.iter().map(|(_, n)| n).sum());
+    let mut out = vec![
+        sample(
+            STAGE_RECEIVED,
+            "Items a pipeline stage received.",
+            &[("stage", "capture")],
+            records,
+        ),
+        sample(
+            STAGE_EMITTED,
+            "Items a pipeline stage passed on.",
+            &[("stage", "capture")],
+            emitted,
+        ),
+    ];
+    for (reason, n) in dropped {
+        out.push(sample(
+            STAGE_DROPPED,
+            "Items a pipeline stage dropped, by reason.",
+            &[("stage", "capture"), ("reason", reason)],
+            n,
+        ));
+    }
+    out
+}
+
+/// Kernel counters (`seen`, `sent`, `truncated`, `ring_full`, …).
+pub fn kernel_samples(named: &[(&str, u64)]) -> Vec<Sample> {
+    named
+        .iter()
+        .map(|(name, v)| {
+            sample(
+                KERNEL_PACKETS,
+                "Packets counted by the eBPF programs.",
+                &[("counter", name)],
+                *v,
+            )
+        })
+        .collect()
+}
+
+/// Start the metrics endpoint with collectors over the kernel and ring
+/// counters; stages add their own series through the returned handle.
+pub async fn start_metrics(
+    listen: SocketAddr,
+    kernel: Arc<KernelCounters>,
+    ring: Arc<RingStats>,
+) -> anyhow::Result<(Metrics, MetricsServer)> {
+    let metrics = Metrics::new();
+    metrics.add_collector(move || kernel_samples(&kernel.named()));
+    metrics.add_collector(move || ring_samples(&ring));
+    let server = crate::metrics::server::start(listen, metrics.clone())
+        .await
+        .with_context(|| format!("metrics: listening on {listen}"))?;
+    Ok((metrics, server))
+}
+
+/// `run`'s metrics: `--metrics-listen`, else the config file's
+/// `metrics_listen` (default 127.0.0.1:9153). A port that cannot be bound
+/// is logged and the daemon runs on without metrics: detection matters
+/// more than its own telemetry.
+pub async fn start(
+    ops: &OpsArgs,
+    detect: &super::run_detect::DetectArgs,
+    kernel: Arc<KernelCounters>,
+    ring: Arc<RingStats>,
+) -> anyhow::Result<Option<(Metrics, MetricsServer)>> {
+    let from_config = super::run_detect::effective_config(detect)?.metrics_listen;
+    let listen = ops.metrics_addr(Some(from_config));
+    match start_metrics(listen, kernel, ring).await {
+        Ok(m) => Ok(Some(m)),
+        Err(e) => {
+            tracing::error!("{e:#}; running without metrics");
+            Ok(None)
+        }
+    }
+}
+
+/// After the programs are attached: keep only [`DAEMON_KEEP`]
+/// (CAP_NET_ADMIN, CAP_BPF) in every thread. Fails closed: an error here
+/// stops the daemon rather than run with more privilege than documented.
+pub fn drop_privileges() -> anyhow::Result<()> {
+    let r = drop_capabilities(DAEMON_KEEP).context("dropping capabilities")?;
+    tracing::info!(
+        threads = r.threads,
+        effective = format_args!("{:016x}", r.effective),
+        bounding = format_args!("{:016x}", r.bounding),
+        "capabilities reduced to {}",
+        r.kept
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if !r.missing.is_empty() {
+        tracing::warn!("capabilities not held (cannot be kept): {:?}", r.missing);
+    }
+    Ok(())
+}
+
+/// On every SIGHUP, ask the rotating file to reopen its path (after an
+/// external logrotate moved it). Runs until the runtime stops.
+pub fn spawn_reopen_on_hup(handle: ReopenHandle) -> anyhow::Result<JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    Ok(tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reopening the output file");
+            handle.request();
+        }
+    }))
+}
+
+#[cfg(test)]
+#[path = "run_ops_tests.rs"]
+mod tests;
