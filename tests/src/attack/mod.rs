@@ -230,6 +230,20 @@ impl Lab {
         let monitor = Monitor::start(
             "attack-lab",
             &[
+                // An ephemeral port: other monitors (parallel test binaries)
+                // may hold the default 127.0.0.1:9153.
+                "--metrics-listen",
+                "127.0.0.1:0",
+                // Only the lab's links: other DNS traffic on this host (load
+                // generators, other tests) is not the lab's to judge.
+                "--interface",
+                BRIDGE,
+                "--interface",
+                SERVER_NS,
+                "--interface",
+                CLIENT_NS,
+                "--interface",
+                ATTACKER_NS,
                 "--root-hints",
                 &hints,
                 "--trust-anchor",
