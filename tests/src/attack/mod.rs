@@ -43,6 +43,35 @@ pub struct Lab {
     _topology: Topology,
     pub dir: tempfile::TempDir,
     monitor_started: Instant,
+    /// Held for the lab's life, released last (see [`host_lock`]).
+    _lock: std::fs::File,
+}
+
+/// One lab per host: its names and addresses are fixed, and a second
+/// `up` would tear the first one down (two `cargo test` runs at once).
+pub const LOCK_PATH: &str = "/tmp/dnssec-monitor-attack-lab.lock";
+
+/// Takes the host-wide lab lock (flock(2), freed when the holder exits,
+/// even by SIGKILL), waiting at most `wait`.
+pub fn host_lock(wait: Duration) -> Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(LOCK_PATH)
+        .with_context(|| LOCK_PATH.to_string())?;
+    let deadline = Instant::now() + wait;
+    loop {
+        // SAFETY: flock on an fd we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(f);
+        }
+        if Instant::now() >= deadline {
+            bail!("another attack lab holds {LOCK_PATH} (waited {wait:?})");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Tools the lab needs; `Err` names the missing ones.
@@ -129,6 +158,8 @@ impl Lab {
         if let Err(missing) = tools() {
             bail!("attack lab: missing tools {missing:?}");
         }
+        // Dropped last of the locals, so also after a failed start.
+        let lock = host_lock(Duration::from_secs(600))?;
         let topology = Topology::up()?;
         let dir = tempfile::Builder::new()
             .prefix("dnssec-attack-lab-")
@@ -199,6 +230,20 @@ impl Lab {
         let monitor = Monitor::start(
             "attack-lab",
             &[
+                // An ephemeral port: other monitors (parallel test binaries)
+                // may hold the default 127.0.0.1:9153.
+                "--metrics-listen",
+                "127.0.0.1:0",
+                // Only the lab's links: other DNS traffic on this host (load
+                // generators, other tests) is not the lab's to judge.
+                "--interface",
+                BRIDGE,
+                "--interface",
+                SERVER_NS,
+                "--interface",
+                CLIENT_NS,
+                "--interface",
+                ATTACKER_NS,
                 "--root-hints",
                 &hints,
                 "--trust-anchor",
@@ -226,6 +271,7 @@ impl Lab {
             _topology: topology,
             dir,
             monitor_started: Instant::now(),
+            _lock: lock,
         })
     }
 

@@ -27,6 +27,7 @@ fn main() -> Result<()> {
             }
         }
         "down" => {
+            let _lock = tests::attack::host_lock(Duration::ZERO)?;
             topology::teardown();
             println!("present after teardown: {}", topology::present());
         }
