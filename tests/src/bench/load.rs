@@ -93,7 +93,10 @@ pub fn parse_counters(stderr: &str) -> BTreeMap<String, u64> {
             if let Some((k, v)) = tok.split_once('=')
                 && let Ok(n) = v.parse::<u64>()
             {
-                *m.entry(k.to_string()).or_insert(0) += n;
+                // `packets`/`messages` appear on two lines with the same
+                // value: keep one, not the sum.
+                let e = m.entry(k.to_string()).or_insert(0);
+                *e = (*e).max(n);
             }
         }
     }
@@ -358,9 +361,11 @@ mod tests {
     fn counters_from_the_stop_report() {
         let err = "dnssec-monitor: kernel: seen=10 sent=10 truncated=0 ring_full=3 load_failed=0\n\
                    dnssec-monitor: ring: records=7 malformed=0 channel_full=2; decode: packets=7 messages=7; lines_channel_full=0 write_errors=1\n\
+                   dnssec-monitor: decoder: packets=7 messages=7\n\
                    unrelated: ring_full=100\n";
         let c = parse_counters(err);
         assert_eq!(c["seen"], 10);
+        assert_eq!(c["packets"], 7);
         assert_eq!(c["channel_full"], 2);
         assert_eq!(dropped(&c), 6);
         assert_eq!(
