@@ -6,6 +6,7 @@
 //! a bridge in the host namespace, so their DNS traffic crosses interfaces
 //! the monitor captures on, while its processes live in other namespaces.
 
+pub mod bench;
 pub mod cgroup;
 pub mod cmd;
 pub mod kernel_cost;

@@ -1,6 +1,7 @@
 //! `cargo xtask …`: one place that knows how to provision this machine,
 //! build the kernel programs and the agent, and run every test.
 
+mod benchmarks;
 mod build;
 mod setup;
 mod util;
@@ -42,7 +43,8 @@ enum Cmd {
         #[arg(required = true)]
         paths: Vec<String>,
     },
-    /// Criterion benchmarks; with a name, only that group (e.g. `capture`).
+    /// Criterion benchmarks; with a name, only that group (e.g. `capture`);
+    /// `report`: every head-to-head benchmark into docs/BENCHMARKS.md (root).
     Bench { what: Vec<String> },
 }
 
@@ -61,6 +63,9 @@ fn dispatch(cmd: Cmd) -> Result<()> {
         Cmd::Run { debug, args } => build::run_daemon(!debug, args),
         Cmd::Test => build::test(),
         Cmd::Conformance { paths } => build::conformance(&paths),
+        Cmd::Bench { what } if what.first().map(String::as_str) == Some("report") => {
+            benchmarks::report()
+        }
         Cmd::Bench { what } => build::bench(&what),
     }
 }

@@ -1,0 +1,384 @@
+//! Capture overhead under load: dnsperf → a CPU-cheap unbound on loopback
+//! (answers from `local-data`, so the resolver is never the bottleneck for
+//! reasons of its own), at fixed rates and at the maximum rate, each once
+//! without and once with `dnssec-monitor run` capturing (the two runs of a
+//! rate back to back, so the shared machine's noise hits both alike).
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::bpfstats::{self, ProgDelta};
+use super::dnsperf::{self, DnsperfResult};
+use super::procstat::CpuSample;
+use crate::lab::process::Server;
+
+/// Where the bench resolver listens: an address no other lab uses, on
+/// port 53. (Port 53 because on this commit `run` hands `--dns-port` to the
+/// kernel filter only; its user-space decoder keeps `DecodeLimits::default()`
+/// and counts packets on other ports as `not_dns`, so a run on another port
+/// would measure capture without decoding.)
+pub const ADDR: Ipv4Addr = Ipv4Addr::new(127, 54, 0, 1);
+pub const PORT: u16 = 53;
+/// Names served from `local-data` (the dnsperf input cycles through them).
+const NAMES: usize = 100;
+
+/// One rate: `None` = as fast as dnsperf can (many outstanding queries).
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Rate(pub Option<u32>);
+
+impl Rate {
+    pub fn label(&self) -> String {
+        match self.0 {
+            Some(r) => format!("{r}"),
+            None => "max".into(),
+        }
+    }
+}
+
+/// What one dnsperf run with the monitor attached cost it.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct MonitorCost {
+    pub cpu_percent: f64,
+    pub rss_kib: u64,
+    pub programs: Vec<ProgDelta>,
+    /// Total kernel ns over all the monitor's programs ÷ dnsperf queries.
+    pub kernel_ns_per_query: f64,
+    /// Kernel ns per program run, weighted over all programs.
+    pub kernel_ns_per_run: f64,
+    /// Every `name=value` counter the monitor printed at SIGINT.
+    pub counters: BTreeMap<String, u64>,
+    pub dropped: u64,
+    pub stderr: String,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RatePair {
+    pub rate: Rate,
+    pub without: DnsperfResult,
+    pub unbound_cpu_without: f64,
+    pub with: DnsperfResult,
+    pub unbound_cpu_with: f64,
+    pub monitor: MonitorCost,
+}
+
+impl RatePair {
+    pub fn qps_ratio(&self) -> f64 {
+        if self.without.qps > 0.0 {
+            self.with.qps / self.without.qps
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Counters whose non-zero value means an event was lost.
+pub const DROP_COUNTERS: &[&str] = &[
+    "ring_full",
+    "load_failed",
+    "channel_full",
+    "lines_channel_full",
+    "write_errors",
+];
+
+/// Every `name=value` token on the monitor's `dnssec-monitor: …` lines.
+pub fn parse_counters(stderr: &str) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for line in stderr.lines().filter(|l| l.contains("dnssec-monitor:")) {
+        for tok in line.split([' ', ';', ',']) {
+            if let Some((k, v)) = tok.split_once('=')
+                && let Ok(n) = v.parse::<u64>()
+            {
+                // `packets`/`messages` appear on two lines with the same
+                // value: keep one, not the sum.
+                let e = m.entry(k.to_string()).or_insert(0);
+                *e = (*e).max(n);
+            }
+        }
+    }
+    m
+}
+
+pub fn dropped(c: &BTreeMap<String, u64>) -> u64 {
+    DROP_COUNTERS.iter().filter_map(|k| c.get(*k)).sum()
+}
+
+/// unbound.conf: one thread, `bench.` answered from local data, every
+/// other name refused (so nothing ever leaves loopback).
+fn unbound_conf(dir: &Path) -> String {
+    let d = dir.display();
+    let mut c = format!(
+        "server:\n  interface: {ADDR}\n  port: {PORT}\n  do-daemonize: no\n  username: \"\"\n  \
+         chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  use-syslog: no\n  \
+         logfile: \"{d}/unbound.log\"\n  num-threads: 1\n  do-ip6: no\n  so-reuseport: no\n  \
+         access-control: 127.0.0.0/8 allow\n  verbosity: 0\n  \
+         local-zone: \".\" refuse\n  local-zone: \"bench.\" static\n"
+    );
+    for i in 0..NAMES {
+        c.push_str(&format!(
+            "  local-data: \"h{i}.bench. 3600 IN A 192.0.2.{}\"\n",
+            i % 250 + 1
+        ));
+    }
+    c.push_str("remote-control:\n  control-enable: no\n");
+    c
+}
+
+/// `run --output /dev/null --dns-port PORT`, plus `--events` when this
+/// build has it (the detection branch makes per-message events opt-in).
+pub fn monitor_args(bin: &Path) -> Vec<String> {
+    let mut a: Vec<String> = ["run", "--output", "/dev/null", "--dns-port"]
+        .map(String::from)
+        .to_vec();
+    a.push(PORT.to_string());
+    let help = Command::new(bin)
+        .args(["run", "--help"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    if help.contains("--events") {
+        a.push("--events".into());
+    }
+    a
+}
+
+/// The monitor as a child; SIGINT and a bounded wait on drop.
+struct MonitorProc {
+    child: Option<Child>,
+    stderr: PathBuf,
+}
+
+impl MonitorProc {
+    fn start(bin: &Path, stderr: PathBuf) -> Result<Self> {
+        let child = Command::new(bin)
+            .args(monitor_args(bin))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr)?)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let mut m = Self {
+            child: Some(child),
+            stderr,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if m.log().contains("capturing DNS") {
+                return Ok(m);
+            }
+            if let Some(c) = m.child.as_mut()
+                && let Some(st) = c.try_wait()?
+            {
+                bail!("dnssec-monitor exited ({st}):\n{}", m.log());
+            }
+            if Instant::now() > deadline {
+                bail!("dnssec-monitor not capturing after 30 s:\n{}", m.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// SIGINT (the monitor prints its counters), bounded wait, then the log.
+    fn stop(&mut self) -> String {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: signalling our own unreaped child.
+            unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return self.log();
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.log()
+    }
+}
+
+impl Drop for MonitorProc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn dnsperf_args(queries: &Path, rate: Rate, seconds: u64) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "-s".into(),
+        ADDR.to_string(),
+        "-p".into(),
+        PORT.to_string(),
+        "-d".into(),
+        queries.display().to_string(),
+        "-l".into(),
+        seconds.to_string(),
+        "-c".into(),
+        "1".into(),
+    ];
+    match rate.0 {
+        Some(r) => a.extend(["-Q".into(), r.to_string(), "-q".into(), "200".into()]),
+        None => a.extend(["-q".into(), "500".into()]),
+    }
+    a
+}
+
+/// One dnsperf run, with unbound's CPU share over it.
+fn one_run(
+    queries: &Path,
+    rate: Rate,
+    seconds: u64,
+    unbound_pid: u32,
+) -> Result<(DnsperfResult, f64)> {
+    let u0 = CpuSample::take(unbound_pid).context("unbound's /proc/PID/stat")?;
+    let r = dnsperf::run(
+        &dnsperf_args(queries, rate, seconds),
+        Duration::from_secs(seconds + 30),
+    )?;
+    let u1 = CpuSample::take(unbound_pid).context("unbound's /proc/PID/stat")?;
+    Ok((r, u0.percent_until(&u1)))
+}
+
+/// Runs every rate without and with the monitor. `monitor_bin` is the
+/// release binary; raw dnsperf and monitor outputs go to `raw_dir`.
+pub fn measure(
+    monitor_bin: &Path,
+    rates: &[Rate],
+    seconds: u64,
+    raw_dir: &Path,
+) -> Result<Vec<RatePair>> {
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("the load bench needs root (eBPF, bpf_stats)");
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("dnssec-bench-load-")
+        .tempdir()?;
+    let conf = dir.path().join("unbound.conf");
+    std::fs::write(&conf, unbound_conf(dir.path()))?;
+    let queries = dir.path().join("queries.txt");
+    let q: String = (0..NAMES).map(|i| format!("h{i}.bench. A\n")).collect();
+    std::fs::write(&queries, q)?;
+    let mut cmd = Command::new("unbound");
+    cmd.args(["-d", "-c"]).arg(&conf);
+    let unbound = Server::start(
+        "bench unbound",
+        cmd,
+        SocketAddr::new(ADDR.into(), PORT),
+        dir.path().join("unbound.out"),
+        Duration::from_secs(15),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let upid = super::procstat::pid_by_cmdline(&conf.display().to_string())
+        .context("cannot find the bench unbound's pid")?;
+    let _stats = bpfstats::StatsGuard::enable()?;
+    // Warm-up: caches, page faults, CPU frequency.
+    dnsperf::run(
+        &dnsperf_args(&queries, Rate(Some(10_000)), 2),
+        Duration::from_secs(30),
+    )?;
+    let mut out = Vec::new();
+    for &rate in rates {
+        let tag = rate.label();
+        eprintln!("bench load: {tag} q/s without the monitor ({seconds} s)");
+        let (without, ucpu0) = one_run(&queries, rate, seconds, upid)?;
+        std::fs::write(
+            raw_dir.join(format!("load-{tag}-without.txt")),
+            &without.raw,
+        )?;
+        eprintln!("bench load: {tag} q/s with the monitor ({seconds} s)");
+        let ids_before = bpfstats::loaded_ids()?;
+        let mut mon =
+            MonitorProc::start(monitor_bin, raw_dir.join(format!("load-{tag}-monitor.err")))?;
+        let pid = mon.pid();
+        // Let the startup work (process table scan, attach) settle.
+        std::thread::sleep(Duration::from_secs(1));
+        let b0 = bpfstats::programs_of(pid, &ids_before)?;
+        let c0 = CpuSample::take(pid).context("monitor's /proc/PID/stat")?;
+        let (with, ucpu1) = one_run(&queries, rate, seconds, upid)?;
+        let c1 = CpuSample::take(pid).context("monitor's /proc/PID/stat")?;
+        let b1 = bpfstats::programs_of(pid, &ids_before)?;
+        let rss_kib = super::procstat::vm_rss_kib(&pid.to_string()).unwrap_or(0);
+        // Let the agent drain what is still in the ring before counting.
+        std::thread::sleep(Duration::from_millis(500));
+        let stderr = mon.stop();
+        std::fs::write(raw_dir.join(format!("load-{tag}-with.txt")), &with.raw)?;
+        let programs = bpfstats::delta(&b0, &b1);
+        let total_ns: u64 = programs.iter().map(|p| p.total_ns).sum();
+        let runs: u64 = programs.iter().map(|p| p.runs).sum();
+        let counters = parse_counters(&stderr);
+        let monitor = MonitorCost {
+            cpu_percent: c0.percent_until(&c1),
+            rss_kib,
+            kernel_ns_per_query: if with.completed > 0 {
+                total_ns as f64 / with.sent.max(1) as f64
+            } else {
+                0.0
+            },
+            kernel_ns_per_run: if runs > 0 {
+                total_ns as f64 / runs as f64
+            } else {
+                0.0
+            },
+            programs,
+            dropped: dropped(&counters),
+            counters,
+            stderr,
+        };
+        eprintln!(
+            "bench load: {tag}: {:.0} → {:.0} q/s, monitor {:.1}% of a core, {} dropped",
+            without.qps, with.qps, monitor.cpu_percent, monitor.dropped
+        );
+        out.push(RatePair {
+            rate,
+            without,
+            unbound_cpu_without: ucpu0,
+            with,
+            unbound_cpu_with: ucpu1,
+            monitor,
+        });
+    }
+    drop(unbound);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_from_the_stop_report() {
+        let err = "dnssec-monitor: kernel: seen=10 sent=10 truncated=0 ring_full=3 load_failed=0\n\
+                   dnssec-monitor: ring: records=7 malformed=0 channel_full=2; decode: packets=7 messages=7; lines_channel_full=0 write_errors=1\n\
+                   dnssec-monitor: decoder: packets=7 messages=7\n\
+                   unrelated: ring_full=100\n";
+        let c = parse_counters(err);
+        assert_eq!(c["seen"], 10);
+        assert_eq!(c["packets"], 7);
+        assert_eq!(c["channel_full"], 2);
+        assert_eq!(dropped(&c), 6);
+        assert_eq!(
+            dropped(&parse_counters("dnssec-monitor: kernel: seen=5\n")),
+            0
+        );
+    }
+
+    #[test]
+    fn config_refuses_the_world() {
+        let c = unbound_conf(Path::new("/tmp/x"));
+        assert!(c.contains("local-zone: \".\" refuse"));
+        assert!(c.contains("h99.bench."));
+        assert!(!c.contains("h100.bench."));
+    }
+}
