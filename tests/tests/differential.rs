@@ -211,12 +211,7 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
 /// Engine defects this test has found and the engine owners have been told
 /// about: a disagreement here is reported, not failed; an agreement fails
 /// so the entry is removed once fixed (it cannot hide a regression).
-const KNOWN_ENGINE_ISSUES: &[(&str, &str, &str)] = &[(
-    "a.wild.optout.test.",
-    "A",
-    "wildcard answer whose next closer name is covered by an opt-out NSEC3 must be Insecure (RFC 5155 §9.2: no AD); the engine says Secure or Bogus",
-)];
-
+const KNOWN_ENGINE_ISSUES: &[(&str, &str, &str)] = &[];
 fn root_required() -> bool {
     std::env::var("DNSSEC_MONITOR_REQUIRE_ROOT_TESTS").is_ok_and(|v| v == "1")
 }
