@@ -126,7 +126,19 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         stop_rx.clone(),
     ));
     let processes = ProcessTable::new(maps.flows, Some(ContainerResolver::new(cgroup_root)));
-    let decode = tokio::spawn(decode_stage(pkt_rx, ev_tx, processes, drops.clone()));
+    // The decoder filters by the same ports the kernel does: `--dns-port`
+    // must reach both, or messages on other ports are captured, then dropped.
+    let limits = DecodeLimits {
+        dns_ports: args.dns_ports.clone(),
+        ..DecodeLimits::default()
+    };
+    let decode = tokio::spawn(decode_stage(
+        pkt_rx,
+        ev_tx,
+        processes,
+        drops.clone(),
+        limits,
+    ));
     let kernel = Arc::new(maps.counters);
     let detection = super::run_detect::start(
         &args.detect,
@@ -287,8 +299,9 @@ async fn decode_stage(
     tx: mpsc::Sender<DnsEvent>,
     mut processes: ProcessTable<FlowsMap>,
     drops: Arc<StageDrops>,
+    limits: DecodeLimits,
 ) -> Decoded {
-    let mut decoder = Decoder::new(DecodeLimits::default());
+    let mut decoder = Decoder::new(limits);
     let mut out: Vec<DnsMessage> = Vec::new();
     let mut packets = 0u64;
     let mut messages = 0u64;
