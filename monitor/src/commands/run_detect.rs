@@ -47,7 +47,7 @@ pub struct DetectArgs {
     /// Root hints in named.root format (default: the built-in IANA hints).
     #[arg(long, value_name = "FILE")]
     pub root_hints: Option<PathBuf>,
-    /// Trust anchors (DS/DNSKEY records or RFC 7958 XML; default: IANA root KSKs).
+    /// Trust anchors: DS or DNSKEY records in zone-file syntax (default: IANA root KSKs).
     #[arg(long, value_name = "FILE")]
     pub trust_anchor: Option<PathBuf>,
     /// Never alert on this name or anything below it (repeatable).
