@@ -7,6 +7,7 @@ pub mod replay;
 pub mod run;
 pub mod run_detect;
 pub mod run_ops;
+pub mod run_output;
 pub mod search;
 pub mod validate;
 pub mod verify_evidence;

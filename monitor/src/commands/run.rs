@@ -19,6 +19,7 @@ use anyhow::Context;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, watch};
 
+use super::run_output::Output;
 use crate::capture::CapturedPacket;
 use crate::capture::cgroup::{ContainerResolver, cgroup2_mount};
 use crate::capture::ebpf::{FlowsMap, KernelCounters, KernelPrograms};
@@ -113,7 +114,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let ring_stats = Arc::new(RingStats::default());
     let drops = Arc::new(StageDrops::default());
     let (pkt_tx, pkt_rx) = mpsc::channel::<CapturedPacket>(CHANNEL);
-    let (line_tx, line_rx) = mpsc::channel::<serde_json::Value>(CHANNEL);
+    let (line_tx, line_rx) = mpsc::channel::<Output>(CHANNEL);
     let (ev_tx, ev_rx) = mpsc::channel::<DnsEvent>(CHANNEL);
 
     let reader = RingReader::new(maps.ring, names.clone()).context("watching the ring buffer")?;
@@ -385,11 +386,15 @@ fn loss_source(
 
 fn sink_stage(
     mut sink: JsonLinesSink,
-    mut rx: mpsc::Receiver<serde_json::Value>,
+    mut rx: mpsc::Receiver<Output>,
     drops: &StageDrops,
 ) -> anyhow::Result<()> {
-    while let Some(doc) = rx.blocking_recv() {
-        if sink.write(&doc).is_err() {
+    while let Some(item) = rx.blocking_recv() {
+        let written = match item {
+            Output::Events(bytes) => sink.write_raw(&bytes),
+            Output::Alert(a) => sink.write(&a.to_ecs()),
+        };
+        if written.is_err() {
             drops.write_errors.fetch_add(1, Ordering::Relaxed);
         }
         // Flush whenever we caught up, so readers see events promptly.

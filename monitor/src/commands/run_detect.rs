@@ -16,6 +16,7 @@ use anyhow::{Context, bail};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::run_output::Output;
 use super::validate::parse_server;
 use crate::config::{Config, Nta, check_config};
 use crate::detect::alert::Rule;
@@ -131,7 +132,7 @@ pub struct Detection {
 pub fn start(
     args: &DetectArgs,
     events: mpsc::Receiver<DnsEvent>,
-    lines: mpsc::Sender<serde_json::Value>,
+    lines: mpsc::Sender<Output>,
     loss: LossSource,
 ) -> anyhow::Result<Detection> {
     let cfg = effective_config(args)?;
@@ -164,7 +165,10 @@ pub fn start(
         let mut events = events;
         while let Some(ev) = events.recv().await {
             if with_events {
-                let _ = ev_lines.try_send(event_doc(&ev, own.is_own(&ev)));
+                let mut line =
+                    serde_json::to_vec(&event_doc(&ev, own.is_own(&ev))).unwrap_or_default();
+                line.push(b'\n');
+                let _ = ev_lines.try_send(Output::Events(line));
             }
             if det_tx.try_send(ev).is_err() {
                 // Counted as a stage drop; surfaces as capture_loss.
@@ -174,7 +178,7 @@ pub fn start(
     });
     let out = tokio::spawn(async move {
         while let Some(a) = alert_rx.recv().await {
-            if lines.send(a.to_ecs()).await.is_err() {
+            if lines.send(Output::Alert(Arc::new(a))).await.is_err() {
                 break;
             }
         }

@@ -85,6 +85,14 @@ impl JsonLinesSink {
         Ok(())
     }
 
+    /// Write bytes that already are complete JSON lines (each ending in
+    /// `\n`); counts the lines.
+    pub fn write_raw(&mut self, lines: &[u8]) -> io::Result<()> {
+        self.out().write_all(lines)?;
+        self.lines += lines.iter().filter(|b| **b == b'\n').count() as u64;
+        Ok(())
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.out().flush()
     }
