@@ -76,6 +76,39 @@ pub struct StoreConfig {
     pub max_bytes: Option<u64>,
 }
 
+/// How alerts are emitted (phased roll-out): `enforce` writes alerts,
+/// `audit` writes them as `event.kind: event` with `dnssec_monitor.mode: audit`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Audit,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Audit => "audit",
+        }
+    }
+}
+
+/// Per-zone settings (`[[zone]]`): internal and split-horizon zones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneConfig {
+    /// The zone apex; the settings apply to it and everything below it.
+    pub name: String,
+    /// A trust anchor file (DS/DNSKEY records) for this zone, for internal
+    /// signed zones with no chain from the root.
+    pub trust_anchor: Option<PathBuf>,
+    /// Servers the engine asks (DO+CD) for names in this zone instead of
+    /// iterating (internal names reachable only through internal servers).
+    pub upstream: Vec<SocketAddr>,
+    /// Overrides the global mode for this zone.
+    pub mode: Option<Mode>,
+}
+
 /// The validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -99,6 +132,10 @@ pub struct Config {
     /// Interfaces to capture on; empty = all.
     pub interfaces: Vec<String>,
     pub dns_ports: Vec<u16>,
+    /// Global alert mode (`mode = "enforce"|"audit"`).
+    pub mode: Mode,
+    /// Per-zone settings, in file order.
+    pub zones: Vec<ZoneConfig>,
 }
 
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9153";
@@ -125,6 +162,8 @@ impl Default for Config {
             store: None,
             interfaces: Vec::new(),
             dns_ports: vec![53],
+            mode: Mode::Enforce,
+            zones: Vec::new(),
         }
     }
 }

@@ -35,6 +35,19 @@ pub struct RawConfig {
     pub interfaces: Vec<Spanned<String>>,
     #[serde(default)]
     pub dns_ports: Vec<Spanned<u16>>,
+    pub mode: Option<Spanned<String>>,
+    #[serde(default)]
+    pub zone: Vec<RawZone>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawZone {
+    pub name: Spanned<String>,
+    pub trust_anchor: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    pub upstream: Vec<Spanned<String>>,
+    pub mode: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -288,3 +288,38 @@ fn sink_config_builds_its_transport_and_options() {
     };
     assert_eq!(store.store_options().retention.max_bytes, Some(5));
 }
+
+#[test]
+fn mode_and_zones() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("corp.key"), "x").unwrap();
+    let cfg = parse_config(
+        "mode = \"audit\"\n[[zone]]\nname = \"corp.example\"\ntrust_anchor = \"corp.key\"\n\
+         upstream = [\"10.0.0.53\"]\nmode = \"enforce\"\n[[zone]]\nname = \"lab.example\"\n",
+        &dir.path().join("c.toml"),
+    )
+    .unwrap();
+    assert_eq!(cfg.mode, Mode::Audit);
+    assert_eq!(cfg.zones.len(), 2);
+    assert_eq!(cfg.zones[0].name, "corp.example");
+    assert_eq!(cfg.zones[0].trust_anchor, Some(dir.path().join("corp.key")));
+    assert_eq!(cfg.zones[0].upstream, vec!["10.0.0.53:53".parse().unwrap()]);
+    assert_eq!(cfg.zones[0].mode, Some(Mode::Enforce));
+    assert_eq!(cfg.zones[1].mode, None);
+    assert_eq!(parse("").unwrap().mode, Mode::Enforce);
+    let e = err("mode = \"loud\"\n");
+    assert_names(&e, ConfigErrorKind::BadValue, "mode", 1);
+    let e = err("[[zone]]\nname = \"a.example\"\n[[zone]]\nname = \"A.example\"\n");
+    assert_names(&e, ConfigErrorKind::BadValue, "zone[1].name", 4);
+    let e = err("[[zone]]\nname = \"a.example\"\nupstream = [\"nope\"]\n");
+    assert_names(&e, ConfigErrorKind::BadValue, "zone[0].upstream[0]", 3);
+    let e = err("[[zone]]\nname = \"a.example\"\ntrust_anchor = \"/nonexistent/a.key\"\n");
+    assert_names(
+        &e,
+        ConfigErrorKind::UnreadableFile,
+        "zone[0].trust_anchor",
+        3,
+    );
+    let e = err("[[zone]]\nname = \"a.example\"\nmode = \"quiet\"\n");
+    assert_names(&e, ConfigErrorKind::BadValue, "zone[0].mode", 3);
+}

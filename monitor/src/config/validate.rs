@@ -15,8 +15,8 @@ use toml::{
 };
 
 use super::{
-    Config, ConfigError, ConfigErrorKind as Kind, DEFAULT_SPOOL_MAX_BYTES, DEFAULT_SPOOL_ROOT, Nta,
-    OutputTarget, StoreConfig, SyslogSinkConfig,
+    Config, ConfigError, ConfigErrorKind as Kind, DEFAULT_SPOOL_MAX_BYTES, DEFAULT_SPOOL_ROOT,
+    Mode, Nta, OutputTarget, StoreConfig, SyslogSinkConfig, ZoneConfig,
     error::ErrorContext,
     raw::{RawConfig, RawSyslog},
 };
@@ -164,6 +164,34 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             cfg.dns_ports.push(*p.get_ref());
         }
     }
+    if let Some(m) = &raw.mode {
+        cfg.mode = c.mode("mode", m)?;
+    }
+    let mut zone_names = HashSet::new();
+    for (i, z) in raw.zone.iter().enumerate() {
+        let name = c.dns_name(&format!("zone[{i}].name"), &z.name)?;
+        if !zone_names.insert(name.to_ascii_lowercase()) {
+            return Err(c.bad(
+                &format!("zone[{i}].name"),
+                &z.name,
+                format!("zone {name} is listed twice"),
+            ));
+        }
+        cfg.zones.push(ZoneConfig {
+            name,
+            trust_anchor: z
+                .trust_anchor
+                .as_ref()
+                .map(|p| c.readable_file(&format!("zone[{i}].trust_anchor"), p))
+                .transpose()?,
+            upstream: c.resolver_list(&format!("zone[{i}].upstream"), &z.upstream)?,
+            mode: z
+                .mode
+                .as_ref()
+                .map(|m| c.mode(&format!("zone[{i}].mode"), m))
+                .transpose()?,
+        });
+    }
     Ok(cfg)
 }
 
@@ -252,6 +280,18 @@ impl Checker<'_> {
     }
 
     /// A TOML offset date-time (`2026-12-31T00:00:00Z`) as a point in time.
+    fn mode(&self, key: &str, m: &Spanned<String>) -> Result<Mode, ConfigError> {
+        match m.get_ref().as_str() {
+            "enforce" => Ok(Mode::Enforce),
+            "audit" => Ok(Mode::Audit),
+            other => Err(self.bad(
+                key,
+                m,
+                format!("{other:?} is not a mode (enforce or audit)"),
+            )),
+        }
+    }
+
     fn instant(&self, key: &str, d: &Spanned<Datetime>) -> Result<SystemTime, ConfigError> {
         offset_datetime(d.get_ref()).map_err(|m| self.bad(key, d, m))
     }
