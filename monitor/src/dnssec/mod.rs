@@ -60,3 +60,5 @@ pub mod verify;
 mod engine_tests;
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod zones_tests;
