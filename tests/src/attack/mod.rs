@@ -11,7 +11,10 @@
 //! - [`relay`]: on-path relays (strip RRSIGs, clear AD, race) and forgers.
 //! - [`spoof`]: raw-socket injection with a forged source.
 //! - [`scenarios`]: one function per attack, returning the alerts seen.
+//! - [`internal`]: an internal zone with its own anchor behind its own
+//!   server (split horizon), per-zone config and an expiring NTA (issue 6).
 
+pub mod internal;
 pub mod relay;
 pub mod scenarios;
 pub mod servers;
@@ -155,6 +158,16 @@ impl Lab {
     /// Builds the namespaces, signs and serves the hierarchy, starts the
     /// relays and the monitor, and waits out the monitor's warm-up.
     pub fn up() -> Result<Lab> {
+        Self::up_with(|_| Ok((Vec::new(), Vec::new())))
+    }
+
+    /// [`Lab::up`], with `extra` run once the namespaces, servers and relays
+    /// are up, right before the monitor starts (given the lab directory):
+    /// it may start more servers (kept with the lab's) and returns more
+    /// monitor arguments (e.g. `--config FILE`).
+    pub fn up_with(
+        extra: impl FnOnce(&std::path::Path) -> Result<(Vec<String>, Vec<Server>)>,
+    ) -> Result<Lab> {
         if let Err(missing) = tools() {
             bail!("attack lab: missing tools {missing:?}");
         }
@@ -164,7 +177,7 @@ impl Lab {
         let dir = tempfile::Builder::new()
             .prefix("dnssec-attack-lab-")
             .tempdir()?;
-        let servers = servers::start(dir.path()).context("starting nsd and unbound")?;
+        let mut servers = servers::start(dir.path()).context("starting nsd and unbound")?;
         let relays = vec![
             Relay::start(
                 ATTACKER_NS,
@@ -227,43 +240,44 @@ impl Lab {
             FORGE_LISTED_V4.to_string(),
         );
         let (val, ad) = (VALIDATING_V4.to_string(), AD_RELAY_V4.to_string());
-        let monitor = Monitor::start(
-            "attack-lab",
-            &[
-                // An ephemeral port: other monitors (parallel test binaries)
-                // may hold the default 127.0.0.1:9153.
-                "--metrics-listen",
-                "127.0.0.1:0",
-                // Only the lab's links: other DNS traffic on this host (load
-                // generators, other tests) is not the lab's to judge.
-                "--interface",
-                BRIDGE,
-                "--interface",
-                SERVER_NS,
-                "--interface",
-                CLIENT_NS,
-                "--interface",
-                ATTACKER_NS,
-                "--root-hints",
-                &hints,
-                "--trust-anchor",
-                &anchor,
-                "--resolver",
-                &plain,
-                "--resolver",
-                &strip,
-                "--resolver",
-                &race,
-                "--resolver",
-                &forge,
-                "--resolver",
-                &race_win,
-                "--validating-resolver",
-                &val,
-                "--validating-resolver",
-                &ad,
-            ],
-        )?;
+        let (more_args, more_servers) = extra(dir.path())?;
+        servers.extend(more_servers);
+        let mut args = vec![
+            // An ephemeral port: other monitors (parallel test binaries)
+            // may hold the default 127.0.0.1:9153.
+            "--metrics-listen",
+            "127.0.0.1:0",
+            // Only the lab's links: other DNS traffic on this host (load
+            // generators, other tests) is not the lab's to judge.
+            "--interface",
+            BRIDGE,
+            "--interface",
+            SERVER_NS,
+            "--interface",
+            CLIENT_NS,
+            "--interface",
+            ATTACKER_NS,
+            "--root-hints",
+            &hints,
+            "--trust-anchor",
+            &anchor,
+            "--resolver",
+            &plain,
+            "--resolver",
+            &strip,
+            "--resolver",
+            &race,
+            "--resolver",
+            &forge,
+            "--resolver",
+            &race_win,
+            "--validating-resolver",
+            &val,
+            "--validating-resolver",
+            &ad,
+        ];
+        args.extend(more_args.iter().map(String::as_str));
+        let monitor = Monitor::start("attack-lab", &args)?;
         Ok(Lab {
             monitor,
             relays,
