@@ -52,7 +52,7 @@ fn internal_zone_anchor_upstream_and_nta_expiry() {
     assert_eq!((code, v["outcome"].as_str()), (2, Some("bogus")), "{v:#}");
     // Twin: no per-zone settings at all: the lab root proves NXDOMAIN.
     let (_, v) = internal::validate(&lab, "good.corp.internal", None).unwrap();
-    assert_eq!(v["rcode"], "NXDOMAIN", "{v:#}");
+    assert_eq!(v["rcode"], "Non-Existent Domain", "{v:#}");
     assert_eq!(v["answers"].as_array().map(Vec::len), Some(0), "{v:#}");
 
     // 2. The broken name under the NTA: no alert.

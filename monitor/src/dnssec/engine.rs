@@ -199,12 +199,13 @@ impl Engine {
             config.query_minimization,
         )
         .with_zone_upstreams(config.zone_upstreams.clone());
-        // Split the configured bounds: a quarter for zone state, the rest for lookups.
+        // Split the configured bounds: a quarter for zone state, the rest
+        // for answers (the resolver's delegation maps are small and fixed).
         let c = config.cache;
         Engine {
             inner: Arc::new(Inner {
                 zones: TtlLru::new((c.max_entries / 4).max(16), (c.max_bytes / 4).max(4096)),
-                lookups: TtlLru::new(c.max_entries, c.max_bytes),
+                lookups: TtlLru::new(c.max_entries, c.max_bytes - c.max_bytes / 4),
                 traces: TraceInterner::new(4_096),
                 resolver,
                 config,
