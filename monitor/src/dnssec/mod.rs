@@ -13,7 +13,8 @@
 //! - [`algorithm`]: which DNSKEY algorithms ring verifies, and verification.
 //! - [`keytag`]: DNSKEY key tags (RFC 4034 App. B) and DNSKEY RDATA.
 //! - [`rrsig`]: canonical form, the data an RRSIG signs, its window.
-//! - [`verify`]: one RRset against its RRSIGs and the zone's DNSKEYs.
+//! - [`verify`]: one RRset against its RRSIGs and the zone's DNSKEYs;
+//!   [`sigmemo`]: signatures that verified before (pure-function memo).
 //! - [`ds`]: DS digests and matching a DS set to DNSKEYs.
 //! - [`denial`]: the `Denial` outcome shared by the NSEC/NSEC3 proofs.
 //! - [`nsec`]: NSEC proofs (RFC 4035 §5.4, RFC 6840 §4).
@@ -49,6 +50,7 @@ pub mod resolver;
 pub mod roothints;
 pub mod rrsig;
 pub mod sections;
+pub mod sigmemo;
 pub mod testnet;
 pub mod testsign;
 pub mod transport;
