@@ -102,11 +102,13 @@ impl NetTransport {
         // buffer, rate limiting) costs a third of the timeout, not the
         // server. Same socket and id: either answer matches.
         let mut resend_at = Some(start + self.timeout / 3);
-        let mut buf = vec![0u8; 65_535];
+        // Received into spare capacity (no 64 KiB memset per query).
+        let mut buf: Vec<u8> = Vec::with_capacity(65_535);
         let mut last_mismatch = None;
         loop {
             let until = resend_at.map_or(deadline, |r| r.min(deadline));
-            match timeout_at(until, socket.recv_from(&mut buf)).await {
+            buf.clear();
+            match timeout_at(until, socket.recv_buf_from(&mut buf)).await {
                 Err(_) if resend_at.is_some() && Instant::now() < deadline => {
                     resend_at = None;
                     socket.send_to(query, server).await.map_err(io)?;
