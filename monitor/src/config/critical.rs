@@ -91,7 +91,11 @@ impl Checker<'_> {
                 None => {
                     let n = self.dns_name(&key("name"), &c.name)?;
                     if n == "." {
-                        return Err(self.bad(&key("name"), &c.name, "the root is not a name to protect"));
+                        return Err(self.bad(
+                            &key("name"),
+                            &c.name,
+                            "the root is not a name to protect",
+                        ));
                     }
                     n
                 }

@@ -57,7 +57,9 @@ fn defaults_without_entries() {
     assert!(cfg.critical.is_empty());
     assert_eq!(cfg.signature_expiry_window, DEFAULT_SIGNATURE_EXPIRY_WINDOW);
     assert_eq!(
-        parse("signature_expiry_window = 0").unwrap().signature_expiry_window,
+        parse("signature_expiry_window = 0")
+            .unwrap()
+            .signature_expiry_window,
         Duration::ZERO
     );
 }
@@ -79,7 +81,11 @@ fn bad_entries_name_key_and_line() {
         "critical[0].name",
         2,
     );
-    refused("[[critical]]\nname = \"*.\"\nlabel = \"idp\"\n", "critical[0].name", 2);
+    refused(
+        "[[critical]]\nname = \"*.\"\nlabel = \"idp\"\n",
+        "critical[0].name",
+        2,
+    );
     refused(
         "[[critical]]\nname = \"x.example\"\nlabel = \"has space\"\n",
         "critical[0].label",
