@@ -223,6 +223,45 @@ async fn unsigned_critical_name_fires_once_per_process_per_hour() {
 }
 
 #[tokio::test]
+async fn iterative_answer_of_unsigned_critical_name_raises_nothing() {
+    let p = with_critical(
+        policy(),
+        &[entry("www.unsigned.test", "idp", Require::Secure)],
+    );
+    let mut lab = Lab::new(p);
+    let auth = lab
+        .auth(UNSIGNED, "www.unsigned.test.", RecordType::A)
+        .await;
+    // RD=0: a resolver on the host iterating, talking to the authority.
+    let al = lab
+        .txn(
+            "www.unsigned.test.",
+            RecordType::A,
+            false,
+            true,
+            "198.18.0.5:53",
+            |q| {
+                let mut m = auth.clone();
+                m.metadata.id = q.metadata.id;
+                m
+            },
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+    // Twin: the stub's recursive lookup of the same name.
+    let al = lab
+        .via_resolver(
+            UNSIGNED,
+            "www.unsigned.test.",
+            RecordType::A,
+            false,
+            Reply::default(),
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::CriticalNameUnprotected], "{al:?}");
+}
+
+#[tokio::test]
 async fn unsigned_name_not_listed_or_require_any_raises_nothing() {
     let p = with_critical(
         policy(),

@@ -13,10 +13,12 @@
 //!
 //! A configured validating resolver answering AD=0 to a query that did not
 //! ask for AD (DO=0, AD=0; RFC 6840 §5.7) is a validating path: it would
-//! have refused bogus data. Answers to RD=0 queries (a resolver on the
-//! host iterating) are judged by the verdict only: authoritative servers
-//! never set AD. Bogus and Indeterminate verdicts are other rules' work
-//! (`bogus_signature`), or no evidence either way.
+//! have refused bogus data. Answers to RD=0 queries — a resolver on the
+//! host iterating on a client's behalf — are the path, not a consumer:
+//! the client's own recursive lookup is the one judged (otherwise every
+//! lookup would alert twice, once for the resolver). Bogus and
+//! Indeterminate verdicts are other rules' work (`bogus_signature`), or no
+//! evidence either way.
 //!
 //! A stripping relay in front of a Secure critical name raises this rule
 //! *and* `unsigned_fallback` (raised one step): the first says the
@@ -73,7 +75,7 @@ fn why(a: &Answer<'_>, l: &Lookup, policy: &DetectPolicy) -> Option<(Severity, S
             ),
         ));
     }
-    if !a.rd() || a.ev.message.metadata.authentic_data || policy.validating(server) {
+    if a.ev.message.metadata.authentic_data || policy.validating(server) {
         return None;
     }
     Some((
@@ -94,7 +96,7 @@ pub fn check(
     dedup: &UnprotectedDedup,
     suppressed: &std::sync::atomic::AtomicU64,
 ) -> Option<Finding> {
-    if !a.accepted() {
+    if !a.accepted() || !a.rd() {
         return None;
     }
     let entry = policy.critical.lookup(&a.qname)?;
