@@ -116,3 +116,33 @@ fn missing_label_and_unknown_key_are_errors() {
     assert_eq!(e.kind, ConfigErrorKind::UnknownKey, "{e}");
     assert_eq!(e.line, Some(4), "{e}");
 }
+
+/// The commented `[[critical]]` examples of the repo's example config are
+/// themselves a valid config, and cover IdP, token endpoint, secrets, mesh.
+#[test]
+fn example_config_critical_entries_parse() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/dnssec-monitor.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let keys = ["[[critical]]", "name =", "label =", "require ="];
+    let mut in_critical = false;
+    let mut out = String::new();
+    for line in text.lines() {
+        let Some(l) = line.strip_prefix("# ") else {
+            continue;
+        };
+        if l.starts_with("[[") {
+            in_critical = l.starts_with("[[critical]]");
+        }
+        if in_critical && keys.iter().any(|k| l.starts_with(k)) {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    let cfg = parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
+    let labels: Vec<&str> = cfg.critical.iter().map(|c| c.label.as_str()).collect();
+    for l in ["idp", "token-endpoint", "secrets", "mesh"] {
+        assert!(labels.contains(&l), "{labels:?}");
+    }
+    assert!(cfg.critical.iter().any(|c| c.name.starts_with("*.")));
+    assert!(cfg.critical.iter().any(|c| c.require == Require::Any));
+}

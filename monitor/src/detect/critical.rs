@@ -73,6 +73,11 @@ impl CriticalNames {
         self.entries.is_empty()
     }
 
+    /// In configuration order (for reports).
+    pub fn entries(&self) -> &[CriticalEntry] {
+        &self.entries
+    }
+
     /// The entry `name` (lowercased, fully qualified) falls under: an exact
     /// entry first, else the pattern with the longest suffix.
     pub fn lookup(&self, name: &Name) -> Option<&CriticalEntry> {

@@ -362,4 +362,22 @@ async fn broken_alerts_do_not_validate() {
     let mut ts = loss;
     ts["@timestamp"] = json!("yesterday");
     assert!(!validate(&ts).is_empty());
+    let crit = alerts
+        .iter()
+        .find(|a| a.rule == Rule::CriticalNameUnprotected)
+        .unwrap()
+        .to_ecs();
+    assert!(validate(&crit).is_empty(), "{:?}", validate(&crit));
+    let mut unlabelled = crit.clone();
+    unlabelled["dnssec_monitor"]
+        .as_object_mut()
+        .unwrap()
+        .remove("critical");
+    assert!(!validate(&unlabelled).is_empty());
+    let mut no_mode = crit;
+    no_mode["dnssec_monitor"]
+        .as_object_mut()
+        .unwrap()
+        .remove("mode");
+    assert!(!validate(&no_mode).is_empty());
 }

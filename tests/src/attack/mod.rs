@@ -11,7 +11,9 @@
 //! - [`relay`]: on-path relays (strip RRSIGs, clear AD, race) and forgers.
 //! - [`spoof`]: raw-socket injection with a forged source.
 //! - [`scenarios`]: one function per attack, returning the alerts seen.
+//! - [`critical`]: the identity-critical names of the lab's config (issue 6).
 
+pub mod critical;
 pub mod relay;
 pub mod scenarios;
 pub mod servers;
@@ -227,9 +229,14 @@ impl Lab {
             FORGE_LISTED_V4.to_string(),
         );
         let (val, ad) = (VALIDATING_V4.to_string(), AD_RELAY_V4.to_string());
+        let config = dir.path().join("monitor.toml");
+        std::fs::write(&config, critical::CONFIG)?;
+        let config = config.display().to_string();
         let monitor = Monitor::start(
             "attack-lab",
             &[
+                "--config",
+                &config,
                 // An ephemeral port: other monitors (parallel test binaries)
                 // may hold the default 127.0.0.1:9153.
                 "--metrics-listen",
