@@ -59,11 +59,11 @@ pub fn expiring_zone(lab: &Lab) -> Result<Outcome> {
 }
 
 /// Answers the monitor reported to process `pid` for `qname`.
-pub fn answers_seen(lab: &Lab, pid: Option<u32>, qname: &str) -> usize {
+pub fn answers_seen(lab: &Lab, pid: Option<u32>, qname: &str) -> Vec<serde_json::Value> {
     let pid = pid.map(u64::from);
     lab.monitor
         .events()
-        .iter()
+        .into_iter()
         .filter(|v| {
             v.pointer("/dns/type").and_then(|t| t.as_str()) == Some("answer")
                 && v.pointer("/process/pid").and_then(|p| p.as_u64()) == pid
@@ -71,5 +71,5 @@ pub fn answers_seen(lab: &Lab, pid: Option<u32>, qname: &str) -> usize {
                     .and_then(|n| n.as_str())
                     .is_some_and(|n| n.trim_end_matches('.') == qname)
         })
-        .count()
+        .collect()
 }
