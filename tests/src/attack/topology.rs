@@ -81,7 +81,9 @@ fn namespaces() -> [(&'static str, Vec<Ipv4Addr>, &'static str); 3] {
 
 impl Topology {
     pub fn up() -> Result<Topology> {
-        teardown();
+        // Whatever a crashed run left (namespaces, links, servers, a
+        // monitor, directories), found by name; the caller holds the lock.
+        super::leftovers::sweep();
         let t = Topology { _private: () };
         build().context("building the attack lab's namespaces")?;
         Ok(t)
