@@ -138,6 +138,9 @@ pub fn report() -> Vec<String> {
     for (pid, cmd) in processes() {
         lines.push(format!("process {pid}: {cmd}"));
     }
+    for d in dirs() {
+        lines.push(format!("directory {}", d.display()));
+    }
     lines
 }
 

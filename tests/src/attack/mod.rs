@@ -11,14 +11,18 @@
 //! - [`servers`]: the signed hierarchy, nsd and both unbounds.
 //! - [`relay`]: on-path relays (strip RRSIGs, clear AD, race) and forgers.
 //! - [`spoof`]: raw-socket injection with a forged source.
+//! - [`zones`]: the zones only this lab serves (RSA opt-out, CDN rotation, KeyTrap).
+//! - [`benign`]: the benign mix as parallel `dig -f` batches.
 //! - [`scenarios`]: one function per attack, returning the alerts seen.
 
+pub mod benign;
 pub mod leftovers;
 pub mod relay;
 pub mod scenarios;
 pub mod servers;
 pub mod spoof;
 pub mod topology;
+pub mod zones;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
@@ -146,6 +150,8 @@ pub struct Seen {
     pub pid: Option<u64>,
     /// `dnssec_monitor.severity` (low, medium, high, critical).
     pub severity: Option<String>,
+    /// `dnssec_monitor.rule_detail`: why.
+    pub detail: Option<String>,
 }
 
 impl Seen {
@@ -166,6 +172,9 @@ impl Seen {
                 .map(str::to_owned),
             pid: s(&["process", "pid"]).and_then(Value::as_u64),
             severity: s(&["dnssec_monitor", "severity"])
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            detail: s(&["dnssec_monitor", "rule_detail"])
                 .and_then(Value::as_str)
                 .map(str::to_owned),
         }
@@ -269,8 +278,29 @@ impl Lab {
         })
     }
 
-    /// Stops everything (as dropping does).
-    pub fn down(self) {}
+    /// Stops everything (as dropping does), then — still holding the host
+    /// lock, so no other lab can be mistaken for ours — lists whatever of
+    /// the lab is left: namespaces, links, processes, directories (empty:
+    /// a clean teardown).
+    pub fn down(self) -> Vec<String> {
+        let Lab {
+            monitor,
+            relays,
+            servers,
+            _topology,
+            dir,
+            _lock,
+            ..
+        } = self;
+        drop(monitor);
+        drop(relays);
+        drop(servers);
+        drop(_topology);
+        drop(dir);
+        let left = leftovers::report();
+        drop(_lock);
+        left
+    }
 
     /// Blocks until the monitor's warm-up is over.
     pub fn wait_warm(&self) {

@@ -94,7 +94,7 @@ fn main() -> Result<()> {
             let n: usize = args.get(1).map_or(Ok(1000), |s| s.parse())?;
             let lab = Lab::up()?;
             let t = Instant::now();
-            let o = scenarios::benign(&lab, n)?;
+            let o = tests::attack::benign::benign(&lab, n)?;
             println!("benign {n}: {:?} in {:?}", o.alerts, t.elapsed());
             check(&o, &[])?;
         }
