@@ -169,7 +169,13 @@ pub fn keytrap(lab: &Lab) -> Result<Outcome> {
         .ok_or_else(|| anyhow::anyhow!("the monitor is not running"))?;
     let cpu0 = cpu_time(monitor)?;
     let o = lab.observe(1, SETTLE, || {
-        let mut others = benign::start(lab, "keytrap-companions", KEYTRAP_COMPANIONS, 2)?;
+        let mut others = benign::start(
+            lab,
+            benign::Mix::Benign,
+            "keytrap-companions",
+            KEYTRAP_COMPANIONS,
+            2,
+        )?;
         let pid = dig(PLAIN_V4, "www.keytrap.test", &["+dnssec"])?;
         others.wait(Duration::from_secs(120))?;
         let seen = benign::wait_seen(lab, &others, KEYTRAP_COMPANIONS);
@@ -196,6 +202,13 @@ pub const BENIGN_LOOKUPS: usize = 5_000;
 
 fn benign_scenario(lab: &Lab) -> Result<Outcome> {
     benign::benign(lab, BENIGN_LOOKUPS)
+}
+
+/// Lookups of the CDN-style rotating name.
+pub const CDN_LOOKUPS: usize = 400;
+
+fn cdn_rotation(lab: &Lab) -> Result<Outcome> {
+    benign::cdn_rotation(lab, CDN_LOOKUPS)
 }
 
 /// An expected alert: rule, question, and whether it names the client's
@@ -331,6 +344,11 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "benign",
         run: benign_scenario,
+        expect: &[],
+    },
+    Scenario {
+        name: "cdn-rotation",
+        run: cdn_rotation,
         expect: &[],
     },
 ];
