@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use tests::attack::internal::{self, INTERNAL_V4};
 use tests::attack::tools;
+use tests::attack::topology::PLAIN_V4;
 use tests::root::{required, root_or_skip};
 
 fn mentions(alerts: &[tests::attack::Seen], zone_suffix: &str) -> Vec<String> {
@@ -60,9 +61,12 @@ fn internal_zone_anchor_upstream_and_nta_expiry() {
         SystemTime::now() + Duration::from_secs(8) < int.nta_expires,
         "the lab took too long: the NTA is (nearly) over already"
     );
+    // In the same window a broken zone without an NTA does alert: the
+    // monitor is alive and judging, only the NTA zone is quiet.
     let before = lab
-        .observe(0, Duration::from_secs(3), || {
-            internal::dig(INTERNAL_V4, "www.corp.internal", &["+dnssec"]).map(Some)
+        .observe(1, Duration::from_secs(3), || {
+            internal::dig(INTERNAL_V4, "www.corp.internal", &["+dnssec"])?;
+            internal::dig(PLAIN_V4, "www.broken.test", &["+dnssec"]).map(Some)
         })
         .unwrap();
     let seen = mentions(&before.alerts, "corp.internal");
@@ -70,6 +74,13 @@ fn internal_zone_anchor_upstream_and_nta_expiry() {
         seen.is_empty(),
         "alerts under the NTA: {seen:?}\n{:#?}",
         before.raw
+    );
+    assert_eq!(
+        mentions(&before.alerts, "broken.test"),
+        vec!["bogus_signature www.broken.test".to_string()],
+        "the monitor must be judging meanwhile: {:#?}\nmonitor log:\n{}",
+        before.raw,
+        lab.monitor.log()
     );
     assert!(
         SystemTime::now() < int.nta_expires,
