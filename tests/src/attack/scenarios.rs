@@ -358,7 +358,9 @@ pub fn find(name: &str) -> Option<&'static Scenario> {
 }
 
 /// Exactly the expected alerts (as a multiset of rule and question), each
-/// naming `dig` and its pid where the expectation says so; nothing else.
+/// naming `dig` and its pid where the expectation says so (and no process
+/// where it says the client is not involved), each with the expected
+/// severity and reason where given; nothing else.
 pub fn check(o: &Outcome, expect: &[Expect]) -> Result<()> {
     let dump = || {
         o.raw
@@ -411,6 +413,19 @@ pub fn check(o: &Outcome, expect: &[Expect]) -> Result<()> {
                 a.rule,
                 a.qname,
                 a.detail,
+                dump()
+            );
+        }
+    }
+    // Not the client's: an answer to a socket nobody holds has no process.
+    for x in expect.iter().filter(|x| !x.client) {
+        for a in o.alerts.iter().filter(|a| a.rule == x.rule) {
+            ensure!(
+                a.process.is_none() && a.pid.is_none(),
+                "{} names process {:?} pid {:?}, expected none:\n{}",
+                a.rule,
+                a.process,
+                a.pid,
                 dump()
             );
         }
