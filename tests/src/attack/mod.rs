@@ -14,8 +14,13 @@
 //! - [`zones`]: the zones only this lab serves (RSA opt-out, CDN rotation, KeyTrap).
 //! - [`benign`]: the benign mix as parallel `dig -f` batches.
 //! - [`scenarios`]: one function per attack, returning the alerts seen.
+//! - [`critical`]: the identity-critical names of the lab's config (issue 6).
+//! - [`internal`]: an internal zone with its own anchor behind its own
+//!   server (split horizon), per-zone config and an expiring NTA (issue 6).
 
 pub mod benign;
+pub mod critical;
+pub mod internal;
 pub mod leftovers;
 pub mod relay;
 pub mod scenarios;
@@ -202,6 +207,16 @@ impl Lab {
     /// Builds the namespaces, signs and serves the hierarchy, starts the
     /// relays and the monitor, and waits out the monitor's warm-up.
     pub fn up() -> Result<Lab> {
+        Self::up_with(|_| Ok((Vec::new(), Vec::new())))
+    }
+
+    /// [`Lab::up`], with `extra` run once the namespaces, servers and relays
+    /// are up, right before the monitor starts (given the lab directory):
+    /// it may start more servers (kept with the lab's) and returns more
+    /// monitor arguments (e.g. `--config FILE`).
+    pub fn up_with(
+        extra: impl FnOnce(&std::path::Path) -> Result<(Vec<String>, Vec<Server>)>,
+    ) -> Result<Lab> {
         if let Err(missing) = tools() {
             bail!("attack lab: missing tools {missing:?}");
         }
@@ -211,7 +226,7 @@ impl Lab {
         let dir = tempfile::Builder::new()
             .prefix("dnssec-attack-lab-")
             .tempdir()?;
-        let servers = servers::start(dir.path()).context("starting nsd and unbound")?;
+        let mut servers = servers::start(dir.path()).context("starting nsd and unbound")?;
         let relays = vec![
             Relay::start(
                 ATTACKER_NS,
@@ -263,7 +278,26 @@ impl Lab {
                 Behaviour::ForgeA(Ipv4Addr::new(6, 6, 6, 6)),
             )?,
         ];
-        let args = monitor_args(dir.path());
+        let (more_args, more_servers) = extra(dir.path())?;
+        servers.extend(more_servers);
+        // One config file: what the hook's `--config` holds (top-level keys
+        // first), then the lab's critical names (tables only).
+        let mut config_text = String::new();
+        let mut args = monitor_args(dir.path());
+        let mut more_args = more_args.into_iter();
+        while let Some(a) = more_args.next() {
+            if a == "--config" {
+                let p = more_args.next().unwrap_or_default();
+                config_text.push_str(&std::fs::read_to_string(&p)?);
+                config_text.push('\n');
+            } else {
+                args.push(a);
+            }
+        }
+        config_text.push_str(critical::CONFIG);
+        let config = dir.path().join("monitor.toml");
+        std::fs::write(&config, config_text)?;
+        args.extend(["--config".to_string(), config.display().to_string()]);
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let monitor = Monitor::start("attack-lab", &argv)?;
         Ok(Lab {
