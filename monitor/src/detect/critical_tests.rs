@@ -114,6 +114,10 @@ fn raise_is_one_step() {
 
 /// A stub query from `pid` to `server`, answered from test server `n`'s
 /// data as `reply` says.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a test helper spelling out every knob of one lookup"
+)]
 async fn lookup_as(
     lab: &mut Lab,
     pid: u32,
