@@ -76,6 +76,7 @@ fn unsigned_critical_name_alerts_once_per_process() {
         qname: UNSIGNED_IDP,
         client: true,
         severity: Some("medium"),
+        detail: None,
     }];
     if let Err(e) = check(&o, &expect) {
         panic!("{e:#}\nmonitor log:\n{}", lab.monitor.log());
@@ -134,12 +135,14 @@ fn signed_critical_name_through_stripping_relay_raises_both() {
             qname: SIGNED_IDP,
             client: true,
             severity: Some("critical"),
+            detail: None,
         },
         Expect {
             rule: "critical_name_unprotected",
             qname: SIGNED_IDP,
             client: true,
             severity: Some("high"),
+            detail: None,
         },
     ];
     if let Err(e) = check(&dig_only, &expect) {
