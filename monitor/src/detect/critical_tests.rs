@@ -317,6 +317,29 @@ async fn secure_critical_name_with_ad_from_validating_resolver_raises_nothing() 
     )
     .await;
     assert!(al.is_empty(), "{al:?}");
+    // The firing twin: DO=1 asked for AD and AD=0 came back (cleared on
+    // the path): both rules, unsigned_fallback raised.
+    let al = lookup_as(
+        &mut lab,
+        102,
+        3_000,
+        SECURE,
+        q,
+        true,
+        RESOLVER,
+        Reply::default(),
+    )
+    .await;
+    let mut r = rules(&al);
+    r.sort_by_key(|r| r.index());
+    assert_eq!(
+        r,
+        vec![Rule::UnsignedFallback, Rule::CriticalNameUnprotected],
+        "{al:?}"
+    );
+    let cu = unprotected(&al)[0];
+    assert!(cu.detail.contains("AD=0"), "{}", cu.detail);
+    assert_eq!(cu.severity, Severity::High);
 }
 
 #[tokio::test]
