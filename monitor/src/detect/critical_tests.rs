@@ -690,3 +690,40 @@ async fn signature_uses_name_each_rrset_and_signer() {
     let soonest = uses.iter().map(|u| u.expiration).min().unwrap();
     assert_eq!(soonest, NOW + 2 * DAY);
 }
+
+#[test]
+fn policy_from_config_carries_critical_modes_and_window() {
+    let cfg = crate::config::Config {
+        critical: vec![entry("*.vault.example.com", "secrets", Require::Secure)],
+        mode: Mode::Audit,
+        zones: vec![ZoneConfig {
+            name: "prod.example.com".into(),
+            trust_anchor: None,
+            upstream: Vec::new(),
+            mode: Some(Mode::Enforce),
+        }],
+        ..crate::config::Config::default()
+    };
+    let p = DetectPolicy::from_config(&cfg).unwrap();
+    assert_eq!(
+        p.critical
+            .lookup(&name("eu.vault.example.com."))
+            .map(|e| e.label.as_str()),
+        Some("secrets")
+    );
+    assert_eq!(p.critical.entries().len(), 1);
+    assert_eq!(p.modes.mode_for(Some(&name("x.example.com."))), Mode::Audit);
+    assert_eq!(
+        p.modes.mode_for(Some(&name("api.prod.example.com."))),
+        Mode::Enforce
+    );
+    assert_eq!(
+        p.signature_expiry_window,
+        crate::config::DEFAULT_SIGNATURE_EXPIRY_WINDOW
+    );
+    // The default policy (tests, library users) keeps the watch off.
+    assert_eq!(
+        DetectPolicy::default().signature_expiry_window,
+        Duration::ZERO
+    );
+}
