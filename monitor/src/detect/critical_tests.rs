@@ -727,3 +727,41 @@ fn policy_from_config_carries_critical_modes_and_window() {
         Duration::ZERO
     );
 }
+
+#[test]
+fn suppressed_and_audit_counts_are_metrics() {
+    use crate::detect::detector::DetectCounters;
+    use crate::detect::stage::StageHandle;
+    let detect = std::sync::Arc::new(DetectCounters::default());
+    detect.suppressed[Rule::CriticalNameUnprotected.index()].store(3, Ordering::Relaxed);
+    detect.audit.store(2, Ordering::Relaxed);
+    let h = StageHandle {
+        stage: std::sync::Arc::default(),
+        detect,
+    };
+    let samples = crate::commands::run_ops::detect_samples(&h);
+    let value = |name: &str, rule: Option<&str>| {
+        samples
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && rule.is_none_or(|r| s.labels.iter().any(|(k, v)| k == "rule" && v == r))
+            })
+            .map(|s| s.value)
+    };
+    assert_eq!(
+        value(
+            "dnssec_monitor_alerts_suppressed_total",
+            Some("critical_name_unprotected")
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(
+            "dnssec_monitor_alerts_suppressed_total",
+            Some("signature_expiring")
+        ),
+        Some(0.0)
+    );
+    assert_eq!(value("dnssec_monitor_alerts_audit_total", None), Some(2.0));
+}
