@@ -120,6 +120,9 @@ pub fn build_engine(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<Engin
 /// The running detection step.
 pub struct Detection {
     pub handle: StageHandle,
+    /// The verdict service (its engine collects the store's evidence; its
+    /// counters feed the cache and latency metrics).
+    pub verdicts: crate::detect::verdicts::VerdictService,
     tee: JoinHandle<()>,
     stage: JoinHandle<()>,
     out: JoinHandle<()>,
@@ -134,6 +137,7 @@ pub fn start(
     events: mpsc::Receiver<DnsEvent>,
     lines: mpsc::Sender<Output>,
     loss: LossSource,
+    mut sampler: Option<super::run_store::TxSampler>,
 ) -> anyhow::Result<Detection> {
     let cfg = effective_config(args)?;
     let policy = DetectPolicy::from_config(&cfg)?;
@@ -147,6 +151,7 @@ pub fn start(
             ..DetectorConfig::default()
         },
     );
+    let verdicts = detector.verdicts().clone();
     let (det_tx, det_rx) = mpsc::channel::<DnsEvent>(65_536);
     let (alert_tx, mut alert_rx) = mpsc::channel(4_096);
     let (handle, stage) = spawn_detect_stage(
@@ -170,6 +175,10 @@ pub fn start(
                 line.push(b'\n');
                 let _ = ev_lines.try_send(Output::Events(line));
             }
+            // A bounded sample of answers for the forensic store.
+            if let Some(s) = sampler.as_mut() {
+                s.offer(&ev, &ev_lines);
+            }
             if det_tx.try_send(ev).is_err() {
                 // Counted as a stage drop; surfaces as capture_loss.
                 counters.input_full.fetch_add(1, Ordering::Relaxed);
@@ -185,6 +194,7 @@ pub fn start(
     });
     Ok(Detection {
         handle,
+        verdicts,
         tee,
         stage,
         out,
