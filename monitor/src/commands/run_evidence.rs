@@ -81,6 +81,7 @@ mod tests {
     use super::*;
     use crate::dnssec::testnet::name;
     use hickory_proto::rr::{RData, rdata::A};
+    use hickory_proto::serialize::binary::BinDecodable;
 
     #[test]
     fn records_are_deduplicated_by_wire_form() {

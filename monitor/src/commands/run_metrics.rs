@@ -201,7 +201,9 @@ mod tests {
             v.iter()
                 .find(|x| {
                     x.name == STAGE_DROPPED
-                        && x.labels.iter().any(|(k, val)| k == "reason" && val == reason)
+                        && x.labels
+                            .iter()
+                            .any(|(k, val)| k == "reason" && val == reason)
                 })
                 .map(|x| x.value)
         };

@@ -169,7 +169,10 @@ impl OutputPlan {
             None => cfg.output.target.clone(),
         };
         let (lines, reopen) = match target {
-            OutputTarget::Stdout => (Lines::Stdout(JsonLinesSink::stdout()), ReopenHandle::default()),
+            OutputTarget::Stdout => (
+                Lines::Stdout(JsonLinesSink::stdout()),
+                ReopenHandle::default(),
+            ),
             OutputTarget::File(p) => {
                 let f = RotatingFile::open(&p, cfg.output.rotate)
                     .with_context(|| format!("opening the output file {}", p.display()))?;
@@ -363,7 +366,7 @@ async fn feed(
                     (Some(e), Some(l)) if pending.len() < MAX_EVIDENCE_TASKS => {
                         let (e, c) = (e.clone(), c.clone());
                         pending.spawn(async move {
-                            let validated_at = SystemTime::now();
+                            let validated_at = engine_now(&e);
                             let (evidence, status) = collect(&e, &l).await;
                             if status == Collected::TimedOut {
                                 c.evidence_timeouts.fetch_add(1, Ordering::Relaxed);
@@ -387,6 +390,13 @@ async fn feed(
         }
     }
     store
+}
+
+/// The engine's time (its clock can be fixed, in tests and replays): the
+/// time `verify-evidence` re-checks the signatures at.
+fn engine_now(e: &Engine) -> SystemTime {
+    let secs = e.config().clock.now_unix();
+    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0))
 }
 
 /// One line for the exit report.

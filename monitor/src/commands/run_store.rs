@@ -24,7 +24,10 @@ use crate::store;
 /// The transaction row of an answer (and of its query, when it was joined).
 pub fn transaction_of(ev: &DnsEvent, query: Option<&QueryInfo>) -> store::Transaction {
     let q = ev.message.queries.first();
-    let p = ev.process.as_ref().or(query.and_then(|q| q.process.as_ref()));
+    let p = ev
+        .process
+        .as_ref()
+        .or(query.and_then(|q| q.process.as_ref()));
     let answer = ev.kind == DnsKind::Answer;
     store::Transaction {
         time: Some(ev.timestamp),
