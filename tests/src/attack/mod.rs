@@ -155,6 +155,11 @@ impl Lab {
     /// Builds the namespaces, signs and serves the hierarchy, starts the
     /// relays and the monitor, and waits out the monitor's warm-up.
     pub fn up() -> Result<Lab> {
+        Lab::up_with(&[])
+    }
+
+    /// [`Lab::up`] with more `run` options for the monitor (e.g. `--config`).
+    pub fn up_with(monitor_args: &[&str]) -> Result<Lab> {
         if let Err(missing) = tools() {
             bail!("attack lab: missing tools {missing:?}");
         }
@@ -227,43 +232,42 @@ impl Lab {
             FORGE_LISTED_V4.to_string(),
         );
         let (val, ad) = (VALIDATING_V4.to_string(), AD_RELAY_V4.to_string());
-        let monitor = Monitor::start(
-            "attack-lab",
-            &[
-                // An ephemeral port: other monitors (parallel test binaries)
-                // may hold the default 127.0.0.1:9153.
-                "--metrics-listen",
-                "127.0.0.1:0",
-                // Only the lab's links: other DNS traffic on this host (load
-                // generators, other tests) is not the lab's to judge.
-                "--interface",
-                BRIDGE,
-                "--interface",
-                SERVER_NS,
-                "--interface",
-                CLIENT_NS,
-                "--interface",
-                ATTACKER_NS,
-                "--root-hints",
-                &hints,
-                "--trust-anchor",
-                &anchor,
-                "--resolver",
-                &plain,
-                "--resolver",
-                &strip,
-                "--resolver",
-                &race,
-                "--resolver",
-                &forge,
-                "--resolver",
-                &race_win,
-                "--validating-resolver",
-                &val,
-                "--validating-resolver",
-                &ad,
-            ],
-        )?;
+        let mut args = vec![
+            // An ephemeral port: other monitors (parallel test binaries)
+            // may hold the default 127.0.0.1:9153.
+            "--metrics-listen",
+            "127.0.0.1:0",
+            // Only the lab's links: other DNS traffic on this host (load
+            // generators, other tests) is not the lab's to judge.
+            "--interface",
+            BRIDGE,
+            "--interface",
+            SERVER_NS,
+            "--interface",
+            CLIENT_NS,
+            "--interface",
+            ATTACKER_NS,
+            "--root-hints",
+            &hints,
+            "--trust-anchor",
+            &anchor,
+            "--resolver",
+            &plain,
+            "--resolver",
+            &strip,
+            "--resolver",
+            &race,
+            "--resolver",
+            &forge,
+            "--resolver",
+            &race_win,
+            "--validating-resolver",
+            &val,
+            "--validating-resolver",
+            &ad,
+        ];
+        args.extend_from_slice(monitor_args);
+        let monitor = Monitor::start("attack-lab", &args)?;
         Ok(Lab {
             monitor,
             relays,
