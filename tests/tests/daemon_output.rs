@@ -10,8 +10,8 @@
 //! Needs `target/debug/dnssec-monitor` with its eBPF object (`cargo xtask
 //! build`). Skipped when not root, unless DNSSEC_MONITOR_REQUIRE_ROOT_TESTS=1.
 
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use tests::attack::{Lab, scenarios, tools};
-use tests::monitor::binary;
+use tests::monitor::{Monitor, binary};
 use tests::root::{required, root_or_skip};
 
 /// Messages a TCP collector received: RFC 6587 §3.4.1 octet counting.
@@ -251,5 +251,90 @@ fn alert_reaches_file_syslog_and_store_then_sighup_and_sigterm() -> Result<()> {
     assert_eq!((alerts, verdicts), (2, 2), "both alerts committed at exit");
     assert!(transactions >= 2, "{transactions}");
     drop(lab);
+    Ok(())
+}
+
+fn scrape(port: u16) -> Result<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The output side's series on /metrics: per syslog sink (connected,
+/// sent, spooled, drops), the store, the sampler, the caches and the
+/// validation latency histogram; without a store, no store series.
+#[test]
+fn output_metrics_are_served() -> Result<()> {
+    let test = "output_metrics_are_served";
+    if !root_or_skip(test) {
+        return Ok(());
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("dnssec-output-metrics-")
+        .tempdir()?;
+    let collector = Collector::start()?;
+    let conf = dir.path().join("m.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[sink.syslog]]\ntransport = \"tcp\"\naddress = \"{}\"\nspool_dir = \"{}\"\n",
+            collector.addr,
+            dir.path().join("spool").display()
+        ),
+    )?;
+    let (conf_s, db_s) = (
+        conf.display().to_string(),
+        dir.path().join("s.db").display().to_string(),
+    );
+    for with_store in [true, false] {
+        let port = free_port()?;
+        let listen = format!("127.0.0.1:{port}");
+        let mut args = vec![
+            "--metrics-listen",
+            listen.as_str(),
+            "--config",
+            conf_s.as_str(),
+        ];
+        if with_store {
+            args.extend(["--store", db_s.as_str()]);
+        }
+        let mut m = Monitor::start(&format!("output-metrics-{with_store}"), &args)?;
+        let sink = format!("sink=\"{}\"", collector.addr);
+        let mut text = String::new();
+        wait("the sink connects", Duration::from_secs(10), || {
+            text = scrape(port)?;
+            Ok(text.contains(&format!("dnssec_monitor_sink_connected{{{sink}}} 1")))
+        })?;
+        for series in [
+            format!("dnssec_monitor_sink_messages_total{{{sink},result=\"sent\"}} 0"),
+            format!("dnssec_monitor_sink_messages_total{{{sink},result=\"dropped_queue_full\"}} 0"),
+            format!("dnssec_monitor_sink_spool_depth{{{sink}}} 0"),
+            "dnssec_monitor_cache_entries{cache=\"verdict\"}".to_owned(),
+            "dnssec_monitor_cache_hit_ratio{cache=\"engine\"}".to_owned(),
+            "dnssec_monitor_validation_seconds_bucket{le=\"+Inf\"}".to_owned(),
+            "dnssec_monitor_stage_dropped_total{stage=\"output\",reason=\"write_error\"} 0"
+                .to_owned(),
+        ] {
+            assert!(text.contains(&series), "{series} missing:\n{text}");
+        }
+        for series in [
+            "dnssec_monitor_store_records_total{result=\"committed\"}",
+            "dnssec_monitor_stage_dropped_total{stage=\"sample\",reason=\"channel_full\"}",
+        ] {
+            assert_eq!(
+                text.contains(series),
+                with_store,
+                "{series} (store: {with_store}):\n{text}"
+            );
+        }
+        m.stop()?;
+    }
     Ok(())
 }

@@ -79,9 +79,12 @@ struct StageDrops {
 
 /// How long the syslog sinks may keep delivering at exit; what is left
 /// stays in their spool for the next start.
-const SINK_GRACE: Duration = Duration::from_secs(5);
+const SINK_GRACE: Duration = Duration::from_secs(2);
 /// Bound on the whole output drain at exit (sinks, evidence, store commit).
-const DRAIN_LIMIT: Duration = Duration::from_secs(20);
+const DRAIN_LIMIT: Duration = Duration::from_secs(8);
+/// Bound on evaluations still waiting for a verdict at exit (a cold
+/// lookup can take the engine's 10 s budget; exit must not).
+const DETECT_DRAIN: Duration = Duration::from_secs(4);
 
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
     // Fail before attaching anything if an output cannot be opened.
@@ -176,7 +179,13 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let _ = link_task.await;
     let decoded = decode.await.context("decode task")?;
     let detect_report = detection.handle.clone();
-    detection.finish().await;
+    tracing::info!("stopping: capture stopped, draining detection");
+    if !detection.finish_within(DETECT_DRAIN).await {
+        tracing::warn!(
+            "stopping: answers still waiting for a verdict after {DETECT_DRAIN:?} were not evaluated"
+        );
+    }
+    tracing::info!("stopping: detection drained, flushing the outputs");
     let sunk = tokio::time::timeout(DRAIN_LIMIT, output.finish(SINK_GRACE)).await;
     let progs = Arc::try_unwrap(progs)
         .map_err(|_| anyhow::anyhow!("programs still shared at exit"))?

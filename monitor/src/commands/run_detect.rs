@@ -222,6 +222,24 @@ impl Detection {
         let _ = self.stage.await;
         let _ = self.out.await;
     }
+
+    /// [`Detection::finish`], bounded: past `limit` the evaluations still
+    /// waiting for a verdict are abandoned (their tasks aborted, so the
+    /// output channel closes and the outputs can drain). `false` then.
+    pub async fn finish_within(self, limit: std::time::Duration) -> bool {
+        let aborts = [
+            self.tee.abort_handle(),
+            self.stage.abort_handle(),
+            self.out.abort_handle(),
+        ];
+        let done = tokio::time::timeout(limit, self.finish()).await.is_ok();
+        if !done {
+            for a in aborts {
+                a.abort();
+            }
+        }
+        done
+    }
 }
 
 /// One line for the exit report: stage counters and alerts per rule.

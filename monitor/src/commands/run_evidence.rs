@@ -26,8 +26,13 @@ pub enum Collected {
     TimedOut,
 }
 
-/// The evidence for `l`; on timeout, what was gathered until then.
-pub async fn collect(engine: &Engine, l: &Lookup) -> (Vec<Evidence>, Collected) {
+/// The evidence for `l`; on timeout, or when `hurry` turns true (the
+/// daemon is stopping), what was gathered until then.
+pub async fn collect(
+    engine: &Engine,
+    l: &Lookup,
+    mut hurry: tokio::sync::watch::Receiver<bool>,
+) -> (Vec<Evidence>, Collected) {
     let mut out = Records::default();
     let (_, answers) = l.answers_with_verdict();
     out.extend(answers);
@@ -46,10 +51,12 @@ pub async fn collect(engine: &Engine, l: &Lookup) -> (Vec<Evidence>, Collected) 
             }
         }
     };
-    let done = tokio::time::timeout(EVIDENCE_TIMEOUT, chain).await;
-    let status = match done {
-        Ok(()) => Collected::Complete,
-        Err(_) => Collected::TimedOut,
+    let status = tokio::select! {
+        done = tokio::time::timeout(EVIDENCE_TIMEOUT, chain) => match done {
+            Ok(()) => Collected::Complete,
+            Err(_) => Collected::TimedOut,
+        },
+        _ = hurry.wait_for(|h| *h) => Collected::TimedOut,
     };
     (out.0, status)
 }

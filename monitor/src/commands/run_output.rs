@@ -57,6 +57,8 @@ pub struct OutputArgs {
 /// Alerts whose evidence is being collected at once; past it an alert is
 /// stored without the chain's records (counted), never delayed.
 const MAX_EVIDENCE_TASKS: usize = 64;
+/// How long evidence collections may go on once the daemon is stopping.
+const EVIDENCE_GRACE: Duration = Duration::from_secs(1);
 /// Items between the output thread and the store feeder.
 const STORE_CHANNEL: usize = 8_192;
 
@@ -355,19 +357,32 @@ async fn feed(
 ) -> StoreHandle {
     let mut pending: JoinSet<crate::store::Record> = JoinSet::new();
     let mut open = true;
+    // Once the input closed (the daemon is stopping), collections still
+    // running get EVIDENCE_GRACE, then store what they have.
+    let (hurry_tx, hurry) = tokio::sync::watch::channel(false);
+    let hurry_at = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(hurry_at);
     while open || !pending.is_empty() {
         tokio::select! {
+            () = &mut hurry_at, if !open && !*hurry_tx.borrow() => {
+                let _ = hurry_tx.send(true);
+            }
             item = rx.recv(), if open => match item {
-                None => open = false,
+                None => {
+                    open = false;
+                    hurry_at
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + EVIDENCE_GRACE);
+                }
                 Some(StoreItem::Record(r)) => {
                     store.try_send(*r);
                 }
                 Some(StoreItem::Alert(a)) => match (&engine, a.lookup.clone()) {
                     (Some(e), Some(l)) if pending.len() < MAX_EVIDENCE_TASKS => {
-                        let (e, c) = (e.clone(), c.clone());
+                        let (e, c, h) = (e.clone(), c.clone(), hurry.clone());
                         pending.spawn(async move {
                             let validated_at = engine_now(&e);
-                            let (evidence, status) = collect(&e, &l).await;
+                            let (evidence, status) = collect(&e, &l, h).await;
                             if status == Collected::TimedOut {
                                 c.evidence_timeouts.fetch_add(1, Ordering::Relaxed);
                             }
