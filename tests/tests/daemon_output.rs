@@ -143,7 +143,8 @@ fn alert_reaches_file_syslog_and_store_then_sighup_and_sigterm() -> Result<()> {
         ),
     )?;
     let conf_s = conf.display().to_string();
-    let mut lab = Lab::up_with(&["--config", &conf_s]).context("lab with the output config")?;
+    let mut lab = Lab::up_with(|_| Ok((vec!["--config".to_owned(), conf_s], Vec::new())))
+        .context("lab with the output config")?;
     let out = lab.monitor.output.clone();
 
     // 1. A real attack: RRSIGs stripped from a DO=1 answer.

@@ -38,6 +38,9 @@ pub struct RawConfig {
     pub mode: Option<Spanned<String>>,
     #[serde(default)]
     pub zone: Vec<RawZone>,
+    #[serde(default)]
+    pub critical: Vec<super::critical::RawCritical>,
+    pub signature_expiry_window: Option<Spanned<DurationSpec>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -25,8 +25,8 @@ use crate::sinks::{
     syslog::{Facility, TransportKind, tls},
 };
 
-struct Checker<'a> {
-    ctx: ErrorContext<'a>,
+pub(super) struct Checker<'a> {
+    pub(super) ctx: ErrorContext<'a>,
     base: PathBuf,
 }
 
@@ -209,6 +209,8 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
                 .transpose()?,
         });
     }
+    cfg.critical = c.critical(&raw.critical)?;
+    cfg.signature_expiry_window = c.expiry_window(raw.signature_expiry_window.as_ref())?;
     Ok(cfg)
 }
 
@@ -224,7 +226,7 @@ pub fn host_of(address: &str) -> Option<String> {
 }
 
 impl Checker<'_> {
-    fn bad<T>(&self, key: &str, at: &Spanned<T>, msg: impl Into<String>) -> ConfigError {
+    pub(super) fn bad<T>(&self, key: &str, at: &Spanned<T>, msg: impl Into<String>) -> ConfigError {
         self.ctx.at(Kind::BadValue, key, at.span(), msg)
     }
 
@@ -281,7 +283,7 @@ impl Checker<'_> {
     /// A DNS name in presentation format: labels of 1..=63 octets, at most
     /// 253 octets without the final dot (RFC 1035 §2.3.4). Returned
     /// lowercased without the final dot.
-    fn dns_name(&self, key: &str, s: &Spanned<String>) -> Result<String, ConfigError> {
+    pub(super) fn dns_name(&self, key: &str, s: &Spanned<String>) -> Result<String, ConfigError> {
         let v = s.get_ref().trim();
         let name = v.strip_suffix('.').unwrap_or(v).to_ascii_lowercase();
         let ok = !name.is_empty()

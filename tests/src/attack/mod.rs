@@ -11,7 +11,12 @@
 //! - [`relay`]: on-path relays (strip RRSIGs, clear AD, race) and forgers.
 //! - [`spoof`]: raw-socket injection with a forged source.
 //! - [`scenarios`]: one function per attack, returning the alerts seen.
+//! - [`critical`]: the identity-critical names of the lab's config (issue 6).
+//! - [`internal`]: an internal zone with its own anchor behind its own
+//!   server (split horizon), per-zone config and an expiring NTA (issue 6).
 
+pub mod critical;
+pub mod internal;
 pub mod relay;
 pub mod scenarios;
 pub mod servers;
@@ -155,11 +160,16 @@ impl Lab {
     /// Builds the namespaces, signs and serves the hierarchy, starts the
     /// relays and the monitor, and waits out the monitor's warm-up.
     pub fn up() -> Result<Lab> {
-        Lab::up_with(&[])
+        Self::up_with(|_| Ok((Vec::new(), Vec::new())))
     }
 
-    /// [`Lab::up`] with more `run` options for the monitor (e.g. `--config`).
-    pub fn up_with(monitor_args: &[&str]) -> Result<Lab> {
+    /// [`Lab::up`], with `extra` run once the namespaces, servers and relays
+    /// are up, right before the monitor starts (given the lab directory):
+    /// it may start more servers (kept with the lab's) and returns more
+    /// monitor arguments (e.g. `--config FILE`).
+    pub fn up_with(
+        extra: impl FnOnce(&std::path::Path) -> Result<(Vec<String>, Vec<Server>)>,
+    ) -> Result<Lab> {
         if let Err(missing) = tools() {
             bail!("attack lab: missing tools {missing:?}");
         }
@@ -169,7 +179,7 @@ impl Lab {
         let dir = tempfile::Builder::new()
             .prefix("dnssec-attack-lab-")
             .tempdir()?;
-        let servers = servers::start(dir.path()).context("starting nsd and unbound")?;
+        let mut servers = servers::start(dir.path()).context("starting nsd and unbound")?;
         let relays = vec![
             Relay::start(
                 ATTACKER_NS,
@@ -232,7 +242,30 @@ impl Lab {
             FORGE_LISTED_V4.to_string(),
         );
         let (val, ad) = (VALIDATING_V4.to_string(), AD_RELAY_V4.to_string());
+        let (more_args, more_servers) = extra(dir.path())?;
+        servers.extend(more_servers);
+        // One config file: what the hook's `--config` holds (top-level keys
+        // first), then the lab's critical names (tables only).
+        let mut config_text = String::new();
+        let mut more_args = more_args.into_iter();
+        let mut rest = Vec::new();
+        while let Some(a) = more_args.next() {
+            if a == "--config" {
+                let p = more_args.next().unwrap_or_default();
+                config_text.push_str(&std::fs::read_to_string(&p)?);
+                config_text.push('\n');
+            } else {
+                rest.push(a);
+            }
+        }
+        config_text.push_str(critical::CONFIG);
+        let config = dir.path().join("monitor.toml");
+        std::fs::write(&config, config_text)?;
+        let config = config.display().to_string();
+        let more_args = rest;
         let mut args = vec![
+            "--config",
+            &config,
             // An ephemeral port: other monitors (parallel test binaries)
             // may hold the default 127.0.0.1:9153.
             "--metrics-listen",
@@ -266,7 +299,7 @@ impl Lab {
             "--validating-resolver",
             &ad,
         ];
-        args.extend_from_slice(monitor_args);
+        args.extend(more_args.iter().map(String::as_str));
         let monitor = Monitor::start("attack-lab", &args)?;
         Ok(Lab {
             monitor,

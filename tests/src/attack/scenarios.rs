@@ -20,7 +20,7 @@ use crate::cmd::run_pid;
 const SETTLE: Duration = Duration::from_secs(2);
 
 /// `dig` in the client namespace; returns its pid (the alerts' process).
-fn dig(server: Ipv4Addr, name: &str, extra: &[&str]) -> Result<u32> {
+pub fn dig(server: Ipv4Addr, name: &str, extra: &[&str]) -> Result<u32> {
     let at = format!("@{server}");
     let mut argv = vec![
         "ip", "netns", "exec", CLIENT_NS, "dig", "+time=3", "+tries=1", &at, name, "A",
