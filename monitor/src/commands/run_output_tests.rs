@@ -261,3 +261,53 @@ fn an_output_that_cannot_be_opened_fails_the_start() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn event_batches_rotate_by_size_without_splitting_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), None);
+    cfg.store = None;
+    cfg.output.rotate = RotateOptions {
+        max_bytes: 200,
+        keep: 3,
+    };
+    let plan = OutputPlan::open(&cfg, None, &OutputArgs::default()).unwrap();
+    let stats = plan.stats();
+    let (tx, rx) = mpsc::channel(64);
+    let stage = plan.start(rx, None).unwrap();
+    // 20 batches of 3 lines of 30 bytes: 1,860 bytes through a 200-byte file.
+    for b in 0..20 {
+        let mut batch = Vec::new();
+        for i in 0..3 {
+            batch.extend_from_slice(
+                format!("{{\"batch\":{b:3},\"line\":{i},\"pad\":\"x\"}}\n").as_bytes(),
+            );
+        }
+        tx.send(Output::Events(batch)).await.unwrap();
+    }
+    drop(tx);
+    stage.finish(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(stats.counters.lines.load(Ordering::Relaxed), 60);
+    assert!(stats.counters.rotations.load(Ordering::Relaxed) >= 3);
+    let base = dir.path().join("alerts.jsonl");
+    let mut kept = 0;
+    for p in [
+        base.clone(),
+        dir.path().join("alerts.jsonl.1"),
+        dir.path().join("alerts.jsonl.2"),
+        dir.path().join("alerts.jsonl.3"),
+    ] {
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.len() <= 200, "{} is {} bytes", p.display(), text.len());
+        for l in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(l).expect("whole lines only");
+            assert!(v["batch"].is_u64());
+            kept += 1;
+        }
+    }
+    assert!(!dir.path().join("alerts.jsonl.4").exists(), "keep = 3");
+    // The newest lines are in the current file.
+    let last = std::fs::read_to_string(&base).unwrap();
+    assert!(last.contains("\"batch\": 19,\"line\":2"), "{last}");
+    assert!(kept < 60, "the oldest files were deleted");
+}
