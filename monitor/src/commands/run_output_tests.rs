@@ -311,3 +311,37 @@ async fn event_batches_rotate_by_size_without_splitting_lines() {
     assert!(last.contains("\"batch\": 19,\"line\":2"), "{last}");
     assert!(kept < 60, "the oldest files were deleted");
 }
+
+#[tokio::test]
+async fn an_engine_bogus_verdict_is_stored_and_reverifies_as_bogus() {
+    // The zone's own RRSIG over www is damaged: the engine's verdict is
+    // bogus, the host (through a non-validating resolver) accepted it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut lab = Lab::new(policy());
+    let alerts = lab
+        .via_resolver(6, "www.broken.test.", RecordType::A, true, Reply::default())
+        .await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].rule, Rule::BogusSignature);
+    let plan = OutputPlan::open(&config(dir.path(), None), None, &OutputArgs::default()).unwrap();
+    let (tx, rx) = mpsc::channel(8);
+    let stage = plan
+        .start(rx, Some(lab.det.verdicts().engine().clone()))
+        .unwrap();
+    tx.send(Output::Alert(Arc::new(alerts[0].clone())))
+        .await
+        .unwrap();
+    drop(tx);
+    stage.finish(Duration::from_secs(1)).await.unwrap();
+    let store = Store::open_read_only(&dir.path().join("store.db")).unwrap();
+    let d = store.alert_detail(1).unwrap().unwrap();
+    assert_eq!(d.verdict.as_ref().unwrap().outcome, "bogus");
+    let r = reverify(&d).unwrap();
+    assert!(r.reproduced, "{r:?}");
+    assert!(
+        r.checks
+            .iter()
+            .any(|c| c.failure.is_some() && c.what.contains("www.broken.test./A")),
+        "{r:?}"
+    );
+}
