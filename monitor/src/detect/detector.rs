@@ -177,7 +177,10 @@ impl Detector {
             | Join::Repeated { query }
             | Join::Race { query, .. }
             | Join::TxidBurst { query, .. } => Some(query.clone()),
-            Join::Unsolicited { .. } | Join::BurstContinues | Join::BeforeStart => None,
+            Join::Unsolicited
+            | Join::WrongTxid { .. }
+            | Join::BurstContinues
+            | Join::BeforeStart => None,
         };
         let own_query = query
             .as_ref()
