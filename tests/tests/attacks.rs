@@ -239,6 +239,19 @@ fn check_is_exact() {
     let mut medium = seen("bogus_signature", 7);
     medium.severity = Some("medium".into());
     assert!(check(&o(vec![medium]), &want).is_err());
+    // An alert expected without a process must name none.
+    let no_client = [Expect {
+        rule: "unsolicited_response",
+        qname: "www.x.test",
+        client: false,
+        severity: None,
+        detail: None,
+    }];
+    let mut orphan = seen("unsolicited_response", 7);
+    orphan.process = None;
+    orphan.pid = None;
+    assert!(check(&o(vec![orphan]), &no_client).is_ok());
+    assert!(check(&o(vec![seen("unsolicited_response", 7)]), &no_client).is_err());
     let mut other_reason = seen("bogus_signature", 7);
     other_reason.detail = Some("signature invalid".into());
     assert!(check(&o(vec![other_reason]), &want).is_err());

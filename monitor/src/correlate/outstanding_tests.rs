@@ -312,7 +312,7 @@ fn wrong_txid_burst_then_the_right_answer_is_one_race_and_no_unsolicited() {
         .filter(|j| matches!(j, Join::TxidBurst { .. }))
         .count();
     assert_eq!(races, 1, "{joins:?}");
-    assert!(!joins.iter().any(|j| *j == Join::Unsolicited), "{joins:?}");
+    assert!(!joins.contains(&Join::Unsolicited), "{joins:?}");
     assert!(matches!(joins[5], Join::Answered { .. }), "{:?}", joins[5]);
     assert_eq!(t.stats().unsolicited, 0);
 }

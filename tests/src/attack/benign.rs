@@ -69,7 +69,7 @@ pub fn batch(mix: Mix, from: usize, n: usize) -> String {
                 0 | 1 => writeln!(
                     s,
                     "@{} www.cdn.test A +norecurse {dnssec} +time=3 +tries=1",
-                    CDN_SERVERS[(i / 2) % 2]
+                    CDN_SERVERS[(i / 4) % 2]
                 ),
                 _ => writeln!(
                     s,

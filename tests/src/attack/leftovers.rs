@@ -132,11 +132,14 @@ pub fn report() -> Vec<String> {
     for l in links() {
         lines.push(format!("link {l}"));
     }
-    for (ns, pid) in namespace_processes() {
-        lines.push(format!("process {pid} in {ns}: {}", comm(pid)));
+    let in_ns = namespace_processes();
+    for (ns, pid) in &in_ns {
+        lines.push(format!("process {pid} in {ns}: {}", comm(*pid)));
     }
     for (pid, cmd) in processes() {
-        lines.push(format!("process {pid}: {cmd}"));
+        if !in_ns.iter().any(|(_, p)| *p == pid) {
+            lines.push(format!("process {pid}: {cmd}"));
+        }
     }
     for d in dirs() {
         lines.push(format!("directory {}", d.display()));
@@ -167,5 +170,11 @@ pub fn sweep() {
     }
     for d in dirs() {
         let _ = std::fs::remove_dir_all(d);
+    }
+    // The lab monitor's output and log (tests::monitor names them).
+    for ext in ["jsonl", "err"] {
+        let _ = std::fs::remove_file(
+            std::env::temp_dir().join(format!("dnssec-monitor-test-attack-lab.{ext}")),
+        );
     }
 }
