@@ -151,6 +151,9 @@ pub fn build_engine(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<Engin
 /// The running detection step.
 pub struct Detection {
     pub handle: StageHandle,
+    /// The verdict service (its engine collects the store's evidence; its
+    /// counters feed the cache and latency metrics).
+    pub verdicts: crate::detect::verdicts::VerdictService,
     tee: JoinHandle<()>,
     stage: JoinHandle<()>,
     out: JoinHandle<()>,
@@ -165,6 +168,7 @@ pub fn start(
     events: mpsc::Receiver<DnsEvent>,
     lines: mpsc::Sender<Output>,
     loss: LossSource,
+    mut sampler: Option<super::run_store::TxSampler>,
 ) -> anyhow::Result<Detection> {
     let cfg = effective_config(args)?;
     let policy = DetectPolicy::from_config(&cfg)?;
@@ -178,6 +182,7 @@ pub fn start(
             ..DetectorConfig::default()
         },
     );
+    let verdicts = detector.verdicts().clone();
     let (det_tx, det_rx) = mpsc::channel::<DnsEvent>(65_536);
     let (alert_tx, mut alert_rx) = mpsc::channel(4_096);
     let (handle, stage) = spawn_detect_stage(
@@ -201,6 +206,10 @@ pub fn start(
                 line.push(b'\n');
                 let _ = ev_lines.try_send(Output::Events(line));
             }
+            // A bounded sample of answers for the forensic store.
+            if let Some(s) = sampler.as_mut() {
+                s.offer(&ev, &ev_lines);
+            }
             if det_tx.try_send(ev).is_err() {
                 // Counted as a stage drop; surfaces as capture_loss.
                 counters.input_full.fetch_add(1, Ordering::Relaxed);
@@ -216,6 +225,7 @@ pub fn start(
     });
     Ok(Detection {
         handle,
+        verdicts,
         tee,
         stage,
         out,
@@ -242,6 +252,24 @@ impl Detection {
         let _ = self.tee.await;
         let _ = self.stage.await;
         let _ = self.out.await;
+    }
+
+    /// [`Detection::finish`], bounded: past `limit` the evaluations still
+    /// waiting for a verdict are abandoned (their tasks aborted, so the
+    /// output channel closes and the outputs can drain). `false` then.
+    pub async fn finish_within(self, limit: std::time::Duration) -> bool {
+        let aborts = [
+            self.tee.abort_handle(),
+            self.stage.abort_handle(),
+            self.out.abort_handle(),
+        ];
+        let done = tokio::time::timeout(limit, self.finish()).await.is_ok();
+        if !done {
+            for a in aborts {
+                a.abort();
+            }
+        }
+        done
     }
 }
 

@@ -34,7 +34,8 @@ impl OpsArgs {
     }
 }
 
-fn sample(name: &str, help: &str, labels: &[(&str, &str)], value: u64) -> Sample {
+/// One counter sample (shared with run_metrics.rs).
+pub(super) fn sample(name: &str, help: &str, labels: &[(&str, &str)], value: u64) -> Sample {
     Sample {
         name: name.to_owned(),
         help: help.to_owned(),

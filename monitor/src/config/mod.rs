@@ -77,7 +77,16 @@ pub struct StoreConfig {
     pub path: PathBuf,
     pub max_age: Option<Duration>,
     pub max_bytes: Option<u64>,
+    /// DNS answers stored per second (besides every alert's); a bound so
+    /// the store never competes with capture. 0 = alerts only.
+    pub sample_per_second: u32,
 }
+
+/// Default of `store.sample_per_second`.
+pub const DEFAULT_SAMPLE_PER_SECOND: u32 = 200;
+/// Upper bound of `store.sample_per_second`: beyond it SQLite commits
+/// would be the bottleneck on a busy host.
+pub const MAX_SAMPLE_PER_SECOND: u32 = 100_000;
 
 /// How alerts are emitted (phased roll-out): `enforce` writes alerts,
 /// `audit` writes them as `event.kind: event` with `dnssec_monitor.mode: audit`.

@@ -93,4 +93,5 @@ pub struct RawStore {
     pub path: Spanned<PathBuf>,
     pub max_age: Option<Spanned<DurationSpec>>,
     pub max_bytes: Option<Spanned<SizeSpec>>,
+    pub sample_per_second: Option<Spanned<i64>>,
 }

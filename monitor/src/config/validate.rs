@@ -136,6 +136,23 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
                         .map_err(|m| c.bad("store.max_bytes", b, m))
                 })
                 .transpose()?,
+            sample_per_second: match &s.sample_per_second {
+                None => super::DEFAULT_SAMPLE_PER_SECOND,
+                Some(n) => u32::try_from(*n.get_ref())
+                    .ok()
+                    .filter(|v| *v <= super::MAX_SAMPLE_PER_SECOND)
+                    .ok_or_else(|| {
+                        c.bad(
+                            "store.sample_per_second",
+                            n,
+                            format!(
+                                "{} is not a rate between 0 and {}",
+                                n.get_ref(),
+                                super::MAX_SAMPLE_PER_SECOND
+                            ),
+                        )
+                    })?,
+            },
         });
     }
     for (i, ifname) in raw.interfaces.iter().enumerate() {

@@ -80,6 +80,9 @@ pub struct QueryInfo {
     /// Checking disabled (RFC 4035 §3.2.2).
     pub cd: bool,
     pub process: Option<ProcessInfo>,
+    /// The query as captured, for the forensic store (shared: the info is
+    /// cloned into every join result).
+    pub raw: std::sync::Arc<[u8]>,
 }
 
 impl QueryInfo {
@@ -97,6 +100,7 @@ impl QueryInfo {
             ad: m.authentic_data,
             cd: m.checking_disabled,
             process: ev.process.clone(),
+            raw: ev.raw.as_slice().into(),
         }
     }
 }

@@ -23,7 +23,7 @@ mod correlation_tests;
 #[cfg(test)]
 mod detector_tests;
 #[cfg(test)]
-mod lab;
+pub(crate) mod lab;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]
