@@ -24,6 +24,7 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "rsyslog",
     "rsyslog-gnutls",
     "gnutls-bin",
+    "chromium",
 ];
 
 pub fn setup() -> Result<()> {

@@ -144,6 +144,7 @@ pub fn start(
         policy,
         DetectorConfig {
             started: Some(SystemTime::now()),
+            health: cfg.resolver_health.health_config(),
             ..DetectorConfig::default()
         },
     );

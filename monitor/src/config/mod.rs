@@ -4,6 +4,7 @@
 //! a bad address, a bad value or an unreadable file.
 //!
 //! - [`raw`]: the file as written (serde, spans).
+//! - [`resolver_health`]: `[resolver_health]` (window and thresholds).
 //! - [`units`]: sizes and durations with units.
 //! - [`error`]: [`ConfigError`] and span → line mapping.
 //! - [`validate`]: raw → [`Config`], with every check.
@@ -13,6 +14,7 @@
 
 pub mod error;
 pub mod raw;
+pub mod resolver_health;
 pub mod units;
 pub mod validate;
 
@@ -23,6 +25,7 @@ use std::{
 };
 
 pub use error::{ConfigError, ConfigErrorKind};
+pub use resolver_health::ResolverHealthConfig;
 
 use crate::sinks::{
     reliable::ReliableSinkOptions,
@@ -136,6 +139,8 @@ pub struct Config {
     pub mode: Mode,
     /// Per-zone settings, in file order.
     pub zones: Vec<ZoneConfig>,
+    /// `[resolver_health]`: window and thresholds of `resolver_failure`.
+    pub resolver_health: ResolverHealthConfig,
 }
 
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9153";
@@ -164,6 +169,7 @@ impl Default for Config {
             dns_ports: vec![53],
             mode: Mode::Enforce,
             zones: Vec::new(),
+            resolver_health: ResolverHealthConfig::default(),
         }
     }
 }

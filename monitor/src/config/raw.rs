@@ -38,6 +38,7 @@ pub struct RawConfig {
     pub mode: Option<Spanned<String>>,
     #[serde(default)]
     pub zone: Vec<RawZone>,
+    pub resolver_health: Option<super::resolver_health::RawResolverHealth>,
 }
 
 #[derive(Debug, Deserialize)]

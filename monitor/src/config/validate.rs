@@ -25,8 +25,8 @@ use crate::sinks::{
     syslog::{Facility, TransportKind, tls},
 };
 
-struct Checker<'a> {
-    ctx: ErrorContext<'a>,
+pub(super) struct Checker<'a> {
+    pub(super) ctx: ErrorContext<'a>,
     base: PathBuf,
 }
 
@@ -192,6 +192,7 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
                 .transpose()?,
         });
     }
+    cfg.resolver_health = c.resolver_health(raw.resolver_health.as_ref())?;
     Ok(cfg)
 }
 
@@ -207,7 +208,7 @@ pub fn host_of(address: &str) -> Option<String> {
 }
 
 impl Checker<'_> {
-    fn bad<T>(&self, key: &str, at: &Spanned<T>, msg: impl Into<String>) -> ConfigError {
+    pub(super) fn bad<T>(&self, key: &str, at: &Spanned<T>, msg: impl Into<String>) -> ConfigError {
         self.ctx.at(Kind::BadValue, key, at.span(), msg)
     }
 

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
+use super::resolver_health::{Condition, HealthFinding};
 use crate::correlate::outstanding::QueryInfo;
 use crate::decode::presentation as pres;
 use crate::dnssec::engine::Lookup;
@@ -22,16 +23,18 @@ pub enum Rule {
     UnsolicitedResponse,
     ResponseRace,
     CaptureLoss,
+    ResolverFailure,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 7] = [
         Rule::BogusSignature,
         Rule::UnsignedFallback,
         Rule::AnswerMismatch,
         Rule::UnsolicitedResponse,
         Rule::ResponseRace,
         Rule::CaptureLoss,
+        Rule::ResolverFailure,
     ];
 
     /// ECS `rule.name`.
@@ -43,6 +46,7 @@ impl Rule {
             Rule::UnsolicitedResponse => "unsolicited_response",
             Rule::ResponseRace => "response_race",
             Rule::CaptureLoss => "capture_loss",
+            Rule::ResolverFailure => "resolver_failure",
         }
     }
 
@@ -116,6 +120,8 @@ pub struct Alert {
     pub lookup: Option<Arc<Lookup>>,
     /// Counter deltas (`capture_loss`).
     pub counters: Vec<(String, u64)>,
+    /// The resolver's window (`resolver_failure`).
+    pub resolver: Option<Box<HealthFinding>>,
 }
 
 impl Alert {
@@ -140,6 +146,23 @@ impl Alert {
             query: query.cloned(),
             lookup,
             counters: Vec::new(),
+            resolver: None,
+        }
+    }
+
+    /// A `resolver_failure` alert: no DNS message, the resolver's window.
+    pub fn from_health(h: HealthFinding, timestamp: SystemTime) -> Alert {
+        let f = super::rules::resolver_failure::finding(&h);
+        Alert {
+            rule: f.rule,
+            severity: f.severity,
+            timestamp,
+            detail: f.detail,
+            event: None,
+            query: None,
+            lookup: None,
+            counters: Vec::new(),
+            resolver: Some(Box::new(h)),
         }
     }
 
@@ -197,9 +220,45 @@ impl Alert {
                 .collect();
             dm.insert("dropped".into(), Value::Object(c));
         }
+        if let Some(h) = &self.resolver {
+            let (dest, obj) = resolver_objects(h);
+            doc.insert("destination".into(), dest);
+            dm.insert("resolver".into(), obj);
+        }
         doc.insert("dnssec_monitor".into(), Value::Object(dm));
         Value::Object(doc)
     }
+}
+
+/// `destination` (the resolver) and `dnssec_monitor.resolver` (its window)
+/// of a `resolver_failure` alert.
+fn resolver_objects(h: &HealthFinding) -> (Value, Value) {
+    let s = &h.stats;
+    let c = &s.counts;
+    let ms = |d: Option<std::time::Duration>| d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3);
+    let rate = |r: Option<f64>| r.map(|r| (r * 1e4).round() / 1e4);
+    (
+        json!({"ip": s.resolver.ip().to_string(), "port": s.resolver.port()}),
+        json!({
+            "address": s.resolver.to_string(),
+            "condition": h.condition.name(),
+            "rate": rate(Some(h.rate)),
+            "threshold": h.threshold,
+            "window_seconds": s.window.as_secs_f64(),
+            "queries": c.queries,
+            "answers": c.answers,
+            "unanswered": c.timeouts,
+            "servfail": c.servfail,
+            "refused": c.refused,
+            "unanswered_rate": rate(c.rate(Condition::Unanswered)),
+            "servfail_rate": rate(c.rate(Condition::Servfail)),
+            "refused_rate": rate(c.rate(Condition::Refused)),
+            "latency_p50_ms": ms(s.p50),
+            "latency_p99_ms": ms(s.p99),
+            "secure_answers": c.secure_answers,
+            "ad_rate": rate(c.ad_rate()),
+        }),
+    )
 }
 
 /// The `dnssec` object: the independent verdict, its chain and the

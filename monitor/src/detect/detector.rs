@@ -4,8 +4,9 @@
 //! the caller awaits off the capture path ([`Pending::evaluate`]).
 //! [`Detector::on_event`] does both in one call (tests, replay).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use hickory_proto::op::OpCode;
 use hickory_proto::rr::RecordType;
@@ -13,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::alert::{Alert, Rule};
 use super::policy::DetectPolicy;
+use super::resolver_health::{HealthConfig, ResolverHealth};
 use super::rules::capture_loss::LossTracker;
 use super::rules::{
     Answer, answer_mismatch, bogus_signature, response_race, unsigned_fallback,
@@ -33,6 +35,16 @@ pub struct DetectorConfig {
     /// time (replay). Unmatched answers within the warm-up after it are
     /// not called unsolicited.
     pub started: Option<std::time::SystemTime>,
+    /// Resolver health window and thresholds (`resolver_failure`).
+    pub health: HealthConfig,
+}
+
+/// The resolver health tracker, shared with the verdict tasks (AD rate)
+/// and the metrics collector.
+pub type SharedHealth = Arc<Mutex<ResolverHealth>>;
+
+fn lock(h: &SharedHealth) -> std::sync::MutexGuard<'_, ResolverHealth> {
+    h.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Counters for metrics (per stage and per rule).
@@ -50,7 +62,7 @@ pub struct DetectCounters {
     /// Answers that got no verdict because the verdict queue was full.
     pub verdict_queue_full: AtomicU64,
     /// Alerts raised, by [`Rule::index`].
-    pub alerts: [AtomicU64; 6],
+    pub alerts: [AtomicU64; Rule::ALL.len()],
 }
 
 impl DetectCounters {
@@ -81,6 +93,7 @@ pub struct Pending {
     verdicts: VerdictService,
     policy: Arc<DetectPolicy>,
     counters: Arc<DetectCounters>,
+    health: SharedHealth,
 }
 
 pub struct Detector {
@@ -89,6 +102,10 @@ pub struct Detector {
     policy: Arc<DetectPolicy>,
     counters: Arc<DetectCounters>,
     loss: LossTracker,
+    health: SharedHealth,
+    /// Capture time of the last event and when it was observed: the
+    /// periodic check runs on capture time (see [`Detector::health_tick`]).
+    last_event: Option<(SystemTime, std::time::Instant)>,
     dispatcher: JoinHandle<()>,
 }
 
@@ -114,14 +131,77 @@ impl Detector {
         if let Some(t) = cfg.started {
             table.mark_started(t);
         }
+        table.log_expired();
         Detector {
             table,
             verdicts,
             policy: Arc::new(policy),
             counters: Arc::default(),
             loss: LossTracker::default(),
+            health: Arc::new(Mutex::new(ResolverHealth::new(cfg.health))),
+            last_event: None,
             dispatcher,
         }
+    }
+
+    pub fn health(&self) -> &SharedHealth {
+        &self.health
+    }
+
+    /// Feed the queries that expired unanswered to resolver health.
+    fn note_timeouts(&mut self) {
+        let expired = self.table.take_expired();
+        if expired.is_empty() {
+            return;
+        }
+        let mut h = lock(&self.health);
+        for e in expired {
+            let own = e
+                .query
+                .process
+                .as_ref()
+                .is_some_and(|p| self.policy.own_pids.contains(&p.pid));
+            if e.query.rd && !own {
+                h.on_timeout(e.server, e.expired);
+            }
+        }
+    }
+
+    /// `resolver_failure` alerts for `server` as of `now`.
+    fn health_alerts(&mut self, server: std::net::SocketAddr, now: SystemTime) -> Vec<Alert> {
+        let findings = lock(&self.health).evaluate(server, now);
+        let alerts: Vec<Alert> = findings
+            .into_iter()
+            .map(|f| Alert::from_health(f, now))
+            .collect();
+        self.counters.count(&alerts);
+        alerts
+    }
+
+    /// The periodic check on capture time: the last event's timestamp plus
+    /// the wall time since (live capture: about now; a test or replay
+    /// feeding old timestamps keeps its own time line). Nothing before
+    /// the first event.
+    pub fn health_tick(&mut self) -> Vec<Alert> {
+        match self.last_event {
+            Some((t, seen)) => self.check_health(t + seen.elapsed()),
+            None => Vec::new(),
+        }
+    }
+
+    /// The resolver health check at `now` (live capture: `now` is the
+    /// wall clock): expire the outstanding queries that are due, then
+    /// judge every resolver's window.
+    pub fn check_health(&mut self, now: SystemTime) -> Vec<Alert> {
+        self.table.expire(now);
+        self.note_timeouts();
+        let findings = lock(&self.health).evaluate_all(now);
+        let alerts: Vec<Alert> = findings
+            .into_iter()
+            .map(|f| Alert::from_health(f, now))
+            .collect();
+        self.counters.count(&alerts);
+        alerts
     }
 
     pub fn counters(&self) -> &Arc<DetectCounters> {
@@ -138,24 +218,50 @@ impl Detector {
 
     /// Observe one event; never waits (see the module comment).
     pub fn observe(&mut self, ev: DnsEvent) -> Observed {
-        let c = &self.counters;
+        let c = self.counters.clone();
         c.received.fetch_add(1, Ordering::Relaxed);
-        let none = Observed {
-            alerts: Vec::new(),
-            pending: None,
-        };
+        self.last_event = Some((ev.timestamp, std::time::Instant::now()));
         if ev.kind == DnsKind::Query {
             c.queries.fetch_add(1, Ordering::Relaxed);
             // Own queries join too, so their answers are recognised even
             // when the answer itself was not attributed to a process.
-            if self.policy.is_own(&ev) {
+            let own = self.policy.is_own(&ev);
+            if own {
                 c.own_skipped.fetch_add(1, Ordering::Relaxed);
             }
-            self.table.on_query(&ev);
-            return none;
+            let new = self.table.on_query(&ev);
+            if new && !own && ev.message.metadata.recursion_desired {
+                lock(&self.health).on_query(ev.server, ev.timestamp);
+            }
+            self.note_timeouts();
+            return Observed {
+                alerts: self.health_alerts(ev.server, ev.timestamp),
+                pending: None,
+            };
         }
         c.answers.fetch_add(1, Ordering::Relaxed);
         let join = self.table.on_answer(&ev);
+        self.note_timeouts();
+        let health_alerts = match &join {
+            Join::Answered { query }
+                if query.rd
+                    && !self.policy.is_own(&ev)
+                    && !query
+                        .process
+                        .as_ref()
+                        .is_some_and(|p| self.policy.own_pids.contains(&p.pid)) =>
+            {
+                let latency = ev.timestamp.duration_since(query.sent).unwrap_or_default();
+                let rcode = u16::from(ev.message.metadata.response_code);
+                lock(&self.health).on_answer(ev.server, ev.timestamp, rcode, latency);
+                self.health_alerts(ev.server, ev.timestamp)
+            }
+            _ => Vec::new(),
+        };
+        let none = Observed {
+            alerts: health_alerts,
+            pending: None,
+        };
         let query = match &join {
             Join::Answered { query }
             | Join::Repeated { query }
@@ -178,7 +284,7 @@ impl Detector {
             c.allow_skipped.fetch_add(1, Ordering::Relaxed);
             return none;
         }
-        let mut alerts = Vec::new();
+        let mut correlation = Vec::new();
         for f in [
             unsolicited_response::check(&ev, &join),
             response_race::check(&ev, &join),
@@ -186,9 +292,11 @@ impl Detector {
         .into_iter()
         .flatten()
         {
-            alerts.push(Alert::from_finding(f, &ev, query.as_ref(), None));
+            correlation.push(Alert::from_finding(f, &ev, query.as_ref(), None));
         }
-        c.count(&alerts);
+        c.count(&correlation);
+        let mut alerts = none.alerts;
+        alerts.extend(correlation);
         // Only the answer that the asker takes (the first) has its data checked.
         let wants_verdict = matches!(join, Join::Answered { .. })
             && answer.accepted()
@@ -223,6 +331,7 @@ impl Detector {
             verdicts: self.verdicts.clone(),
             policy: self.policy.clone(),
             counters: self.counters.clone(),
+            health: self.health.clone(),
         };
         Observed {
             alerts,
@@ -266,6 +375,7 @@ impl Detector {
             query: None,
             lookup: None,
             counters: deltas,
+            resolver: None,
         })
     }
 }
@@ -279,6 +389,10 @@ impl Pending {
         let Some(a) = Answer::new(&self.ev, self.query.as_ref()) else {
             return Vec::new();
         };
+        if lookup.verdict.is_secure() && a.rd() {
+            let ad = self.ev.message.metadata.authentic_data;
+            lock(&self.health).on_secure_answer(self.ev.server, self.ev.timestamp, ad);
+        }
         let mut findings = Vec::new();
         findings.extend(bogus_signature::check(&a, &lookup, self.verdicts.engine()).await);
         findings.extend(unsigned_fallback::check(&a, &lookup, &self.policy));

@@ -6,12 +6,16 @@
 //! - [`verdicts`]: verdict lookups off the capture path (queue, dedup, cache, history).
 //! - [`rules`]: one file per rule.
 //! - [`alert`]: [`alert::Alert`] and its ECS JSON (schema: docs/alert.schema.json).
+//! - [`resolver_health`]: per-resolver sliding window (timeouts, SERVFAIL,
+//!   REFUSED, latency via [`latency`], AD rate) behind `resolver_failure`.
 //! - [`detector`]: [`detector::Detector`], the per-event entry point.
 //! - [`stage`]: the pipeline stage (channel in, channel out, counters).
 
 pub mod alert;
 pub mod detector;
+pub mod latency;
 pub mod policy;
+pub mod resolver_health;
 pub mod rules;
 pub mod stage;
 pub mod verdicts;

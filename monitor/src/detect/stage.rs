@@ -6,7 +6,10 @@
 //! answer is dropped from checking and counted (`detect_pending_full`,
 //! reported as `capture_loss`). Every `loss_interval` the drop counters
 //! are sampled and a `capture_loss` alert raised if any grew. Alerts are
-//! sent with back-pressure: they are never dropped here.
+//! sent with back-pressure: they are never dropped here. Every
+//! `health_interval` the queries past their timeout are expired and each
+//! resolver's window judged (`resolver_failure`), so an outage is seen even
+//! when no answer arrives at all.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::alert::Alert;
-use super::detector::{DetectCounters, Detector};
+use super::detector::{DetectCounters, Detector, SharedHealth};
 use crate::event::DnsEvent;
 
 /// Named drop counters of the stages before this one (kernel, ring, channels).
@@ -26,6 +29,9 @@ pub struct StageOptions {
     pub max_pending: usize,
     pub loss_interval: Duration,
     pub loss_source: Option<LossSource>,
+    /// How often resolver health is judged (and unanswered queries
+    /// expired) when no event arrives to do it.
+    pub health_interval: Duration,
 }
 
 impl Default for StageOptions {
@@ -34,6 +40,7 @@ impl Default for StageOptions {
             max_pending: 8_192,
             loss_interval: Duration::from_secs(10),
             loss_source: None,
+            health_interval: Duration::from_secs(1),
         }
     }
 }
@@ -54,6 +61,8 @@ pub struct StageCounters {
 pub struct StageHandle {
     pub stage: Arc<StageCounters>,
     pub detect: Arc<DetectCounters>,
+    /// Resolver health (metrics read it at scrape time).
+    pub health: SharedHealth,
 }
 
 /// Runs the stage until `rx` closes, then finishes pending evaluations.
@@ -66,6 +75,7 @@ pub fn spawn_detect_stage(
     let handle = StageHandle {
         stage: Arc::default(),
         detect: detector.counters().clone(),
+        health: detector.health().clone(),
     };
     let counters = handle.stage.clone();
     let task = tokio::spawn(run(detector, rx, tx, opts, counters));
@@ -92,6 +102,8 @@ async fn run(
     let mut pending: JoinSet<()> = JoinSet::new();
     let mut tick = tokio::time::interval(opts.loss_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut health_tick = tokio::time::interval(opts.health_interval);
+    health_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let check_loss = |d: &mut Detector, c: &StageCounters| {
         let mut counters = opts.loss_source.as_ref().map(|f| f()).unwrap_or_default();
         counters.push((
@@ -129,6 +141,10 @@ async fn run(
                 if let Some(a) = check_loss(&mut detector, &c) {
                     send(&tx, &c, vec![a]).await;
                 }
+            }
+            _ = health_tick.tick() => {
+                let alerts = detector.health_tick();
+                send(&tx, &c, alerts).await;
             }
         }
     }

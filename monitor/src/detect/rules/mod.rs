@@ -6,6 +6,7 @@
 pub mod answer_mismatch;
 pub mod bogus_signature;
 pub mod capture_loss;
+pub mod resolver_failure;
 pub mod response_race;
 pub mod unsigned_fallback;
 pub mod unsolicited_response;
