@@ -233,16 +233,16 @@ impl ResolverHealth {
 
     /// The resolver's state, created (and the stalest evicted) as needed.
     fn entry(&mut self, server: SocketAddr, at: SystemTime) -> &mut Resolver {
-        if !self.resolvers.contains_key(&server) && self.resolvers.len() >= self.cfg.max_resolvers {
-            if let Some(stale) = self
+        if !self.resolvers.contains_key(&server)
+            && self.resolvers.len() >= self.cfg.max_resolvers
+            && let Some(stale) = self
                 .resolvers
                 .iter()
                 .min_by_key(|(_, r)| r.last_seen)
                 .map(|(k, _)| *k)
-            {
-                self.resolvers.remove(&stale);
-                self.evicted += 1;
-            }
+        {
+            self.resolvers.remove(&stale);
+            self.evicted += 1;
         }
         let r = self.resolvers.entry(server).or_insert_with(|| Resolver {
             slots: Vec::new(),
