@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::alert::{Alert, Rule};
 use super::policy::DetectPolicy;
+use super::posture::{CriticalLabels, PostureRecorder};
 use super::resolver_health::{HealthConfig, ResolverHealth};
 use super::rules::capture_loss::LossTracker;
 use super::rules::{
@@ -37,13 +38,18 @@ pub struct DetectorConfig {
     pub started: Option<std::time::SystemTime>,
     /// Resolver health window and thresholds (`resolver_failure`).
     pub health: HealthConfig,
+    /// `[[critical]]` names, labelled in the posture the report reads.
+    pub critical: CriticalLabels,
 }
 
 /// The resolver health tracker, shared with the verdict tasks (AD rate)
 /// and the metrics collector.
 pub type SharedHealth = Arc<Mutex<ResolverHealth>>;
 
-fn lock(h: &SharedHealth) -> std::sync::MutexGuard<'_, ResolverHealth> {
+/// Per-name observations for the report, shared with the verdict tasks.
+pub type SharedPosture = Arc<Mutex<PostureRecorder>>;
+
+fn lock<T>(h: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     h.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -94,6 +100,7 @@ pub struct Pending {
     policy: Arc<DetectPolicy>,
     counters: Arc<DetectCounters>,
     health: SharedHealth,
+    posture: SharedPosture,
 }
 
 pub struct Detector {
@@ -103,6 +110,7 @@ pub struct Detector {
     counters: Arc<DetectCounters>,
     loss: LossTracker,
     health: SharedHealth,
+    posture: SharedPosture,
     /// Capture time of the last event and when it was observed: the
     /// periodic check runs on capture time (see [`Detector::health_tick`]).
     last_event: Option<(SystemTime, std::time::Instant)>,
@@ -139,6 +147,7 @@ impl Detector {
             counters: Arc::default(),
             loss: LossTracker::default(),
             health: Arc::new(Mutex::new(ResolverHealth::new(cfg.health))),
+            posture: Arc::new(Mutex::new(PostureRecorder::new(cfg.critical, 4_096))),
             last_event: None,
             dispatcher,
         }
@@ -146,6 +155,19 @@ impl Detector {
 
     pub fn health(&self) -> &SharedHealth {
         &self.health
+    }
+
+    /// The capture time line's now (see [`Detector::health_tick`]).
+    pub fn capture_now(&self) -> Option<SystemTime> {
+        self.last_event.map(|(t, seen)| t + seen.elapsed())
+    }
+
+    /// The posture since the last call: resolver aggregates and name
+    /// observations (what the store keeps for `dnssec-monitor report`).
+    pub fn take_posture(&mut self, now: SystemTime) -> crate::store::Posture {
+        let intervals = lock(&self.health).take_intervals(now);
+        let names = lock(&self.posture).take();
+        super::posture::posture(&intervals, names)
     }
 
     /// Feed the queries that expired unanswered to resolver health.
@@ -183,8 +205,8 @@ impl Detector {
     /// feeding old timestamps keeps its own time line). Nothing before
     /// the first event.
     pub fn health_tick(&mut self) -> Vec<Alert> {
-        match self.last_event {
-            Some((t, seen)) => self.check_health(t + seen.elapsed()),
+        match self.capture_now() {
+            Some(now) => self.check_health(now),
             None => Vec::new(),
         }
     }
@@ -332,6 +354,7 @@ impl Detector {
             policy: self.policy.clone(),
             counters: self.counters.clone(),
             health: self.health.clone(),
+            posture: self.posture.clone(),
         };
         Observed {
             alerts,
@@ -393,6 +416,7 @@ impl Pending {
             let ad = self.ev.message.metadata.authentic_data;
             lock(&self.health).on_secure_answer(self.ev.server, self.ev.timestamp, ad);
         }
+        lock(&self.posture).observe(&self.ev, self.query.as_ref(), &lookup);
         let mut findings = Vec::new();
         findings.extend(bogus_signature::check(&a, &lookup, self.verdicts.engine()).await);
         findings.extend(unsigned_fallback::check(&a, &lookup, &self.policy));

@@ -25,6 +25,9 @@ use crate::event::DnsEvent;
 /// Named drop counters of the stages before this one (kernel, ring, channels).
 pub type LossSource = Box<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
 
+/// Where each interval's posture goes (the store, for `report`).
+pub type PostureSink = Box<dyn Fn(crate::store::Posture) + Send + Sync>;
+
 pub struct StageOptions {
     pub max_pending: usize,
     pub loss_interval: Duration,
@@ -32,6 +35,10 @@ pub struct StageOptions {
     /// How often resolver health is judged (and unanswered queries
     /// expired) when no event arrives to do it.
     pub health_interval: Duration,
+    /// Posture (resolver aggregates, name observations) is handed to
+    /// `posture_sink` every `posture_interval`, and once more at the end.
+    pub posture_interval: Duration,
+    pub posture_sink: Option<PostureSink>,
 }
 
 impl Default for StageOptions {
@@ -41,6 +48,8 @@ impl Default for StageOptions {
             loss_interval: Duration::from_secs(10),
             loss_source: None,
             health_interval: Duration::from_secs(1),
+            posture_interval: Duration::from_secs(60),
+            posture_sink: None,
         }
     }
 }
@@ -104,6 +113,17 @@ async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut health_tick = tokio::time::interval(opts.health_interval);
     health_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut posture_tick = tokio::time::interval(opts.posture_interval);
+    posture_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let flush_posture = |d: &mut Detector| {
+        if let Some(sink) = &opts.posture_sink {
+            let now = d.capture_now().unwrap_or_else(std::time::SystemTime::now);
+            let p = d.take_posture(now);
+            if !p.is_empty() {
+                sink(p);
+            }
+        }
+    };
     let check_loss = |d: &mut Detector, c: &StageCounters| {
         let mut counters = opts.loss_source.as_ref().map(|f| f()).unwrap_or_default();
         counters.push((
@@ -146,9 +166,11 @@ async fn run(
                 let alerts = detector.health_tick();
                 send(&tx, &c, alerts).await;
             }
+            _ = posture_tick.tick() => flush_posture(&mut detector),
         }
     }
     while pending.join_next().await.is_some() {}
+    flush_posture(&mut detector);
     if let Some(a) = check_loss(&mut detector, &c) {
         send(&tx, &c, vec![a]).await;
     }
