@@ -21,7 +21,7 @@ pub mod service;
 pub mod writer;
 
 pub use db::{Store, StoreError};
-pub use posture::{NameObservation, Posture, ResolverStat};
+pub use posture::{NameObservation, Posture, ResolverStat, StoredAlert};
 pub use record::{Alert, Evidence, Record, Transaction, Verdict};
 pub use retention::{Retention, RetentionReport};
 pub use search::{AlertDetail, AlertHit, SearchQuery, TransactionHit};

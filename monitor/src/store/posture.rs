@@ -60,6 +60,18 @@ pub struct NameObservation {
     pub container_id: Option<String>,
 }
 
+/// An alert as the report lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAlert {
+    pub time: SystemTime,
+    pub rule: String,
+    /// ECS `event.severity` (risk score).
+    pub severity: i64,
+    pub detail: String,
+    /// The full alert JSON.
+    pub json: String,
+}
+
 /// What the detection stage hands over once per interval.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Posture {
@@ -232,13 +244,12 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Alerts at or after `since`, newest first, at most `limit`:
-    /// (time, rule, severity, detail, full JSON).
+    /// Alerts at or after `since`, newest first, at most `limit`.
     pub fn alerts_since(
         &self,
         since: SystemTime,
         limit: usize,
-    ) -> Result<Vec<(SystemTime, String, i64, String, String)>, StoreError> {
+    ) -> Result<Vec<StoredAlert>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT time_ns, rule, severity, detail, json FROM alerts
              WHERE time_ns >= ?1 ORDER BY time_ns DESC, id DESC LIMIT ?2",
@@ -246,13 +257,13 @@ impl Store {
         let rows = stmt.query_map(
             params![time_ns(Some(since)), limit.min(i64::MAX as usize) as i64],
             |r| {
-                Ok((
-                    from_ns(r.get(0)?).unwrap_or(UNIX_EPOCH),
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                ))
+                Ok(StoredAlert {
+                    time: from_ns(r.get(0)?).unwrap_or(UNIX_EPOCH),
+                    rule: r.get(1)?,
+                    severity: r.get(2)?,
+                    detail: r.get(3)?,
+                    json: r.get(4)?,
+                })
             },
         )?;
         Ok(rows.collect::<Result<_, _>>()?)

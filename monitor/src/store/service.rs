@@ -77,6 +77,10 @@ pub struct StoreStats {
 }
 
 /// What travels to the writer thread.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "records are the common item; boxing them would add an allocation per record"
+)]
 enum Item {
     Record(Record),
     /// Written at once in its own transaction (one per interval).
