@@ -41,6 +41,14 @@ impl CriticalLabels {
         self.entries.is_empty()
     }
 
+    /// The exact names (not `*.` patterns) and their labels.
+    pub fn exact(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries
+            .iter()
+            .filter(|(p, _)| !p.starts_with("*."))
+            .map(|(p, l)| (p.as_str(), l.as_str()))
+    }
+
     /// The label of `name` (presentation, any case): an exact entry wins,
     /// else the longest matching `*.suffix`.
     pub fn label(&self, name: &str) -> Option<&str> {
