@@ -25,11 +25,19 @@ pub fn algorithms(v: &[Algorithm]) -> String {
     }
 }
 
-/// `2026-12-01T00:00:00Z (3.5 days)`.
+/// `2026-12-01T00:00:00Z` → `2026-12-01 00:00 UTC`, for people.
+pub fn when(t: &str) -> String {
+    match (t.get(..10), t.get(11..16)) {
+        (Some(d), Some(hm)) if t.len() >= 16 => format!("{d} {hm} UTC"),
+        _ => t.to_owned(),
+    }
+}
+
+/// `2026-12-01 00:00 UTC (3.5 days)`.
 pub fn days(n: &NameReport) -> String {
     match (&n.signature_expiration, n.signature_days_left) {
-        (Some(t), Some(d)) if d < 0.0 => format!("{t} (expired {:.1} days ago)", -d),
-        (Some(t), Some(d)) => format!("{t} ({d:.1} days)"),
+        (Some(t), Some(d)) if d < 0.0 => format!("{} (expired {:.1} days ago)", when(t), -d),
+        (Some(t), Some(d)) => format!("{} ({d:.1} days)", when(t)),
         _ => "-".to_owned(),
     }
 }

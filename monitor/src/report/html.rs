@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::fmt::{algorithms, days, list, pct, processes};
+use super::fmt::{algorithms, days, list, pct, processes, when};
 use super::model::{AlertLine, NameReport, Report};
 
 /// Text for HTML element content and attribute values.
@@ -31,8 +31,8 @@ body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.45 system-ui,-app
 header{background:#101828;color:#fff;padding:20px 32px}
 header h1{margin:0 0 4px;font-size:22px;font-weight:600}
 header p{margin:0;color:#c5cbd6}
-main{padding:24px 32px;max-width:1500px}
-section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:16px 20px;margin-bottom:22px}
+main{padding:24px 32px}
+section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:16px 20px;margin-bottom:22px;overflow-x:auto}
 h2{font-size:17px;margin:0 0 12px}
 .summary{display:flex;gap:14px;flex-wrap:wrap;margin-bottom:22px}
 .tile{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 18px;min-width:150px}
@@ -40,7 +40,7 @@ h2{font-size:17px;margin:0 0 12px}
 .tile span{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 table{border-collapse:collapse;width:100%}
 th{text-align:left;font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);border-bottom:2px solid var(--line);padding:8px 10px;white-space:nowrap}
-td{border-bottom:1px solid var(--line);padding:8px 10px;vertical-align:top}
+td{border-bottom:1px solid var(--line);padding:8px 10px;vertical-align:top;font-size:13px}
 tr:last-child td{border-bottom:0}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
@@ -50,7 +50,7 @@ code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .bogus,.bad{color:var(--bad);background:var(--badbg)}
 .indeterminate,.unseen{color:var(--na);background:var(--nabg)}
 .muted{color:var(--muted)}
-ul.alerts{margin:0;padding-left:18px}
+ul.alerts{margin:0;padding-left:16px;white-space:nowrap}
 ul.alerts li{margin:2px 0}
 footer{color:var(--muted);font-size:12px;padding:0 32px 24px}
 ";
@@ -84,10 +84,10 @@ fn alerts_cell(a: &[AlertLine]) -> String {
     for x in a.iter().take(5) {
         let _ = write!(
             o,
-            "<li title=\"{}\"><code>{}</code> {}</li>",
+            "<li title=\"{}\"><code>{}</code><div class=\"muted\">{}</div></li>",
             esc(&x.detail),
             esc(&x.rule),
-            esc(&x.time)
+            esc(&when(&x.time))
         );
     }
     if a.len() > 5 {
@@ -141,9 +141,9 @@ fn name_row(o: &mut String, n: &NameReport) {
         ),
         None => badge(&n.status, &n.status),
     };
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{status}</td><td>{}</td><td>{}</td>{}<td>{}</td>{ad}<td>{}</td>{}</tr>\n",
+        "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{status}</td><td>{}</td><td>{}</td>{}<td>{}</td>{ad}<td>{}</td>{}</tr>",
         esc(&n.name),
         esc(n.label.as_deref().unwrap_or("-")),
         esc(n.zone.as_deref().unwrap_or("-")),
@@ -168,17 +168,17 @@ pub fn render(r: &Report) -> String {
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>DNSSEC posture report</title><style>{CSS}</style></head><body>\n\
 <header><h1>DNSSEC posture report</h1><p>{} &ndash; {} &middot; generated {} by dnssec-monitor</p></header>\n<main>\n",
-        esc(&r.since),
-        esc(&r.until),
-        esc(&r.generated)
+        esc(&when(&r.since)),
+        esc(&when(&r.until)),
+        esc(&when(&r.generated))
     );
-    let _ = write!(
+    let _ = writeln!(
         o,
         "<div class=\"summary\">\
 <div class=\"tile\"><b>{secure}/{}</b><span>{} secure</span></div>\
 <div class=\"tile\"><b>{}</b><span>resolvers</span></div>\
 <div class=\"tile\"><b>{failing}</b><span>resolvers with alerts</span></div>\
-<div class=\"tile\"><b>{alerts}</b><span>alerts in period</span></div></div>\n",
+<div class=\"tile\"><b>{alerts}</b><span>alerts in period</span></div></div>",
         r.names.len(),
         if r.critical_names {
             "critical names"
@@ -187,9 +187,9 @@ pub fn render(r: &Report) -> String {
         },
         r.resolvers.len(),
     );
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<section id=\"names\"><h2>{}</h2>\n",
+        "<section id=\"names\"><h2>{}</h2>",
         if r.critical_names {
             "Critical names"
         } else {
@@ -226,9 +226,9 @@ pub fn render(r: &Report) -> String {
                 }
                 v => format!("<td class=\"num\">{}</td>", pct(v)),
             };
-            let _ = write!(
+            let _ = writeln!(
                 o,
-                "<tr><td><code>{}</code></td><td class=\"num\">{}</td>{}{}{}<td class=\"num\">{}</td><td class=\"num\">{}</td>{ad}{}</tr>\n",
+                "<tr><td><code>{}</code></td><td class=\"num\">{}</td>{}{}{}<td class=\"num\">{}</td><td class=\"num\">{}</td>{ad}{}</tr>",
                 esc(&s.resolver),
                 s.queries,
                 rate_cell(s.unanswered_rate, 0.05, 0.5),

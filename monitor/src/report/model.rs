@@ -115,6 +115,15 @@ pub struct Inputs<'a> {
     pub alerts: &'a [StoredAlert],
 }
 
+/// RFC 3339 UTC to the second (the report needs no more).
+fn time(t: SystemTime) -> String {
+    let s = rfc3339_utc(t);
+    match s.split_once('.') {
+        Some((whole, _)) => format!("{whole}Z"),
+        None => s,
+    }
+}
+
 fn ratio(n: u64, d: u64) -> Option<f64> {
     (d > 0).then(|| ((n as f64 / d as f64) * 1e4).round() / 1e4)
 }
@@ -125,7 +134,7 @@ fn ms(d: Option<Duration>) -> Option<f64> {
 
 fn line(a: &StoredAlert) -> AlertLine {
     AlertLine {
-        time: rfc3339_utc(a.time),
+        time: time(a.time),
         rule: a.rule.clone(),
         severity: a.severity,
         detail: a.detail.clone(),
@@ -273,9 +282,9 @@ pub fn build(i: &Inputs<'_>) -> Report {
         .collect();
     Report {
         version: 1,
-        generated: rfc3339_utc(i.now),
-        since: rfc3339_utc(i.since),
-        until: rfc3339_utc(i.now),
+        generated: time(i.now),
+        since: time(i.since),
+        until: time(i.now),
         critical_names: any_critical,
         names,
         resolvers,
@@ -335,7 +344,7 @@ fn name_report(
             })
             .unwrap_or_default(),
         ds_key_tags: latest.map(|o| o.ds_key_tags.clone()).unwrap_or_default(),
-        signature_expiration: exp.map(rfc3339_utc),
+        signature_expiration: exp.map(time),
         signature_days_left: days,
         resolvers: resolvers.into_iter().collect(),
         answers,
@@ -349,8 +358,8 @@ fn name_report(
                 container_id,
             })
             .collect(),
-        first_seen: obs.iter().filter_map(|o| o.first).min().map(rfc3339_utc),
-        last_seen: obs.iter().filter_map(|o| o.last).max().map(rfc3339_utc),
+        first_seen: obs.iter().filter_map(|o| o.first).min().map(time),
+        last_seen: obs.iter().filter_map(|o| o.last).max().map(time),
         alerts,
     }
 }
