@@ -49,11 +49,14 @@ pub fn main(args: ReportArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The critical names the config lists.
-fn critical_of(_cfg: &crate::config::Config) -> CriticalLabels {
-    // `[[critical]]` arrives with Config.critical; until then the labels
-    // recorded in the store name the critical names.
-    CriticalLabels::default()
+/// The `[[critical]]` names the config lists (without a config, the
+/// labels the daemon recorded in the store name the critical names).
+fn critical_of(cfg: &crate::config::Config) -> CriticalLabels {
+    CriticalLabels::new(
+        cfg.critical
+            .iter()
+            .map(|c| (c.name.clone(), c.label.clone())),
+    )
 }
 
 /// The report text for `args` as of `now`.

@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
+use hickory_proto::rr::Name;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -24,7 +25,7 @@ use crate::detect::detector::{Detector, DetectorConfig};
 use crate::detect::policy::DetectPolicy;
 use crate::detect::stage::{LossSource, StageHandle, StageOptions, spawn_detect_stage};
 use crate::dnssec::anchors::TrustAnchors;
-use crate::dnssec::engine::{Engine, EngineConfig, RootHints};
+use crate::dnssec::engine::{Engine, EngineConfig, NegativeTrustAnchor, RootHints};
 use crate::dnssec::transport_net::NetTransport;
 use crate::event::DnsEvent;
 
@@ -94,8 +95,10 @@ pub fn effective_config(args: &DetectArgs) -> anyhow::Result<Config> {
     Ok(cfg)
 }
 
-/// The engine the rules consult, from the configuration.
-pub fn build_engine(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<Engine> {
+/// The engine's configuration from the daemon's: resolution mode, trust
+/// anchors (global, then per zone), per-zone upstreams and the NTAs with
+/// their expiry (the engine reads it at every lookup, RFC 7646 §2).
+pub fn engine_config(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<EngineConfig> {
     let mut ec = if cfg.upstream.is_empty() {
         let hints = match &cfg.root_hints {
             Some(p) => RootHints::from_file(p)
@@ -113,7 +116,35 @@ pub fn build_engine(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<Engin
         ec.trust_anchors = TrustAnchors::from_file(p)
             .with_context(|| format!("reading trust anchor {}", p.display()))?;
     }
-    ec.negative_trust_anchors = policy.active_ntas(SystemTime::now());
+    for (i, z) in cfg.zones.iter().enumerate() {
+        let mut zone = Name::from_ascii(&z.name)
+            .with_context(|| format!("zone[{i}].name: bad name {:?}", z.name))?;
+        zone.set_fqdn(true);
+        if let Some(p) = &z.trust_anchor {
+            let anchors = TrustAnchors::from_file(p)
+                .with_context(|| format!("zone[{i}].trust_anchor {}", p.display()))?;
+            ec.trust_anchors
+                .add_zone(&zone, anchors)
+                .with_context(|| format!("zone[{i}].trust_anchor {}", p.display()))?;
+        }
+        if !z.upstream.is_empty() {
+            ec.zone_upstreams.push((zone, z.upstream.clone()));
+        }
+    }
+    ec.negative_trust_anchors = policy
+        .nta
+        .iter()
+        .map(|n| match n.expires {
+            Some(e) => NegativeTrustAnchor::until(&n.zone, e),
+            None => NegativeTrustAnchor::permanent(&n.zone),
+        })
+        .collect();
+    Ok(ec)
+}
+
+/// The engine the rules consult, from the configuration.
+pub fn build_engine(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<Engine> {
+    let ec = engine_config(cfg, policy)?;
     Ok(Engine::new(ec, Arc::new(NetTransport::default())))
 }
 

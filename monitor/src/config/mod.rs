@@ -8,10 +8,12 @@
 //! - [`units`]: sizes and durations with units.
 //! - [`error`]: [`ConfigError`] and span → line mapping.
 //! - [`validate`]: raw → [`Config`], with every check.
+//! - [`critical`]: `[[critical]]` names and the signature-expiry window.
 //!
 //! Relative paths in the file are taken relative to the file's directory,
 //! so a config means the same whatever the daemon's working directory.
 
+pub mod critical;
 pub mod error;
 pub mod raw;
 pub mod resolver_health;
@@ -24,6 +26,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+pub use critical::{CriticalName, DEFAULT_SIGNATURE_EXPIRY_WINDOW, Require};
 pub use error::{ConfigError, ConfigErrorKind};
 pub use resolver_health::ResolverHealthConfig;
 
@@ -141,6 +144,10 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     /// `[resolver_health]`: window and thresholds of `resolver_failure`.
     pub resolver_health: ResolverHealthConfig,
+    /// Identity-critical names (`[[critical]]`), in file order.
+    pub critical: Vec<CriticalName>,
+    /// Warn (`signature_expiring`) when signatures expire within this; 0: off.
+    pub signature_expiry_window: Duration,
 }
 
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9153";
@@ -170,6 +177,8 @@ impl Default for Config {
             mode: Mode::Enforce,
             zones: Vec::new(),
             resolver_health: ResolverHealthConfig::default(),
+            critical: Vec::new(),
+            signature_expiry_window: DEFAULT_SIGNATURE_EXPIRY_WINDOW,
         }
     }
 }

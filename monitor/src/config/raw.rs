@@ -39,6 +39,9 @@ pub struct RawConfig {
     #[serde(default)]
     pub zone: Vec<RawZone>,
     pub resolver_health: Option<super::resolver_health::RawResolverHealth>,
+    #[serde(default)]
+    pub critical: Vec<super::critical::RawCritical>,
+    pub signature_expiry_window: Option<Spanned<DurationSpec>>,
 }
 
 #[derive(Debug, Deserialize)]

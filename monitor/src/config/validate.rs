@@ -193,6 +193,8 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         });
     }
     cfg.resolver_health = c.resolver_health(raw.resolver_health.as_ref())?;
+    cfg.critical = c.critical(&raw.critical)?;
+    cfg.signature_expiry_window = c.expiry_window(raw.signature_expiry_window.as_ref())?;
     Ok(cfg)
 }
 
@@ -265,7 +267,7 @@ impl Checker<'_> {
     /// A DNS name in presentation format: labels of 1..=63 octets, at most
     /// 253 octets without the final dot (RFC 1035 §2.3.4). Returned
     /// lowercased without the final dot.
-    fn dns_name(&self, key: &str, s: &Spanned<String>) -> Result<String, ConfigError> {
+    pub(super) fn dns_name(&self, key: &str, s: &Spanned<String>) -> Result<String, ConfigError> {
         let v = s.get_ref().trim();
         let name = v.strip_suffix('.').unwrap_or(v).to_ascii_lowercase();
         let ok = !name.is_empty()

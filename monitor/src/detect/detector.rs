@@ -13,13 +13,14 @@ use hickory_proto::rr::RecordType;
 use tokio::task::JoinHandle;
 
 use super::alert::{Alert, Rule};
+use super::critical::{RuleState, annotate};
 use super::policy::DetectPolicy;
 use super::posture::{CriticalLabels, PostureRecorder};
 use super::resolver_health::{HealthConfig, ResolverHealth};
 use super::rules::capture_loss::LossTracker;
 use super::rules::{
-    Answer, answer_mismatch, bogus_signature, response_race, unsigned_fallback,
-    unsolicited_response,
+    Answer, answer_mismatch, bogus_signature, critical_name, response_race, signature_expiring,
+    unsigned_fallback, unsolicited_response,
 };
 use super::verdicts::{Ticket, VerdictConfig, VerdictService};
 use crate::correlate::outstanding::{
@@ -69,6 +70,11 @@ pub struct DetectCounters {
     pub verdict_queue_full: AtomicU64,
     /// Alerts raised, by [`Rule::index`].
     pub alerts: [AtomicU64; Rule::ALL.len()],
+    /// Alerts not raised because one was raised for the same key within
+    /// the rule's period (`critical_name_unprotected`, `signature_expiring`).
+    pub suppressed: [AtomicU64; Rule::ALL.len()],
+    /// Of the alerts raised, those emitted in audit mode (`event.kind: event`).
+    pub audit: AtomicU64,
 }
 
 impl DetectCounters {
@@ -76,9 +82,16 @@ impl DetectCounters {
         self.alerts[rule.index()].load(Ordering::Relaxed)
     }
 
+    pub fn suppressed_of(&self, rule: Rule) -> u64 {
+        self.suppressed[rule.index()].load(Ordering::Relaxed)
+    }
+
     fn count(&self, alerts: &[Alert]) {
         for a in alerts {
             self.alerts[a.rule.index()].fetch_add(1, Ordering::Relaxed);
+            if a.tags.mode == crate::config::Mode::Audit {
+                self.audit.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -101,6 +114,7 @@ pub struct Pending {
     counters: Arc<DetectCounters>,
     health: SharedHealth,
     posture: SharedPosture,
+    state: Arc<RuleState>,
 }
 
 pub struct Detector {
@@ -108,6 +122,7 @@ pub struct Detector {
     verdicts: VerdictService,
     policy: Arc<DetectPolicy>,
     counters: Arc<DetectCounters>,
+    state: Arc<RuleState>,
     loss: LossTracker,
     health: SharedHealth,
     posture: SharedPosture,
@@ -140,14 +155,27 @@ impl Detector {
             table.mark_started(t);
         }
         table.log_expired();
+        // The posture's labels: as given, else the policy's `[[critical]]`.
+        let critical = if cfg.critical.is_empty() {
+            CriticalLabels::new(
+                policy
+                    .critical
+                    .entries()
+                    .iter()
+                    .map(|e| (e.shown.clone(), e.label.clone())),
+            )
+        } else {
+            cfg.critical
+        };
         Detector {
             table,
             verdicts,
             policy: Arc::new(policy),
             counters: Arc::default(),
+            state: Arc::default(),
             loss: LossTracker::default(),
             health: Arc::new(Mutex::new(ResolverHealth::new(cfg.health))),
-            posture: Arc::new(Mutex::new(PostureRecorder::new(cfg.critical, 4_096))),
+            posture: Arc::new(Mutex::new(PostureRecorder::new(critical, 4_096))),
             last_event: None,
             dispatcher,
         }
@@ -194,7 +222,11 @@ impl Detector {
         let findings = lock(&self.health).evaluate(server, now);
         let alerts: Vec<Alert> = findings
             .into_iter()
-            .map(|f| Alert::from_health(f, now))
+            .map(|f| {
+                let mut a = Alert::from_health(f, now);
+                annotate(&mut a, &self.policy);
+                a
+            })
             .collect();
         self.counters.count(&alerts);
         alerts
@@ -220,7 +252,11 @@ impl Detector {
         let findings = lock(&self.health).evaluate_all(now);
         let alerts: Vec<Alert> = findings
             .into_iter()
-            .map(|f| Alert::from_health(f, now))
+            .map(|f| {
+                let mut a = Alert::from_health(f, now);
+                annotate(&mut a, &self.policy);
+                a
+            })
             .collect();
         self.counters.count(&alerts);
         alerts
@@ -289,7 +325,10 @@ impl Detector {
             | Join::Repeated { query }
             | Join::Race { query, .. }
             | Join::TxidBurst { query, .. } => Some(query.clone()),
-            Join::Unsolicited { .. } | Join::BurstContinues | Join::BeforeStart => None,
+            Join::Unsolicited
+            | Join::WrongTxid { .. }
+            | Join::BurstContinues
+            | Join::BeforeStart => None,
         };
         let own_query = query
             .as_ref()
@@ -314,7 +353,9 @@ impl Detector {
         .into_iter()
         .flatten()
         {
-            correlation.push(Alert::from_finding(f, &ev, query.as_ref(), None));
+            let mut a = Alert::from_finding(f, &ev, query.as_ref(), None);
+            annotate(&mut a, &self.policy);
+            correlation.push(a);
         }
         c.count(&correlation);
         let mut alerts = none.alerts;
@@ -355,6 +396,7 @@ impl Detector {
             counters: self.counters.clone(),
             health: self.health.clone(),
             posture: self.posture.clone(),
+            state: self.state.clone(),
         };
         Observed {
             alerts,
@@ -388,8 +430,7 @@ impl Detector {
             self.table.stats().evicted_full,
         ));
         let (finding, deltas) = self.loss.check(&counters)?;
-        self.counters.alerts[Rule::CaptureLoss.index()].fetch_add(1, Ordering::Relaxed);
-        Some(Alert {
+        let mut a = Alert {
             rule: finding.rule,
             severity: finding.severity,
             timestamp: std::time::SystemTime::now(),
@@ -398,8 +439,12 @@ impl Detector {
             query: None,
             lookup: None,
             counters: deltas,
+            tags: Default::default(),
             resolver: None,
-        })
+        };
+        annotate(&mut a, &self.policy);
+        self.counters.count(std::slice::from_ref(&a));
+        Some(a)
     }
 }
 
@@ -421,9 +466,31 @@ impl Pending {
         findings.extend(bogus_signature::check(&a, &lookup, self.verdicts.engine()).await);
         findings.extend(unsigned_fallback::check(&a, &lookup, &self.policy));
         findings.extend(answer_mismatch::check(&a, &lookup, &self.verdicts).await);
+        let suppressed = |r: Rule| &self.counters.suppressed[r.index()];
+        findings.extend(critical_name::check(
+            &a,
+            &lookup,
+            &self.policy,
+            &self.state.unprotected,
+            suppressed(Rule::CriticalNameUnprotected),
+        ));
+        findings.extend(signature_expiring::check(
+            &lookup,
+            self.policy.critical.lookup(&a.qname).is_some(),
+            &self.policy,
+            self.verdicts.engine().config().clock.now_unix(),
+            self.ev.timestamp,
+            &self.state.expiry,
+            suppressed(Rule::SignatureExpiring),
+        ));
         let alerts: Vec<Alert> = findings
             .into_iter()
-            .map(|f| Alert::from_finding(f, &self.ev, self.query.as_ref(), Some(lookup.clone())))
+            .map(|f| {
+                let mut al =
+                    Alert::from_finding(f, &self.ev, self.query.as_ref(), Some(lookup.clone()));
+                annotate(&mut al, &self.policy);
+                al
+            })
             .collect();
         self.counters.count(&alerts);
         alerts

@@ -3,6 +3,7 @@
 //! independent verdict ([`verdicts`]), is checked by the rules.
 //!
 //! - [`policy`]: what the operator configured (resolvers, allow list, NTAs).
+//! - [`critical`]: critical names, audit/enforce mode, and how they mark alerts.
 //! - [`verdicts`]: verdict lookups off the capture path (queue, dedup, cache, history).
 //! - [`rules`]: one file per rule.
 //! - [`alert`]: [`alert::Alert`] and its ECS JSON (schema: docs/alert.schema.json).
@@ -13,6 +14,7 @@
 //! - [`stage`]: the pipeline stage (channel in, channel out, counters).
 
 pub mod alert;
+pub mod critical;
 pub mod detector;
 pub mod latency;
 pub mod policy;

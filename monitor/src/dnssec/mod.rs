@@ -18,9 +18,11 @@
 //! - [`denial`]: the `Denial` outcome shared by the NSEC/NSEC3 proofs.
 //! - [`nsec`]: NSEC proofs (RFC 4035 §5.4, RFC 6840 §4).
 //! - [`nsec3`]: NSEC3 proofs (RFC 5155 §8, RFC 9276).
-//! - [`anchors`]: trust anchors (IANA root, zone-file DS/DNSKEY files).
+//! - [`anchors`]: trust anchors (IANA root, zone-file DS/DNSKEY files, per zone);
+//!   [`nta`]: negative trust anchors with an expiry (RFC 7646).
 //! - [`transport_net`]: real UDP/TCP; [`roothints`]: where iteration starts.
-//! - [`resolver`]: iterative and upstream resolution; [`cache`]: TTL + LRU maps.
+//! - [`resolver`]: iterative and upstream resolution; [`cache`]: TTL + LRU maps;
+//!   [`cached`]: the compact form of a cached lookup.
 //! - [`chain`]: chain of trust (DS/DNSKEY per zone cut); [`answer`]: answer and denial checks;
 //!   [`sections`]: RRsets/RRSIGs out of messages, validated denial records.
 //! - [`testnet`]: in-process signed zones and servers (tests, benches).
@@ -32,6 +34,7 @@ pub mod algorithm;
 pub mod anchors;
 pub mod answer;
 pub mod cache;
+pub mod cached;
 pub mod chain;
 pub mod clock;
 pub mod denial;
@@ -41,6 +44,7 @@ pub mod keytag;
 pub mod limits;
 pub mod nsec;
 pub mod nsec3;
+pub mod nta;
 pub mod resolver;
 pub mod roothints;
 pub mod rrsig;
@@ -56,3 +60,5 @@ pub mod verify;
 mod engine_tests;
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod zones_tests;
