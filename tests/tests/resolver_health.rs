@@ -136,9 +136,13 @@ fn resolver_silent_for_30s_raises_resolver_failure_once_and_metrics_show_it() ->
     let _net = Net::up()?;
     let dir = tempfile::tempdir()?;
     let cfg = dir.path().join("health.toml");
+    let store = dir.path().join("store.db");
     std::fs::write(
         &cfg,
-        "allow = [\"health.test\"]\n\n[resolver_health]\nwindow = \"20s\"\nmin_queries = 5\ntimeout_rate = 0.5\n",
+        format!(
+            "allow = [\"health.test\"]\n\n[resolver_health]\nwindow = \"20s\"\nmin_queries = 5\ntimeout_rate = 0.5\n\n[store]\npath = \"{}\"\n",
+            store.display()
+        ),
     )?;
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
@@ -235,5 +239,25 @@ fn resolver_silent_for_30s_raises_resolver_failure_once_and_metrics_show_it() ->
         .collect();
     assert!(others.is_empty(), "{others:?}");
     m.stop()?;
+
+    // The posture went to the store: `report` shows the resolver.
+    let out = std::process::Command::new(tests::monitor::binary())
+        .args(["report", "--format", "json", "--since", "1h", "--store"])
+        .arg(&store)
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rep: Value = serde_json::from_slice(&out.stdout)?;
+    let r = rep["resolvers"]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["resolver"] == format!("{RESOLVER}:53")))
+        .with_context(|| format!("resolver in the report: {rep:#}"))?;
+    assert!(r["unanswered"].as_u64().unwrap_or(0) >= 5, "{r:#}");
+    assert!(r["answers"].as_u64().unwrap_or(0) >= 15, "{r:#}");
+    assert!(r["latency_p50_ms"].as_f64().is_some(), "{r:#}");
+    eprintln!("{test}: report: {r}");
     Ok(())
 }
