@@ -212,3 +212,51 @@ async fn posture_has_the_name_verdict_chain_and_resolver() {
         "every answer was checked"
     );
 }
+
+#[tokio::test]
+async fn with_critical_names_only_they_are_recorded() {
+    use super::detector::{Detector, DetectorConfig};
+    use super::posture::CriticalLabels;
+    use crate::correlate::outstanding::OutstandingConfig;
+    use crate::dnssec::testnet::standard_hierarchy;
+
+    let mut lab = Lab::new(policy());
+    let (net, anchor) = standard_hierarchy(Vec::new());
+    lab.det = Detector::new(
+        super::lab::engine_over(std::sync::Arc::new(net), anchor, &[]),
+        policy(),
+        DetectorConfig {
+            outstanding: OutstandingConfig {
+                warmup: std::time::Duration::ZERO,
+                ..OutstandingConfig::default()
+            },
+            critical: CriticalLabels::new([("*.secure.test".to_owned(), "idp".to_owned())]),
+            ..DetectorConfig::default()
+        },
+    );
+    lab.via_resolver(
+        SECURE,
+        "www.secure.test.",
+        RecordType::A,
+        true,
+        Reply::default(),
+    )
+    .await;
+    lab.via_resolver(
+        5,
+        "www.unsigned.test.",
+        RecordType::A,
+        true,
+        Reply::default(),
+    )
+    .await;
+    let p = lab.det.take_posture(at(1_000));
+    let names: Vec<(&str, Option<&str>)> = p
+        .names
+        .iter()
+        .map(|n| (n.qname.as_str(), n.label.as_deref()))
+        .collect();
+    assert_eq!(names, [("www.secure.test", Some("idp"))]);
+    // The resolver aggregate still counts both answers.
+    assert_eq!(p.resolvers[0].answers, 2);
+}

@@ -6,8 +6,12 @@
 //! ([`crate::store::posture`]) with the resolver aggregates of
 //! [`super::resolver_health`].
 //!
-//! Bounded: at most `max_names` keys per interval; beyond that an
-//! observation is dropped and counted.
+//! With `[[critical]]` names configured only those are recorded; without,
+//! every checked name is, and each interval keeps the
+//! [`MAX_UNLABELLED`] most answered (a busy host resolves thousands of
+//! names a minute: the report then lists the most resolved). Bounded: at
+//! most `max_names` keys per interval; beyond that an observation is
+//! dropped and counted.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -132,6 +136,9 @@ pub fn serial_time(t: u32, near: SystemTime) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64)
 }
 
+/// Names kept per interval when no critical name is configured.
+pub const MAX_UNLABELLED: usize = 100;
+
 #[derive(Debug)]
 pub struct PostureRecorder {
     labels: CriticalLabels,
@@ -173,12 +180,15 @@ impl PostureRecorder {
             process: process.map(|p| p.name.clone()),
             container: process.and_then(|p| p.container_id.clone()),
         };
+        let label = self.labels.label(&key.qname).map(str::to_owned);
+        if label.is_none() && !self.labels.is_empty() {
+            return;
+        }
         if !self.names.contains_key(&key) && self.names.len() >= self.max_names {
             self.dropped += 1;
             return;
         }
         let (zone, algorithms, ds_key_tags, sig_expiration) = chain_facts(lookup, ev.timestamp);
-        let label = self.labels.label(&key.qname).map(str::to_owned);
         let ad = ev.message.metadata.authentic_data;
         let o = self
             .names
@@ -208,6 +218,10 @@ impl PostureRecorder {
     /// The interval's observations (and start a new one).
     pub fn take(&mut self) -> Vec<NameObservation> {
         let mut v: Vec<NameObservation> = self.names.drain().map(|(_, o)| o).collect();
+        if self.labels.is_empty() && v.len() > MAX_UNLABELLED {
+            v.sort_by(|a, b| b.answers.cmp(&a.answers));
+            v.truncate(MAX_UNLABELLED);
+        }
         v.sort_by(|a, b| (&a.qname, a.qtype, &a.process).cmp(&(&b.qname, b.qtype, &b.process)));
         v
     }
