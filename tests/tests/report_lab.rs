@@ -161,7 +161,7 @@ fn report_over_a_lab_run_renders_in_chromium() -> Result<()> {
     let bytes = std::fs::read(&png)?;
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
     if let Ok(keep) = std::env::var("REPORT_SCREENSHOT") {
-        std::fs::copy(&png, keep)?;
+        std::fs::copy(&png, &keep)?;
         std::fs::copy(&html, format!("{keep}.html")).ok();
     }
     let left = lab.down();

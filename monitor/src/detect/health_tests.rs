@@ -203,6 +203,7 @@ async fn posture_has_the_name_verdict_chain_and_resolver() {
         .unwrap_or_else(|| panic!("{:?}", p.names));
     assert_eq!(u.outcome, "insecure");
     assert!(u.ds_key_tags.is_empty());
+    assert_eq!(u.sig_expiration, None, "no signature of its own");
     // Taken once.
     let again = lab.det.take_posture(at(2_000));
     assert!(again.is_empty(), "{again:?}");

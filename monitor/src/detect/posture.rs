@@ -209,7 +209,12 @@ impl PostureRecorder {
         o.reason = lookup.verdict.reason_text();
         o.algorithms = algorithms;
         o.ds_key_tags = ds_key_tags;
-        o.sig_expiration = sig_expiration;
+        // An insecure or undetermined name rests on no signature of its
+        // own: the parents' expiry would only mislead.
+        o.sig_expiration = match lookup.verdict.outcome() {
+            "secure" | "bogus" => sig_expiration,
+            _ => None,
+        };
         o.answers += 1;
         o.ad_answers += u64::from(ad);
         o.pid = process.map(|p| p.pid);

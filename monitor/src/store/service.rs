@@ -59,7 +59,6 @@ struct Counters {
     dropped_queue_full: AtomicU64,
     dropped_write_error: AtomicU64,
     retention_deleted: AtomicU64,
-    posture_written: AtomicU64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -72,8 +71,6 @@ pub struct StoreStats {
     pub dropped_write_error: u64,
     /// Transactions and alerts removed by retention.
     pub retention_deleted: u64,
-    /// Posture intervals written ([`StoreHandle::try_send_posture`]).
-    pub posture_written: u64,
 }
 
 /// What travels to the writer thread.
@@ -148,7 +145,6 @@ impl StoreHandle {
             dropped_queue_full: l(&c.dropped_queue_full),
             dropped_write_error: l(&c.dropped_write_error),
             retention_deleted: l(&c.retention_deleted),
-            posture_written: l(&c.posture_written),
         }
     }
 
@@ -196,15 +192,12 @@ fn run(store: Store, opts: StoreOptions, rx: mpsc::Receiver<Item>, c: Arc<Counte
                 let res = w.push(r);
                 record(res, &w);
             }
-            Ok(Item::Posture(p)) => match w.store_mut().write_posture(&p) {
-                Ok(()) => {
-                    c.posture_written.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => {
+            Ok(Item::Posture(p)) => {
+                if let Err(e) = w.store_mut().write_posture(&p) {
                     c.dropped_write_error.fetch_add(1, Ordering::Relaxed);
                     tracing::error!("store: posture: {e}");
                 }
-            },
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
