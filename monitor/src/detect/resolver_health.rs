@@ -341,6 +341,16 @@ impl ResolverHealth {
         Some(self.window_of(server, r, now))
     }
 
+    /// The window's counts only (the per-event check; no latency merge).
+    fn counts_of(&self, r: &Resolver, now: SystemTime) -> Counts {
+        let first = self.slot_index(now) - self.cfg.slots as i64;
+        let mut counts = Counts::default();
+        for s in r.slots.iter().filter(|s| s.index > first) {
+            counts.add(&s.counts);
+        }
+        counts
+    }
+
     fn window_of(&self, server: SocketAddr, r: &Resolver, now: SystemTime) -> WindowStats {
         let first = self.slot_index(now) - self.cfg.slots as i64;
         let mut counts = Counts::default();
@@ -371,13 +381,13 @@ impl ResolverHealth {
         let Some(r) = self.resolvers.get(&server) else {
             return Vec::new();
         };
-        let stats = self.window_of(server, r, now);
+        let counts = self.counts_of(r, now);
         let mut failing = r.failing;
         let mut out = Vec::new();
-        if stats.counts.completed() >= self.cfg.min_queries.max(1) {
+        if counts.completed() >= self.cfg.min_queries.max(1) {
             for c in Condition::ALL {
                 let threshold = self.threshold(c);
-                let Some(rate) = stats.counts.rate(c) else {
+                let Some(rate) = counts.rate(c) else {
                     continue;
                 };
                 let i = c.index();
@@ -387,7 +397,7 @@ impl ResolverHealth {
                         condition: c,
                         rate,
                         threshold,
-                        stats: stats.clone(),
+                        stats: self.window_of(server, r, now),
                     });
                 } else if failing[i] && rate < threshold / 2.0 {
                     failing[i] = false;
