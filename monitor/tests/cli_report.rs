@@ -6,7 +6,8 @@
 //! rendered in headless Chromium (Debian `chromium`, installed by
 //! `cargo xtask setup`).
 //!
-//! `REPORT_SCREENSHOT=FILE` keeps the screenshot (docs/report.png is made so).
+//! `REPORT_SCREENSHOT=FILE` keeps the screenshot (docs/report.png itself
+//! comes from a lab run: tests/tests/report_lab.rs).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
