@@ -45,9 +45,18 @@ fn lab(test: &str) -> Option<MutexGuard<'static, Option<Lab>>> {
     });
     let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
     if g.is_none() {
-        *g = Some(Lab::up().expect("bringing the attack lab up"));
+        *g = Some(Lab::up_with(audit_zone).expect("bringing the attack lab up"));
     }
     Some(g)
+}
+
+/// This lab's monitor runs `broken.test` in audit mode (the rest enforce).
+fn audit_zone(
+    dir: &std::path::Path,
+) -> anyhow::Result<(Vec<String>, Vec<tests::lab::process::Server>)> {
+    let p = dir.join("audit-zone.toml");
+    std::fs::write(&p, "[[zone]]\nname = \"broken.test\"\nmode = \"audit\"\n")?;
+    Ok((vec!["--config".into(), p.display().to_string()], Vec::new()))
 }
 
 fn run(test: &str, f: fn(&Lab) -> anyhow::Result<Outcome>, expect: &[Expect]) -> Option<Outcome> {
@@ -218,4 +227,69 @@ fn zone_signatures_expiring_in_two_days_warn() {
         })
         .unwrap_or_else(|e| panic!("{e:#}"));
     assert!(o.alerts.is_empty(), "{:#?}", o.raw);
+}
+
+/// Audit mode for one zone: the bogus answer in `broken.test` is written
+/// as an event (`event.kind: event`, `dnssec_monitor.mode: audit`), not an
+/// alert; the same attack on `expired.test` (enforce) stays an alert.
+#[test]
+fn audit_zone_writes_events_enforce_zone_alerts() {
+    let Some(g) = lab("audit_zone_writes_events_enforce_zone_alerts") else {
+        return;
+    };
+    let lab = g.as_ref().expect("lab is up");
+    let docs = |qname: &str| -> Vec<Value> {
+        lab.monitor
+            .events()
+            .into_iter()
+            .filter(|v| {
+                field(v, "/rule/name") == "bogus_signature"
+                    && field(v, "/dns/question/name")
+                        .as_str()
+                        .is_some_and(|n| n.trim_end_matches('.') == qname)
+            })
+            .collect()
+    };
+    let o = lab
+        .observe(0, std::time::Duration::from_secs(3), || {
+            tests::attack::scenarios::dig(
+                tests::attack::topology::PLAIN_V4,
+                "www.broken.test",
+                &["+dnssec"],
+            )
+            .map(Some)
+        })
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        o.alerts.is_empty(),
+        "audit zone raised alerts: {:#?}",
+        o.raw
+    );
+    let audit = docs("www.broken.test");
+    assert!(
+        !audit.is_empty(),
+        "no audit event for www.broken.test\nmonitor log:\n{}",
+        lab.monitor.log()
+    );
+    for v in &audit {
+        assert_eq!(field(v, "/event/kind"), "event", "{v}");
+        assert_eq!(field(v, "/dnssec_monitor/mode"), "audit", "{v}");
+    }
+    // The twin: a zone without a mode of its own is enforced.
+    let o = lab
+        .observe(1, std::time::Duration::from_secs(2), || {
+            tests::attack::scenarios::dig(
+                tests::attack::topology::PLAIN_V4,
+                "www.expired.test",
+                &["+dnssec"],
+            )
+            .map(Some)
+        })
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let rules: Vec<&str> = o.alerts.iter().map(|a| a.rule.as_str()).collect();
+    assert!(rules.contains(&"bogus_signature"), "{:#?}", o.raw);
+    for v in docs("www.expired.test") {
+        assert_eq!(field(&v, "/event/kind"), "alert", "{v}");
+        assert_eq!(field(&v, "/dnssec_monitor/mode"), "enforce", "{v}");
+    }
 }

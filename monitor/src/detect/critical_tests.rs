@@ -114,6 +114,10 @@ fn raise_is_one_step() {
 
 /// A stub query from `pid` to `server`, answered from test server `n`'s
 /// data as `reply` says.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a test helper spelling out every knob of one lookup"
+)]
 async fn lookup_as(
     lab: &mut Lab,
     pid: u32,
@@ -313,6 +317,29 @@ async fn secure_critical_name_with_ad_from_validating_resolver_raises_nothing() 
     )
     .await;
     assert!(al.is_empty(), "{al:?}");
+    // The firing twin: DO=1 asked for AD and AD=0 came back (cleared on
+    // the path): both rules, unsigned_fallback raised.
+    let al = lookup_as(
+        &mut lab,
+        102,
+        3_000,
+        SECURE,
+        q,
+        true,
+        RESOLVER,
+        Reply::default(),
+    )
+    .await;
+    let mut r = rules(&al);
+    r.sort_by_key(|r| r.index());
+    assert_eq!(
+        r,
+        vec![Rule::UnsignedFallback, Rule::CriticalNameUnprotected],
+        "{al:?}"
+    );
+    let cu = unprotected(&al)[0];
+    assert!(cu.detail.contains("AD=0"), "{}", cu.detail);
+    assert_eq!(cu.severity, Severity::High);
 }
 
 #[tokio::test]
@@ -662,4 +689,79 @@ async fn signature_uses_name_each_rrset_and_signer() {
     assert!(has("soon.test.", "www.soon.test A"), "{uses:?}");
     let soonest = uses.iter().map(|u| u.expiration).min().unwrap();
     assert_eq!(soonest, NOW + 2 * DAY);
+}
+
+#[test]
+fn policy_from_config_carries_critical_modes_and_window() {
+    let cfg = crate::config::Config {
+        critical: vec![entry("*.vault.example.com", "secrets", Require::Secure)],
+        mode: Mode::Audit,
+        zones: vec![ZoneConfig {
+            name: "prod.example.com".into(),
+            trust_anchor: None,
+            upstream: Vec::new(),
+            mode: Some(Mode::Enforce),
+        }],
+        ..crate::config::Config::default()
+    };
+    let p = DetectPolicy::from_config(&cfg).unwrap();
+    assert_eq!(
+        p.critical
+            .lookup(&name("eu.vault.example.com."))
+            .map(|e| e.label.as_str()),
+        Some("secrets")
+    );
+    assert_eq!(p.critical.entries().len(), 1);
+    assert_eq!(p.modes.mode_for(Some(&name("x.example.com."))), Mode::Audit);
+    assert_eq!(
+        p.modes.mode_for(Some(&name("api.prod.example.com."))),
+        Mode::Enforce
+    );
+    assert_eq!(
+        p.signature_expiry_window,
+        crate::config::DEFAULT_SIGNATURE_EXPIRY_WINDOW
+    );
+    // The default policy (tests, library users) keeps the watch off.
+    assert_eq!(
+        DetectPolicy::default().signature_expiry_window,
+        Duration::ZERO
+    );
+}
+
+#[test]
+fn suppressed_and_audit_counts_are_metrics() {
+    use crate::detect::detector::DetectCounters;
+    use crate::detect::stage::StageHandle;
+    let detect = std::sync::Arc::new(DetectCounters::default());
+    detect.suppressed[Rule::CriticalNameUnprotected.index()].store(3, Ordering::Relaxed);
+    detect.audit.store(2, Ordering::Relaxed);
+    let h = StageHandle {
+        stage: std::sync::Arc::default(),
+        detect,
+    };
+    let samples = crate::commands::run_ops::detect_samples(&h);
+    let value = |name: &str, rule: Option<&str>| {
+        samples
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && rule.is_none_or(|r| s.labels.iter().any(|(k, v)| k == "rule" && v == r))
+            })
+            .map(|s| s.value)
+    };
+    assert_eq!(
+        value(
+            "dnssec_monitor_alerts_suppressed_total",
+            Some("critical_name_unprotected")
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(
+            "dnssec_monitor_alerts_suppressed_total",
+            Some("signature_expiring")
+        ),
+        Some(0.0)
+    );
+    assert_eq!(value("dnssec_monitor_alerts_audit_total", None), Some(2.0));
 }

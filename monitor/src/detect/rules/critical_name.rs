@@ -13,7 +13,9 @@
 //!
 //! A configured validating resolver answering AD=0 to a query that did not
 //! ask for AD (DO=0, AD=0; RFC 6840 §5.7) is a validating path: it would
-//! have refused bogus data. Answers to RD=0 queries — a resolver on the
+//! have refused bogus data. Answering AD=0 to one that asked (without CD)
+//! is not: AD was cleared on the way, and the client holds an answer
+//! nothing vouches for (`unsigned_fallback` fires too). Answers to RD=0 queries — a resolver on the
 //! host iterating on a client's behalf — are the path, not a consumer:
 //! the client's own recursive lookup is the one judged (otherwise every
 //! lookup would alert twice, once for the resolver). Bogus and
@@ -75,7 +77,24 @@ fn why(a: &Answer<'_>, l: &Lookup, policy: &DetectPolicy) -> Option<(Severity, S
             ),
         ));
     }
-    if a.ev.message.metadata.authentic_data || policy.validating(server) {
+    if a.ev.message.metadata.authentic_data {
+        return None;
+    }
+    if policy.validating(server) {
+        // Asked for AD (DO=1 or AD=1, RFC 6840 §5.7), not CD, and got
+        // AD=0: the validation did not reach the client (cleared on the
+        // path) — unsigned_fallback says the same, raised.
+        let q_ad = a.query.is_some_and(|q| q.ad);
+        let q_cd = a.query.is_some_and(|q| q.cd) || a.ev.message.metadata.checking_disabled;
+        if (a.dnssec_ok() || q_ad) && !q_cd {
+            return Some((
+                Severity::High,
+                format!(
+                    "{} but the validating resolver {server} answered a query that asked for AD with AD=0: the validation did not reach the client",
+                    signed_phrase(l)
+                ),
+            ));
+        }
         return None;
     }
     Some((

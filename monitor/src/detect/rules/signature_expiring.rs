@@ -145,6 +145,21 @@ pub fn check(
         return Vec::new();
     }
     let now32 = now as u32;
+    let due = |exp: u32| {
+        let t = left(exp, now32);
+        t > 0 && t as u64 <= window
+    };
+    // The common case (nothing due) without building descriptions: this
+    // runs for every Secure answer.
+    if !l
+        .trace
+        .steps
+        .iter()
+        .flat_map(|s| &s.signatures)
+        .any(|w| due(w.expiration))
+    {
+        return Vec::new();
+    }
     let mut soonest: Vec<(SigUse, i64)> = Vec::new();
     for s in signatures(l) {
         let t = left(s.expiration, now32);
