@@ -224,7 +224,7 @@ impl PostureRecorder {
     pub fn take(&mut self) -> Vec<NameObservation> {
         let mut v: Vec<NameObservation> = self.names.drain().map(|(_, o)| o).collect();
         if self.labels.is_empty() && v.len() > MAX_UNLABELLED {
-            v.sort_by(|a, b| b.answers.cmp(&a.answers));
+            v.sort_by_key(|o| std::cmp::Reverse(o.answers));
             v.truncate(MAX_UNLABELLED);
         }
         v.sort_by(|a, b| (&a.qname, a.qtype, &a.process).cmp(&(&b.qname, b.qtype, &b.process)));
