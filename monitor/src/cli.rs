@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::report::ReportArgs;
 use crate::commands::{
     check_config::CheckConfigArgs, export::ExportArgs, search::SearchArgs,
     verify_evidence::VerifyEvidenceArgs,
@@ -36,4 +37,6 @@ pub enum Command {
     Export(ExportArgs),
     /// Re-check a stored alert's DNSKEY/DS/RRSIG evidence offline, at the stored time.
     VerifyEvidence(VerifyEvidenceArgs),
+    /// DNSSEC posture of critical names and resolvers from the store (md, html, json).
+    Report(ReportArgs),
 }

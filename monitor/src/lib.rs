@@ -17,5 +17,6 @@ pub mod dnssec;
 pub mod event;
 pub mod metrics;
 pub mod privs;
+pub mod report;
 pub mod sinks;
 pub mod store;

@@ -24,6 +24,7 @@ fn main() {
         Command::Search(a) => commands::search::main(a),
         Command::Export(a) => commands::export::main(a),
         Command::VerifyEvidence(a) => commands::verify_evidence::main(a),
+        Command::Report(a) => commands::report::main(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

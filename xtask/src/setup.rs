@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail};
 use std::process::Command;
 
 /// Debian packages: LLVM 22 for bpf-linker, and the real DNS software and
-/// tools the tests and the lab drive.
+/// tools the tests and the lab drive (chromium renders the HTML report in
+/// a headless test).
 const DEBIAN_PACKAGES: &[&str] = &[
     "llvm-22-dev",
     "libpolly-22-dev",
@@ -24,6 +25,7 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "rsyslog",
     "rsyslog-gnutls",
     "gnutls-bin",
+    "chromium",
 ];
 
 pub fn setup() -> Result<()> {

@@ -179,6 +179,7 @@ pub fn start(
         policy,
         DetectorConfig {
             started: Some(SystemTime::now()),
+            health: cfg.resolver_health.health_config(),
             ..DetectorConfig::default()
         },
     );
@@ -191,6 +192,8 @@ pub fn start(
         alert_tx,
         StageOptions {
             loss_source: Some(loss),
+            posture_interval: cfg.resolver_health.window,
+            posture_sink: posture_sink(&cfg),
             ..StageOptions::default()
         },
     );
@@ -230,6 +233,25 @@ pub fn start(
         stage,
         out,
     })
+}
+
+/// With a `[store]`, the posture (`dnssec-monitor report`) goes to it
+/// through a writer of its own (SQLite WAL takes two writers; retention is
+/// left to the main writer, which also ages out the posture tables). A
+/// store that cannot be opened is logged: detection goes on without it.
+fn posture_sink(cfg: &Config) -> Option<crate::detect::stage::PostureSink> {
+    let sc = cfg.store.as_ref()?;
+    match crate::store::StoreHandle::start(crate::store::StoreOptions::new(&sc.path)) {
+        Ok(h) => Some(Box::new(move |p| {
+            if !h.try_send_posture(p) {
+                tracing::warn!("store: posture queue full, one interval dropped");
+            }
+        })),
+        Err(e) => {
+            tracing::error!("posture for the report not stored: {e}");
+            None
+        }
+    }
 }
 
 /// The event's ECS document; the monitor's own lookups (its engine) are

@@ -189,6 +189,10 @@ pub async fn start(
         Ok((metrics, server)) => {
             let h = detection.clone();
             metrics.add_collector(move || detect_samples(&h));
+            let health = detection.health.clone();
+            metrics.add_collector(move || {
+                crate::metrics::resolver::samples(&health, std::time::SystemTime::now())
+            });
             Ok(Some((metrics, server)))
         }
         Err(e) => {

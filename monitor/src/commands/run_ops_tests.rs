@@ -78,6 +78,7 @@ fn detection_counters_become_stage_and_alert_series() {
     let h = StageHandle {
         stage: Arc::default(),
         detect: Arc::default(),
+        health: Arc::default(),
     };
     h.stage.received.store(9, Ordering::Relaxed);
     h.detect.verdict_queue_full.store(4, Ordering::Relaxed);

@@ -4,6 +4,7 @@
 //! a bad address, a bad value or an unreadable file.
 //!
 //! - [`raw`]: the file as written (serde, spans).
+//! - [`resolver_health`]: `[resolver_health]` (window and thresholds).
 //! - [`units`]: sizes and durations with units.
 //! - [`error`]: [`ConfigError`] and span → line mapping.
 //! - [`validate`]: raw → [`Config`], with every check.
@@ -15,6 +16,7 @@
 pub mod critical;
 pub mod error;
 pub mod raw;
+pub mod resolver_health;
 pub mod units;
 pub mod validate;
 
@@ -26,6 +28,7 @@ use std::{
 
 pub use critical::{CriticalName, DEFAULT_SIGNATURE_EXPIRY_WINDOW, Require};
 pub use error::{ConfigError, ConfigErrorKind};
+pub use resolver_health::ResolverHealthConfig;
 
 use crate::sinks::{
     reliable::ReliableSinkOptions,
@@ -148,6 +151,8 @@ pub struct Config {
     pub mode: Mode,
     /// Per-zone settings, in file order.
     pub zones: Vec<ZoneConfig>,
+    /// `[resolver_health]`: window and thresholds of `resolver_failure`.
+    pub resolver_health: ResolverHealthConfig,
     /// Identity-critical names (`[[critical]]`), in file order.
     pub critical: Vec<CriticalName>,
     /// Warn (`signature_expiring`) when signatures expire within this; 0: off.
@@ -180,6 +185,7 @@ impl Default for Config {
             dns_ports: vec![53],
             mode: Mode::Enforce,
             zones: Vec::new(),
+            resolver_health: ResolverHealthConfig::default(),
             critical: Vec::new(),
             signature_expiry_window: DEFAULT_SIGNATURE_EXPIRY_WINDOW,
         }

@@ -38,6 +38,7 @@ pub struct RawConfig {
     pub mode: Option<Spanned<String>>,
     #[serde(default)]
     pub zone: Vec<RawZone>,
+    pub resolver_health: Option<super::resolver_health::RawResolverHealth>,
     #[serde(default)]
     pub critical: Vec<super::critical::RawCritical>,
     pub signature_expiry_window: Option<Spanned<DurationSpec>>,

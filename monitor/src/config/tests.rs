@@ -349,3 +349,66 @@ fn mode_and_zones() {
     let e = err("[[zone]]\nname = \"a.example\"\nmode = \"quiet\"\n");
     assert_names(&e, ConfigErrorKind::BadValue, "zone[0].mode", 3);
 }
+
+#[test]
+fn resolver_health_table() {
+    let c = parse(
+        "[resolver_health]\nwindow = \"20s\"\nmin_queries = 5\ntimeout_rate = 0.4\nservfail_rate = 0\nrefused_rate = 1\n",
+    )
+    .unwrap();
+    let h = &c.resolver_health;
+    assert_eq!(h.window, Duration::from_secs(20));
+    assert_eq!(h.min_queries, 5);
+    assert_eq!(
+        (h.timeout_rate, h.servfail_rate, h.refused_rate),
+        (0.4, 0.0, 1.0)
+    );
+    let hc = h.health_config();
+    assert_eq!((hc.window, hc.min_queries), (Duration::from_secs(20), 5));
+    // Defaults when the table is absent.
+    let d = parse("").unwrap().resolver_health;
+    assert_eq!(d, ResolverHealthConfig::default());
+    assert_eq!(d.window, Duration::from_secs(60));
+    assert_eq!(
+        (d.min_queries, d.timeout_rate, d.servfail_rate),
+        (10, 0.5, 0.2)
+    );
+}
+
+#[test]
+fn resolver_health_errors_name_key_and_line() {
+    let e = err("[resolver_health]\nwindow = \"1s\"\n");
+    assert_names(&e, ConfigErrorKind::BadValue, "resolver_health.window", 2);
+    let e = err("[resolver_health]\nwindow = \"soon\"\n");
+    assert_names(&e, ConfigErrorKind::BadValue, "resolver_health.window", 2);
+    let e = err("[resolver_health]\n\ntimeout_rate = 1.5\n");
+    assert_names(
+        &e,
+        ConfigErrorKind::BadValue,
+        "resolver_health.timeout_rate",
+        3,
+    );
+    let e = err("[resolver_health]\nservfail_rate = -0.1\n");
+    assert_names(
+        &e,
+        ConfigErrorKind::BadValue,
+        "resolver_health.servfail_rate",
+        2,
+    );
+    let e = err("[resolver_health]\nmin_queries = 0\n");
+    assert_names(
+        &e,
+        ConfigErrorKind::BadValue,
+        "resolver_health.min_queries",
+        2,
+    );
+    let e = err("[resolver_health]\ntimeout = 0.5\n");
+    assert_names(
+        &e,
+        ConfigErrorKind::UnknownKey,
+        "resolver_health.timeout",
+        2,
+    );
+    let e = err("[resolver_health]\nrefused_rate = \"half\"\n");
+    assert_eq!(e.line, Some(2), "{e}");
+}

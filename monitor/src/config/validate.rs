@@ -209,6 +209,7 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
                 .transpose()?,
         });
     }
+    cfg.resolver_health = c.resolver_health(raw.resolver_health.as_ref())?;
     cfg.critical = c.critical(&raw.critical)?;
     cfg.signature_expiry_window = c.expiry_window(raw.signature_expiry_window.as_ref())?;
     Ok(cfg)

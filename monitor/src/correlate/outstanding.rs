@@ -184,6 +184,16 @@ struct Entry {
 
 const MAX_DISTINCT: usize = 8;
 
+/// A query that expired without any answer (resolver health).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpiredQuery {
+    pub server: SocketAddr,
+    pub client: SocketAddr,
+    pub query: QueryInfo,
+    /// When its time ran out.
+    pub expired: SystemTime,
+}
+
 /// See the module comment.
 pub struct OutstandingTable {
     cfg: OutstandingConfig,
@@ -197,6 +207,9 @@ pub struct OutstandingTable {
     /// Time of the first event seen.
     started: Option<SystemTime>,
     stats: OutstandingStats,
+    /// Unanswered expired queries, kept for [`OutstandingTable::take_expired`]
+    /// when enabled (bounded by `max_entries`).
+    expired_log: Option<Vec<ExpiredQuery>>,
 }
 
 fn after(t: SystemTime, d: Duration) -> SystemTime {
@@ -261,6 +274,33 @@ impl OutstandingTable {
             bursts: HashMap::new(),
             started: None,
             stats: OutstandingStats::default(),
+            expired_log: None,
+        }
+    }
+
+    /// Keep the queries that expire unanswered for [`Self::take_expired`].
+    pub fn log_expired(&mut self) {
+        self.expired_log.get_or_insert_with(Vec::new);
+    }
+
+    /// The unanswered queries expired since the last call.
+    pub fn take_expired(&mut self) -> Vec<ExpiredQuery> {
+        self.expired_log
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn note_expired(&mut self, key: &Key, e: &Entry) {
+        if let Some(log) = &mut self.expired_log
+            && log.len() < self.cfg.max_entries
+        {
+            log.push(ExpiredQuery {
+                server: key.socket.server,
+                client: key.socket.client,
+                query: e.query.clone(),
+                expired: e.expires,
+            });
         }
     }
 
@@ -297,8 +337,9 @@ impl OutstandingTable {
                 }
                 Some(e) if e.expires <= now => {
                     let k = self.order.pop_front().expect("front exists");
-                    if self.remove(&k).is_some_and(|e| e.answers.is_empty()) {
+                    if let Some(e) = self.remove(&k).filter(|e| e.answers.is_empty()) {
                         self.stats.expired += 1;
+                        self.note_expired(&k, &e);
                     }
                 }
                 // Insertion order is nearly deadline order; a later entry
@@ -315,10 +356,12 @@ impl OutstandingTable {
         });
     }
 
-    /// Record a query (QR=0). A retransmission with the same key restarts its timer.
-    pub fn on_query(&mut self, ev: &DnsEvent) {
+    /// Record a query (QR=0). A retransmission with the same key restarts
+    /// its timer. True when this starts a new transaction (not a
+    /// retransmission of one still unanswered).
+    pub fn on_query(&mut self, ev: &DnsEvent) -> bool {
         debug_assert_eq!(ev.kind, DnsKind::Query);
-        let Some(key) = key_of(ev) else { return };
+        let Some(key) = key_of(ev) else { return false };
         self.stats.queries += 1;
         let now = ev.timestamp;
         self.started.get_or_insert(now);
@@ -327,11 +370,12 @@ impl OutstandingTable {
         if let Some(e) = self.entries.get_mut(&key) {
             // Unanswered: a retransmission restarts the timer. Answered: a
             // new transaction that happens to reuse the key starts afresh.
+            let new = !e.answers.is_empty();
             e.query = QueryInfo::of(ev);
             e.expires = expires;
             e.answers.clear();
             e.race_reported = false;
-            return;
+            return new;
         }
         while self.entries.len() >= self.cfg.max_entries {
             let Some(old) = self.order.pop_front() else {
@@ -352,6 +396,7 @@ impl OutstandingTable {
                 race_reported: false,
             },
         );
+        true
     }
 
     /// Join an answer (QR=1) to its query.
@@ -364,8 +409,11 @@ impl OutstandingTable {
         let key = key_of(ev);
         if let Some(k) = &key
             && self.entries.get(k).is_some_and(|e| e.expires <= now)
+            && let Some(e) = self.remove(k).filter(|e| e.answers.is_empty())
         {
-            self.remove(k);
+            // Not yet swept by `expire` (out of insertion order): it timed out.
+            self.stats.expired += 1;
+            self.note_expired(k, &e);
         }
         let Some(entry) = key.as_ref().and_then(|k| self.entries.get_mut(k)) else {
             if now < after(started, self.cfg.warmup) {

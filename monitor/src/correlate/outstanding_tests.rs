@@ -291,6 +291,44 @@ fn a_new_query_reusing_an_answered_key_starts_afresh() {
     ));
 }
 
+#[test]
+fn expired_unanswered_queries_are_logged_for_resolver_health() {
+    let mut t = table();
+    t.log_expired();
+    let q1 = query_msg(1, "www.secure.test.", RecordType::A, true, false);
+    let q2 = query_msg(2, "www.secure.test.", RecordType::A, true, false);
+    assert!(t.on_query(&event(q1.clone(), CLIENT, RESOLVER, 0)));
+    // A retransmission is not a new transaction.
+    assert!(!t.on_query(&event(q1, CLIENT, RESOLVER, 1_000)));
+    assert!(t.on_query(&event(q2.clone(), CLIENT, RESOLVER, 0)));
+    // The answered one is not a timeout (benign twin).
+    let ans = answer_msg(
+        &q2,
+        ResponseCode::NoError,
+        vec![a("www.secure.test.", [192, 0, 2, 1])],
+    );
+    t.on_answer(&event(ans, CLIENT, RESOLVER, 5));
+    assert!(t.take_expired().is_empty());
+    t.expire(crate::detect::testkit::at(20_000));
+    let e = t.take_expired();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].server, RESOLVER.parse().unwrap());
+    assert_eq!(e[0].query.id, 1);
+    // The retransmission restarted the timer: 1 s + 10 s.
+    assert_eq!(e[0].expired, crate::detect::testkit::at(11_000));
+    assert!(t.take_expired().is_empty(), "taken once");
+}
+
+#[test]
+fn without_logging_nothing_is_kept() {
+    let mut t = table();
+    let q = query_msg(1, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q, CLIENT, RESOLVER, 0));
+    t.expire(crate::detect::testkit::at(20_000));
+    assert_eq!(t.stats().expired, 1);
+    assert!(t.take_expired().is_empty());
+}
+
 /// The lab's blind-spoof race: five wrong-txid answers, then the right one,
 /// toward one socket with its query out. Every guess belongs to the race;
 /// none is unsolicited, and the right answer still joins its query.

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use serde_json::{Map, Value, json};
 
 use super::critical::AlertTags;
+use super::resolver_health::{Condition, HealthFinding};
 use crate::config::Mode;
 use crate::correlate::outstanding::QueryInfo;
 use crate::decode::presentation as pres;
@@ -28,10 +29,12 @@ pub enum Rule {
     CriticalNameUnprotected,
     /// DESIGN.md "Policy": the RRSIGs a verdict rested on expire soon.
     SignatureExpiring,
+    /// DESIGN.md "Policy": a resolver's unanswered/SERVFAIL/REFUSED rate crossed its threshold.
+    ResolverFailure,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 8] = [
+    pub const ALL: [Rule; 9] = [
         Rule::BogusSignature,
         Rule::UnsignedFallback,
         Rule::AnswerMismatch,
@@ -40,6 +43,7 @@ impl Rule {
         Rule::CaptureLoss,
         Rule::CriticalNameUnprotected,
         Rule::SignatureExpiring,
+        Rule::ResolverFailure,
     ];
 
     /// ECS `rule.name`.
@@ -53,6 +57,7 @@ impl Rule {
             Rule::CaptureLoss => "capture_loss",
             Rule::CriticalNameUnprotected => "critical_name_unprotected",
             Rule::SignatureExpiring => "signature_expiring",
+            Rule::ResolverFailure => "resolver_failure",
         }
     }
 
@@ -128,6 +133,8 @@ pub struct Alert {
     pub counters: Vec<(String, u64)>,
     /// Mode and critical label ([`super::critical::annotate`]).
     pub tags: AlertTags,
+    /// The resolver's window (`resolver_failure`).
+    pub resolver: Option<Box<HealthFinding>>,
 }
 
 impl Alert {
@@ -153,6 +160,24 @@ impl Alert {
             lookup,
             counters: Vec::new(),
             tags: AlertTags::default(),
+            resolver: None,
+        }
+    }
+
+    /// A `resolver_failure` alert: no DNS message, the resolver's window.
+    pub fn from_health(h: HealthFinding, timestamp: SystemTime) -> Alert {
+        let f = super::rules::resolver_failure::finding(&h);
+        Alert {
+            rule: f.rule,
+            severity: f.severity,
+            timestamp,
+            detail: f.detail,
+            event: None,
+            query: None,
+            lookup: None,
+            counters: Vec::new(),
+            tags: AlertTags::default(),
+            resolver: Some(Box::new(h)),
         }
     }
 
@@ -223,9 +248,45 @@ impl Alert {
                 .collect();
             dm.insert("dropped".into(), Value::Object(c));
         }
+        if let Some(h) = &self.resolver {
+            let (dest, obj) = resolver_objects(h);
+            doc.insert("destination".into(), dest);
+            dm.insert("resolver".into(), obj);
+        }
         doc.insert("dnssec_monitor".into(), Value::Object(dm));
         Value::Object(doc)
     }
+}
+
+/// `destination` (the resolver) and `dnssec_monitor.resolver` (its window)
+/// of a `resolver_failure` alert.
+fn resolver_objects(h: &HealthFinding) -> (Value, Value) {
+    let s = &h.stats;
+    let c = &s.counts;
+    let ms = |d: Option<std::time::Duration>| d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3);
+    let rate = |r: Option<f64>| r.map(|r| (r * 1e4).round() / 1e4);
+    (
+        json!({"ip": s.resolver.ip().to_string(), "port": s.resolver.port()}),
+        json!({
+            "address": s.resolver.to_string(),
+            "condition": h.condition.name(),
+            "rate": rate(Some(h.rate)),
+            "threshold": h.threshold,
+            "window_seconds": s.window.as_secs_f64(),
+            "queries": c.queries,
+            "answers": c.answers,
+            "unanswered": c.timeouts,
+            "servfail": c.servfail,
+            "refused": c.refused,
+            "unanswered_rate": rate(c.rate(Condition::Unanswered)),
+            "servfail_rate": rate(c.rate(Condition::Servfail)),
+            "refused_rate": rate(c.rate(Condition::Refused)),
+            "latency_p50_ms": ms(s.p50),
+            "latency_p99_ms": ms(s.p99),
+            "secure_answers": c.secure_answers,
+            "ad_rate": rate(c.ad_rate()),
+        }),
+    )
 }
 
 /// The `dnssec` object: the independent verdict, its chain and the

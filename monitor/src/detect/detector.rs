@@ -4,8 +4,9 @@
 //! the caller awaits off the capture path ([`Pending::evaluate`]).
 //! [`Detector::on_event`] does both in one call (tests, replay).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use hickory_proto::op::OpCode;
 use hickory_proto::rr::RecordType;
@@ -14,6 +15,8 @@ use tokio::task::JoinHandle;
 use super::alert::{Alert, Rule};
 use super::critical::{RuleState, annotate};
 use super::policy::DetectPolicy;
+use super::posture::{CriticalLabels, PostureRecorder};
+use super::resolver_health::{HealthConfig, ResolverHealth};
 use super::rules::capture_loss::LossTracker;
 use super::rules::{
     Answer, answer_mismatch, bogus_signature, critical_name, response_race, signature_expiring,
@@ -34,6 +37,21 @@ pub struct DetectorConfig {
     /// time (replay). Unmatched answers within the warm-up after it are
     /// not called unsolicited.
     pub started: Option<std::time::SystemTime>,
+    /// Resolver health window and thresholds (`resolver_failure`).
+    pub health: HealthConfig,
+    /// `[[critical]]` names, labelled in the posture the report reads.
+    pub critical: CriticalLabels,
+}
+
+/// The resolver health tracker, shared with the verdict tasks (AD rate)
+/// and the metrics collector.
+pub type SharedHealth = Arc<Mutex<ResolverHealth>>;
+
+/// Per-name observations for the report, shared with the verdict tasks.
+pub type SharedPosture = Arc<Mutex<PostureRecorder>>;
+
+fn lock<T>(h: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    h.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Counters for metrics (per stage and per rule).
@@ -94,6 +112,8 @@ pub struct Pending {
     verdicts: VerdictService,
     policy: Arc<DetectPolicy>,
     counters: Arc<DetectCounters>,
+    health: SharedHealth,
+    posture: SharedPosture,
     state: Arc<RuleState>,
 }
 
@@ -104,6 +124,11 @@ pub struct Detector {
     counters: Arc<DetectCounters>,
     state: Arc<RuleState>,
     loss: LossTracker,
+    health: SharedHealth,
+    posture: SharedPosture,
+    /// Capture time of the last event and when it was observed: the
+    /// periodic check runs on capture time (see [`Detector::health_tick`]).
+    last_event: Option<(SystemTime, std::time::Instant)>,
     dispatcher: JoinHandle<()>,
 }
 
@@ -129,6 +154,19 @@ impl Detector {
         if let Some(t) = cfg.started {
             table.mark_started(t);
         }
+        table.log_expired();
+        // The posture's labels: as given, else the policy's `[[critical]]`.
+        let critical = if cfg.critical.is_empty() {
+            CriticalLabels::new(
+                policy
+                    .critical
+                    .entries()
+                    .iter()
+                    .map(|e| (e.shown.clone(), e.label.clone())),
+            )
+        } else {
+            cfg.critical
+        };
         Detector {
             table,
             verdicts,
@@ -136,8 +174,92 @@ impl Detector {
             counters: Arc::default(),
             state: Arc::default(),
             loss: LossTracker::default(),
+            health: Arc::new(Mutex::new(ResolverHealth::new(cfg.health))),
+            posture: Arc::new(Mutex::new(PostureRecorder::new(critical, 4_096))),
+            last_event: None,
             dispatcher,
         }
+    }
+
+    pub fn health(&self) -> &SharedHealth {
+        &self.health
+    }
+
+    /// The capture time line's now (see [`Detector::health_tick`]).
+    pub fn capture_now(&self) -> Option<SystemTime> {
+        self.last_event.map(|(t, seen)| t + seen.elapsed())
+    }
+
+    /// The posture since the last call: resolver aggregates and name
+    /// observations (what the store keeps for `dnssec-monitor report`).
+    pub fn take_posture(&mut self, now: SystemTime) -> crate::store::Posture {
+        let intervals = lock(&self.health).take_intervals(now);
+        let names = lock(&self.posture).take();
+        super::posture::posture(&intervals, names)
+    }
+
+    /// Feed the queries that expired unanswered to resolver health.
+    fn note_timeouts(&mut self) {
+        let expired = self.table.take_expired();
+        if expired.is_empty() {
+            return;
+        }
+        let mut h = lock(&self.health);
+        for e in expired {
+            let own = e
+                .query
+                .process
+                .as_ref()
+                .is_some_and(|p| self.policy.own_pids.contains(&p.pid));
+            if e.query.rd && !own {
+                h.on_timeout(e.server, e.expired);
+            }
+        }
+    }
+
+    /// `resolver_failure` alerts for `server` as of `now`.
+    fn health_alerts(&mut self, server: std::net::SocketAddr, now: SystemTime) -> Vec<Alert> {
+        let findings = lock(&self.health).evaluate(server, now);
+        let alerts: Vec<Alert> = findings
+            .into_iter()
+            .map(|f| {
+                let mut a = Alert::from_health(f, now);
+                annotate(&mut a, &self.policy);
+                a
+            })
+            .collect();
+        self.counters.count(&alerts);
+        alerts
+    }
+
+    /// The periodic check on capture time: the last event's timestamp plus
+    /// the wall time since (live capture: about now; a test or replay
+    /// feeding old timestamps keeps its own time line). Nothing before
+    /// the first event.
+    pub fn health_tick(&mut self) -> Vec<Alert> {
+        match self.capture_now() {
+            Some(now) => self.check_health(now),
+            None => Vec::new(),
+        }
+    }
+
+    /// The resolver health check at `now` (live capture: `now` is the
+    /// wall clock): expire the outstanding queries that are due, then
+    /// judge every resolver's window.
+    pub fn check_health(&mut self, now: SystemTime) -> Vec<Alert> {
+        self.table.expire(now);
+        self.note_timeouts();
+        let findings = lock(&self.health).evaluate_all(now);
+        let alerts: Vec<Alert> = findings
+            .into_iter()
+            .map(|f| {
+                let mut a = Alert::from_health(f, now);
+                annotate(&mut a, &self.policy);
+                a
+            })
+            .collect();
+        self.counters.count(&alerts);
+        alerts
     }
 
     pub fn counters(&self) -> &Arc<DetectCounters> {
@@ -154,24 +276,50 @@ impl Detector {
 
     /// Observe one event; never waits (see the module comment).
     pub fn observe(&mut self, ev: DnsEvent) -> Observed {
-        let c = &self.counters;
+        let c = self.counters.clone();
         c.received.fetch_add(1, Ordering::Relaxed);
-        let none = Observed {
-            alerts: Vec::new(),
-            pending: None,
-        };
+        self.last_event = Some((ev.timestamp, std::time::Instant::now()));
         if ev.kind == DnsKind::Query {
             c.queries.fetch_add(1, Ordering::Relaxed);
             // Own queries join too, so their answers are recognised even
             // when the answer itself was not attributed to a process.
-            if self.policy.is_own(&ev) {
+            let own = self.policy.is_own(&ev);
+            if own {
                 c.own_skipped.fetch_add(1, Ordering::Relaxed);
             }
-            self.table.on_query(&ev);
-            return none;
+            let new = self.table.on_query(&ev);
+            if new && !own && ev.message.metadata.recursion_desired {
+                lock(&self.health).on_query(ev.server, ev.timestamp);
+            }
+            self.note_timeouts();
+            return Observed {
+                alerts: self.health_alerts(ev.server, ev.timestamp),
+                pending: None,
+            };
         }
         c.answers.fetch_add(1, Ordering::Relaxed);
         let join = self.table.on_answer(&ev);
+        self.note_timeouts();
+        let health_alerts = match &join {
+            Join::Answered { query }
+                if query.rd
+                    && !self.policy.is_own(&ev)
+                    && !query
+                        .process
+                        .as_ref()
+                        .is_some_and(|p| self.policy.own_pids.contains(&p.pid)) =>
+            {
+                let latency = ev.timestamp.duration_since(query.sent).unwrap_or_default();
+                let rcode = u16::from(ev.message.metadata.response_code);
+                lock(&self.health).on_answer(ev.server, ev.timestamp, rcode, latency);
+                self.health_alerts(ev.server, ev.timestamp)
+            }
+            _ => Vec::new(),
+        };
+        let none = Observed {
+            alerts: health_alerts,
+            pending: None,
+        };
         let query = match &join {
             Join::Answered { query }
             | Join::Repeated { query }
@@ -197,7 +345,7 @@ impl Detector {
             c.allow_skipped.fetch_add(1, Ordering::Relaxed);
             return none;
         }
-        let mut alerts = Vec::new();
+        let mut correlation = Vec::new();
         for f in [
             unsolicited_response::check(&ev, &join),
             response_race::check(&ev, &join),
@@ -207,9 +355,11 @@ impl Detector {
         {
             let mut a = Alert::from_finding(f, &ev, query.as_ref(), None);
             annotate(&mut a, &self.policy);
-            alerts.push(a);
+            correlation.push(a);
         }
-        c.count(&alerts);
+        c.count(&correlation);
+        let mut alerts = none.alerts;
+        alerts.extend(correlation);
         // Only the answer that the asker takes (the first) has its data checked.
         let wants_verdict = matches!(join, Join::Answered { .. })
             && answer.accepted()
@@ -244,6 +394,8 @@ impl Detector {
             verdicts: self.verdicts.clone(),
             policy: self.policy.clone(),
             counters: self.counters.clone(),
+            health: self.health.clone(),
+            posture: self.posture.clone(),
             state: self.state.clone(),
         };
         Observed {
@@ -288,6 +440,7 @@ impl Detector {
             lookup: None,
             counters: deltas,
             tags: Default::default(),
+            resolver: None,
         };
         annotate(&mut a, &self.policy);
         self.counters.count(std::slice::from_ref(&a));
@@ -304,6 +457,11 @@ impl Pending {
         let Some(a) = Answer::new(&self.ev, self.query.as_ref()) else {
             return Vec::new();
         };
+        if lookup.verdict.is_secure() && a.rd() {
+            let ad = self.ev.message.metadata.authentic_data;
+            lock(&self.health).on_secure_answer(self.ev.server, self.ev.timestamp, ad);
+        }
+        lock(&self.posture).observe(&self.ev, self.query.as_ref(), &lookup);
         let mut findings = Vec::new();
         findings.extend(bogus_signature::check(&a, &lookup, self.verdicts.engine()).await);
         findings.extend(unsigned_fallback::check(&a, &lookup, &self.policy));

@@ -7,13 +7,19 @@
 //! - [`verdicts`]: verdict lookups off the capture path (queue, dedup, cache, history).
 //! - [`rules`]: one file per rule.
 //! - [`alert`]: [`alert::Alert`] and its ECS JSON (schema: docs/alert.schema.json).
+//! - [`resolver_health`]: per-resolver sliding window (timeouts, SERVFAIL,
+//!   REFUSED, latency via [`latency`], AD rate) behind `resolver_failure`.
+//! - [`posture`]: per-name observations for `dnssec-monitor report`.
 //! - [`detector`]: [`detector::Detector`], the per-event entry point.
 //! - [`stage`]: the pipeline stage (channel in, channel out, counters).
 
 pub mod alert;
 pub mod critical;
 pub mod detector;
+pub mod latency;
 pub mod policy;
+pub mod posture;
+pub mod resolver_health;
 pub mod rules;
 pub mod stage;
 pub mod verdicts;
@@ -22,6 +28,8 @@ pub mod verdicts;
 mod correlation_tests;
 #[cfg(test)]
 mod detector_tests;
+#[cfg(test)]
+mod health_tests;
 #[cfg(test)]
 pub(crate) mod lab;
 #[cfg(test)]

@@ -15,6 +15,8 @@ use super::lab::{Lab, Reply, a_rec, forged, policy};
 use super::testkit::{CLIENT, RESOLVER, answer_msg, event, query_msg};
 use crate::config::{CriticalName, Mode, Require};
 
+const DEAD_RESOLVER: &str = "10.0.0.99:53";
+
 const SCHEMA: &str = include_str!("../../../docs/alert.schema.json");
 
 fn resolve<'a>(root: &'a Value, r: &str) -> &'a Value {
@@ -46,7 +48,11 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
             }
             "$ref" => check(root, resolve(root, kv.as_str().unwrap()), v, at, errs),
             "type" => {
-                if !type_ok(kv.as_str().unwrap(), v) {
+                let ok = match kv {
+                    Value::Array(ts) => ts.iter().any(|t| type_ok(t.as_str().unwrap(), v)),
+                    t => type_ok(t.as_str().unwrap(), v),
+                };
+                if !ok {
                     errs.push(format!("{at}: not {kv}"));
                 }
             }
@@ -217,6 +223,19 @@ async fn alerts_of_every_rule() -> Vec<Alert> {
         );
         out.extend(lab.det.on_event(event(ans, CLIENT, RESOLVER, ms)).await);
     }
+    // resolver_failure: a resolver that answers nothing
+    for id in 0..12u16 {
+        let q = query_msg(100 + id, "www.secure.test.", RecordType::A, true, false);
+        lab.det
+            .on_event(event(
+                q,
+                CLIENT,
+                DEAD_RESOLVER,
+                60_000 + u64::from(id) * 100,
+            ))
+            .await;
+    }
+    out.extend(lab.det.check_health(super::testkit::at(75_000)));
     // capture_loss
     lab.det.check_loss(&[("kernel_ringbuf_full".into(), 0)]);
     out.extend(lab.det.check_loss(&[("kernel_ringbuf_full".into(), 3)]));
@@ -362,6 +381,24 @@ async fn broken_alerts_do_not_validate() {
     let mut ts = loss;
     ts["@timestamp"] = json!("yesterday");
     assert!(!validate(&ts).is_empty());
+    let rf = alerts
+        .iter()
+        .find(|a| a.rule == Rule::ResolverFailure)
+        .unwrap()
+        .to_ecs();
+    assert!(validate(&rf).is_empty(), "{:?}", validate(&rf));
+    assert_eq!(rf["destination"]["ip"], "10.0.0.99");
+    assert_eq!(rf["dnssec_monitor"]["resolver"]["condition"], "unanswered");
+    assert_eq!(rf["dnssec_monitor"]["resolver"]["unanswered"], 12);
+    let mut no_resolver = rf.clone();
+    no_resolver["dnssec_monitor"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resolver");
+    assert!(!validate(&no_resolver).is_empty());
+    let mut bad_condition = rf;
+    bad_condition["dnssec_monitor"]["resolver"]["condition"] = json!("slow");
+    assert!(!validate(&bad_condition).is_empty());
     let crit = alerts
         .iter()
         .find(|a| a.rule == Rule::CriticalNameUnprotected)

@@ -6,7 +6,10 @@
 //! answer is dropped from checking and counted (`detect_pending_full`,
 //! reported as `capture_loss`). Every `loss_interval` the drop counters
 //! are sampled and a `capture_loss` alert raised if any grew. Alerts are
-//! sent with back-pressure: they are never dropped here.
+//! sent with back-pressure: they are never dropped here. Every
+//! `health_interval` the queries past their timeout are expired and each
+//! resolver's window judged (`resolver_failure`), so an outage is seen even
+//! when no answer arrives at all.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,16 +19,26 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::alert::Alert;
-use super::detector::{DetectCounters, Detector};
+use super::detector::{DetectCounters, Detector, SharedHealth};
 use crate::event::DnsEvent;
 
 /// Named drop counters of the stages before this one (kernel, ring, channels).
 pub type LossSource = Box<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
 
+/// Where each interval's posture goes (the store, for `report`).
+pub type PostureSink = Box<dyn Fn(crate::store::Posture) + Send + Sync>;
+
 pub struct StageOptions {
     pub max_pending: usize,
     pub loss_interval: Duration,
     pub loss_source: Option<LossSource>,
+    /// How often resolver health is judged (and unanswered queries
+    /// expired) when no event arrives to do it.
+    pub health_interval: Duration,
+    /// Posture (resolver aggregates, name observations) is handed to
+    /// `posture_sink` every `posture_interval`, and once more at the end.
+    pub posture_interval: Duration,
+    pub posture_sink: Option<PostureSink>,
 }
 
 impl Default for StageOptions {
@@ -34,6 +47,9 @@ impl Default for StageOptions {
             max_pending: 8_192,
             loss_interval: Duration::from_secs(10),
             loss_source: None,
+            health_interval: Duration::from_secs(1),
+            posture_interval: Duration::from_secs(60),
+            posture_sink: None,
         }
     }
 }
@@ -54,6 +70,8 @@ pub struct StageCounters {
 pub struct StageHandle {
     pub stage: Arc<StageCounters>,
     pub detect: Arc<DetectCounters>,
+    /// Resolver health (metrics read it at scrape time).
+    pub health: SharedHealth,
 }
 
 /// Runs the stage until `rx` closes, then finishes pending evaluations.
@@ -66,6 +84,7 @@ pub fn spawn_detect_stage(
     let handle = StageHandle {
         stage: Arc::default(),
         detect: detector.counters().clone(),
+        health: detector.health().clone(),
     };
     let counters = handle.stage.clone();
     let task = tokio::spawn(run(detector, rx, tx, opts, counters));
@@ -92,6 +111,19 @@ async fn run(
     let mut pending: JoinSet<()> = JoinSet::new();
     let mut tick = tokio::time::interval(opts.loss_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut health_tick = tokio::time::interval(opts.health_interval);
+    health_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut posture_tick = tokio::time::interval(opts.posture_interval);
+    posture_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let flush_posture = |d: &mut Detector| {
+        if let Some(sink) = &opts.posture_sink {
+            let now = d.capture_now().unwrap_or_else(std::time::SystemTime::now);
+            let p = d.take_posture(now);
+            if !p.is_empty() {
+                sink(p);
+            }
+        }
+    };
     let check_loss = |d: &mut Detector, c: &StageCounters| {
         let mut counters = opts.loss_source.as_ref().map(|f| f()).unwrap_or_default();
         counters.push((
@@ -130,9 +162,15 @@ async fn run(
                     send(&tx, &c, vec![a]).await;
                 }
             }
+            _ = health_tick.tick() => {
+                let alerts = detector.health_tick();
+                send(&tx, &c, alerts).await;
+            }
+            _ = posture_tick.tick() => flush_posture(&mut detector),
         }
     }
     while pending.join_next().await.is_some() {}
+    flush_posture(&mut detector);
     if let Some(a) = check_loss(&mut detector, &c) {
         send(&tx, &c, vec![a]).await;
     }

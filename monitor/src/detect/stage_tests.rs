@@ -91,6 +91,8 @@ async fn pending_bound_is_counted_as_capture_loss() {
             max_pending: 0,
             loss_interval: Duration::from_secs(3600),
             loss_source: None,
+            health_interval: Duration::from_secs(3600),
+            ..StageOptions::default()
         },
     );
     let q = query_msg(1, "www.secure.test.", RecordType::A, true, false);

@@ -4,6 +4,7 @@
 //!
 //! - [`registry`]: counters, gauges, histograms (atomics) and collectors.
 //! - [`encode`]: text exposition format 0.0.4.
+//! - [`resolver`]: per-resolver health series (read at scrape time).
 //! - [`server`]: the HTTP endpoint on tokio.
 //!
 //! Stages get their series from a [`Metrics`] handle once, keep the
@@ -14,6 +15,7 @@
 
 pub mod encode;
 pub mod registry;
+pub mod resolver;
 pub mod server;
 
 use std::sync::Arc;

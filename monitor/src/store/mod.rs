@@ -4,6 +4,7 @@
 //!
 //! - [`db`]: opening, pragmas (WAL, incremental auto-vacuum), integrity.
 //! - [`schema`]: the versioned schema (`user_version`) and its migrations.
+//! - [`posture`]: per-resolver aggregates and per-name observations (report).
 //! - [`record`]: what the daemon hands over (one answer's bundle).
 //! - [`writer`]: batched inserts, a commit every N rows or T ms.
 //! - [`service`]: the writer on its own thread behind a non-blocking handle.
@@ -11,6 +12,7 @@
 //! - [`search`]: queries by name suffix, process, rule and time range.
 
 pub mod db;
+pub mod posture;
 pub mod record;
 pub mod retention;
 pub mod schema;
@@ -19,6 +21,7 @@ pub mod service;
 pub mod writer;
 
 pub use db::{Store, StoreError};
+pub use posture::{NameObservation, Posture, ResolverStat, StoredAlert};
 pub use record::{Alert, Evidence, Record, Transaction, Verdict};
 pub use retention::{Retention, RetentionReport};
 pub use search::{AlertDetail, AlertHit, SearchQuery, TransactionHit};

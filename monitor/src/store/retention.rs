@@ -87,6 +87,15 @@ impl Store {
             "DELETE FROM verdicts WHERE transaction_id IS NULL AND time_ns < ?1",
             params![cutoff],
         )?;
+        // Posture rows (report) age out with the rest.
+        tx.execute(
+            "DELETE FROM resolver_stats WHERE time_ns < ?1",
+            params![cutoff],
+        )?;
+        tx.execute(
+            "DELETE FROM name_observations WHERE time_ns < ?1",
+            params![cutoff],
+        )?;
         tx.commit()?;
         Ok((alerts + txs) as u64)
     }

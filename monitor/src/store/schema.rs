@@ -78,7 +78,53 @@ CREATE INDEX alerts_transaction ON alerts(transaction_id);
 CREATE INDEX alerts_verdict ON alerts(verdict_id);
 ";
 
-pub const MIGRATIONS: &[&str] = &[V1];
+/// Version 2: posture for `dnssec-monitor report` — per-resolver
+/// aggregates per interval and per-name observations
+/// ([`super::posture`]). Lists are comma-separated numbers; latency is the
+/// sparse histogram `bucket:count,…` of [`crate::detect::latency`].
+const V2: &str = "
+CREATE TABLE resolver_stats (
+    id             INTEGER PRIMARY KEY,
+    start_ns       INTEGER NOT NULL,
+    time_ns        INTEGER NOT NULL,
+    resolver       TEXT NOT NULL,
+    queries        INTEGER NOT NULL,
+    answers        INTEGER NOT NULL,
+    unanswered     INTEGER NOT NULL,
+    servfail       INTEGER NOT NULL,
+    refused        INTEGER NOT NULL,
+    secure_answers INTEGER NOT NULL,
+    secure_ad      INTEGER NOT NULL,
+    latency        TEXT NOT NULL
+);
+CREATE INDEX resolver_stats_time ON resolver_stats(time_ns);
+
+CREATE TABLE name_observations (
+    id                INTEGER PRIMARY KEY,
+    first_ns          INTEGER NOT NULL,
+    time_ns           INTEGER NOT NULL,
+    qname             TEXT NOT NULL,
+    qname_rev         TEXT NOT NULL,
+    qtype             INTEGER NOT NULL,
+    label             TEXT,
+    zone              TEXT,
+    outcome           TEXT NOT NULL,
+    reason            TEXT,
+    algorithms        TEXT NOT NULL,
+    ds_key_tags       TEXT NOT NULL,
+    sig_expiration_ns INTEGER,
+    resolver          TEXT,
+    answers           INTEGER NOT NULL,
+    ad_answers        INTEGER NOT NULL,
+    pid               INTEGER,
+    process           TEXT,
+    container_id      TEXT
+);
+CREATE INDEX name_observations_time ON name_observations(time_ns);
+CREATE INDEX name_observations_name ON name_observations(qname_rev);
+";
+
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -118,7 +164,15 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, MigrationError> {
             version,
             cause: source,
         };
-        let tx = conn.transaction().map_err(sql_err)?;
+        // IMMEDIATE takes the write lock first, and the version is read
+        // again under it: two processes opening a new store at once (the
+        // daemon's writers) migrate it once, not twice.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        if user_version(&tx).map_err(sql_err)? >= version {
+            continue;
+        }
         tx.execute_batch(sql).map_err(sql_err)?;
         tx.pragma_update(None, "user_version", version)
             .map_err(sql_err)?;
@@ -145,7 +199,44 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 4);
+        assert_eq!(tables, 6);
+    }
+
+    #[test]
+    fn a_version_1_store_is_upgraded_in_place() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.execute_batch(V1).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute(
+            "INSERT INTO alerts (time_ns, rule, severity, detail, json) VALUES (1, 'r', 47, 'd', '{}')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut c).unwrap(), 1);
+        assert_eq!(user_version(&c).unwrap(), CURRENT_VERSION);
+        let kept: i64 = c
+            .query_row("SELECT count(*) FROM alerts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 1, "old rows survive");
+        c.execute("SELECT count(*) FROM resolver_stats", []).ok();
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM name_observations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn two_connections_migrate_a_new_file_once() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("s.db");
+        let mut a = Connection::open(&p).unwrap();
+        let mut b = Connection::open(&p).unwrap();
+        b.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        // b read version 0 before a migrated: it must still not fail.
+        assert_eq!(user_version(&b).unwrap(), 0);
+        migrate(&mut a).unwrap();
+        migrate(&mut b).unwrap();
+        assert_eq!(user_version(&b).unwrap(), CURRENT_VERSION);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::{
 
 use super::{
     db::{Store, StoreError},
+    posture::Posture,
     record::Record,
     retention::Retention,
     writer::BatchWriter,
@@ -96,8 +97,19 @@ pub struct StoreStats {
     pub retention_deleted: u64,
 }
 
+/// What travels to the writer thread.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "records are the common item; boxing them would add an allocation per record"
+)]
+enum Item {
+    Record(Record),
+    /// Written at once in its own transaction (one per interval).
+    Posture(Posture),
+}
+
 pub struct StoreHandle {
-    tx: Option<SyncSender<Record>>,
+    tx: Option<SyncSender<Item>>,
     counters: Arc<Counters>,
     thread: Option<JoinHandle<()>>,
 }
@@ -123,8 +135,17 @@ impl StoreHandle {
 
     /// Hand one record over; `false` (and counted) when the queue is full.
     pub fn try_send(&self, record: Record) -> bool {
+        self.try_send_item(Item::Record(record))
+    }
+
+    /// Hand one interval's posture rows over (report); like [`Self::try_send`].
+    pub fn try_send_posture(&self, posture: Posture) -> bool {
+        self.try_send_item(Item::Posture(posture))
+    }
+
+    fn try_send_item(&self, item: Item) -> bool {
         let Some(tx) = &self.tx else { return false };
-        match tx.try_send(record) {
+        match tx.try_send(item) {
             Ok(()) => {
                 self.counters.received.fetch_add(1, Ordering::Relaxed);
                 true
@@ -168,7 +189,7 @@ impl Drop for StoreHandle {
     }
 }
 
-fn run(store: Store, opts: StoreOptions, rx: mpsc::Receiver<Record>, c: Arc<Counters>) {
+fn run(store: Store, opts: StoreOptions, rx: mpsc::Receiver<Item>, c: Arc<Counters>) {
     let mut w = BatchWriter::new(store, opts.batch_rows, opts.batch_delay);
     let mut next_retention = Instant::now() + opts.retention_interval;
     let record = |res: Result<bool, super::writer::CommitError>, w: &BatchWriter| match res {
@@ -188,9 +209,15 @@ fn run(store: Store, opts: StoreOptions, rx: mpsc::Receiver<Record>, c: Arc<Coun
             .deadline()
             .map_or(next_retention, |d| d.min(next_retention));
         match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
-            Ok(r) => {
+            Ok(Item::Record(r)) => {
                 let res = w.push(r);
                 record(res, &w);
+            }
+            Ok(Item::Posture(p)) => {
+                if let Err(e) = w.store_mut().write_posture(&p) {
+                    c.dropped_write_error.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!("store: posture: {e}");
+                }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
@@ -280,6 +307,28 @@ mod tests {
             sent,
             "every accepted record is stored"
         );
+    }
+
+    #[test]
+    fn posture_is_written_beside_records() {
+        let d = tempfile::tempdir().unwrap();
+        let h = StoreHandle::start(StoreOptions::new(d.path().join("s.db"))).unwrap();
+        assert!(h.try_send(rec(1)));
+        let p = Posture {
+            resolvers: vec![crate::store::ResolverStat {
+                resolver: "10.0.0.53:53".into(),
+                queries: 3,
+                ..Default::default()
+            }],
+            names: Vec::new(),
+        };
+        assert!(h.try_send_posture(p));
+        h.close();
+        let s = Store::open_read_only(&d.path().join("s.db")).unwrap();
+        assert_eq!(s.counts().unwrap().0, 1);
+        let r = s.resolver_stats_since(std::time::UNIX_EPOCH).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].queries, 3);
     }
 
     #[test]
