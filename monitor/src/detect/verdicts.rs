@@ -26,6 +26,8 @@ use crate::dnssec::engine::{Engine, Lookup};
 use crate::dnssec::verdict::Verdict;
 
 type Key = (Name, RecordType);
+/// A key and the `nth` confirming re-query of it.
+type ConfirmKey = (Key, usize);
 
 /// A confirming re-query is reused this long: a flood of forged answers
 /// for one name must not become a flood of queries to its servers.
@@ -105,7 +107,7 @@ struct Shared {
     /// rdata (presentation) → valid until.
     history: Mutex<HashMap<Key, Vec<(String, Instant)>>>,
     /// The last confirming re-query per (key, nth), and when it finished.
-    confirmed: Mutex<HashMap<(Key, usize), (Arc<Lookup>, Instant)>>,
+    confirmed: Mutex<HashMap<ConfirmKey, (Arc<Lookup>, Instant)>>,
     stats: VerdictStats,
     permits: Arc<Semaphore>,
 }
@@ -224,7 +226,7 @@ impl VerdictService {
     pub async fn confirm(&self, name: &Name, rtype: RecordType, nth: usize) -> Arc<Lookup> {
         let s = &self.shared;
         let k = key(name, rtype);
-        let ck = (k.clone(), nth);
+        let ck: ConfirmKey = (k.clone(), nth);
         if let Some((l, at)) = lock(&s.confirmed).get(&ck)
             && at.elapsed() < CONFIRM_REUSE
         {
