@@ -158,17 +158,13 @@ fn benign() {
     scenario("benign");
 }
 
-/// CDN-style rotation among validated sets must raise nothing.
-///
-/// Detection bug (not in this helper's files: detect/rules/answer_mismatch.rs
-/// and the engine's confirming re-query): www.cdn.test's two servers sign
-/// different A sets with the same keys; an answer from the server the
-/// engine did not ask raises answer_mismatch (high) "confirmed by a fresh
-/// lookup", because the re-query goes to the same server again. Either
-/// verify the captured RRSIGs against the validated DNSKEYs (a validly
-/// signed set is a validated set) or re-query every server of the zone.
+/// CDN-style rotation among validated sets must raise nothing:
+/// www.cdn.test's two servers sign different A sets with the same keys.
+/// A captured set whose RRSIGs verify against the validated DNSKEYs is
+/// authentic; an unsigned one (DO=0 via the validating resolver) is found
+/// by the confirming re-queries, which start at each of the zone's
+/// servers in turn (monitor/src/detect/rules/answer_mismatch.rs).
 #[test]
-#[ignore = "detection bug: answer_mismatch on CDN-style rotation between two servers of one signed zone (the confirming re-query asks the same server)"]
 fn cdn_rotation() {
     scenario("cdn-rotation");
 }

@@ -236,3 +236,74 @@ pub fn forged(q: &Message, rcode: ResponseCode, answers: Vec<Record>) -> Message
     m.metadata.recursion_available = true;
     m
 }
+
+/// root → test. → cdn.test. served by two servers, 198.18.0.10 (`www`
+/// A 192.0.2.10) and 198.18.0.11 (`www` A 192.0.2.20), both sets signed
+/// with the zone's one key: each server always serves its own set (a
+/// CDN's per-site answers). The delegation lists .10 first, so the
+/// engine's ordinary lookups only ever see 192.0.2.10.
+pub fn cdn_two_servers() -> (TestNet, DNSKEY) {
+    let (inc, exp) = (NOW - 86_400, NOW + 30 * 86_400);
+    let ip = |n: u8| [198, 18, 0, n];
+    let ns2 = |origin: &str| {
+        [
+            crate::dnssec::testnet::rec(
+                origin,
+                3600,
+                hickory_proto::rr::RData::NS(hickory_proto::rr::rdata::NS(name("ns2.cdn.test."))),
+            ),
+            a("ns2.cdn.test.", ip(11)),
+        ]
+    };
+    let www = name("www.cdn.test.");
+    let mut cdn = Zone::new("cdn.test.", ip(10));
+    let [ns, glue] = ns2("cdn.test.");
+    cdn.add(ns)
+        .add(glue)
+        .add(a("www.cdn.test.", [192, 0, 2, 10]));
+    cdn.sign(inc, exp);
+    let key = cdn.key.as_ref().expect("signed");
+    let alt = a("www.cdn.test.", [192, 0, 2, 20]);
+    let alt_sig = key.sign(&name("cdn.test."), std::slice::from_ref(&alt), inc, exp);
+    let ds = key.ds(&cdn.origin);
+    // The second site: the same zone, its own www set and signature.
+    let mut records: Vec<Record> = cdn
+        .records
+        .iter()
+        .filter(|r| !(r.name == www && covers_a(r)))
+        .cloned()
+        .collect();
+    records.extend([alt, alt_sig]);
+    let site2 = Zone {
+        origin: cdn.origin.clone(),
+        records,
+        // Only marks the zone as signed for answering (RRSIGs attached);
+        // never used to sign.
+        key: Some(crate::dnssec::testnet::TestKey::generate()),
+    };
+    let mut test = Zone::new("test.", ip(2));
+    test.delegate(&cdn, ip(10), Some(ds));
+    let [ns, glue] = ns2("cdn.test.");
+    test.add(ns).add(glue).sign(inc, exp);
+    let test_ds = test.key.as_ref().expect("signed").ds(&test.origin);
+    let mut root = Zone::new(".", ip(1));
+    root.delegate(&test, ip(2), Some(test_ds)).sign(inc, exp);
+    let anchor = root.key.as_ref().expect("signed").dnskey.clone();
+    let mut net = TestNet::default();
+    net.serve(ip(1), root)
+        .serve(ip(2), test)
+        .serve(ip(10), cdn)
+        .serve(ip(11), site2);
+    (net, anchor)
+}
+
+/// An A record or an RRSIG over A.
+fn covers_a(r: &Record) -> bool {
+    use hickory_proto::dnssec::rdata::DNSSECRData;
+    match &r.data {
+        hickory_proto::rr::RData::DNSSEC(DNSSECRData::RRSIG(s)) => {
+            s.input().type_covered == RecordType::A
+        }
+        _ => r.record_type() == RecordType::A,
+    }
+}

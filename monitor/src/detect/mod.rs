@@ -25,6 +25,8 @@ pub mod stage;
 pub mod verdicts;
 
 #[cfg(test)]
+mod cdn_tests;
+#[cfg(test)]
 mod correlation_tests;
 #[cfg(test)]
 mod detector_tests;

@@ -26,10 +26,17 @@ use crate::dnssec::engine::{Engine, Lookup};
 use crate::dnssec::verdict::Verdict;
 
 type Key = (Name, RecordType);
+/// A key and the `nth` confirming re-query of it.
+type ConfirmKey = (Key, usize);
 
 /// A confirming re-query is reused this long: a flood of forged answers
 /// for one name must not become a flood of queries to its servers.
 pub const CONFIRM_REUSE: Duration = Duration::from_secs(5);
+
+/// At most this many confirming re-queries per suspicious answer, each
+/// starting at another server of the zone (DESIGN.md "Legitimate
+/// variation": a CDN's servers may each serve their own validated set).
+pub const CONFIRM_SERVERS: usize = 3;
 
 #[derive(Clone, Debug)]
 pub struct VerdictConfig {
@@ -102,8 +109,8 @@ struct Shared {
     inflight: Mutex<HashMap<Key, Vec<oneshot::Sender<Arc<Lookup>>>>>,
     /// rdata (presentation) → valid until.
     history: Mutex<HashMap<Key, Vec<(String, Instant)>>>,
-    /// The last confirming re-query per key, and when it finished.
-    confirmed: Mutex<HashMap<Key, (Arc<Lookup>, Instant)>>,
+    /// The last confirming re-query per (key, nth), and when it finished.
+    confirmed: Mutex<HashMap<ConfirmKey, (Arc<Lookup>, Instant)>>,
     stats: VerdictStats,
     permits: Arc<Semaphore>,
 }
@@ -215,13 +222,17 @@ impl VerdictService {
         }
     }
 
-    /// The confirming re-query: a fresh engine lookup that bypasses both
-    /// caches, then refreshes them and the history. Bounded by the same
-    /// concurrency as ordinary lookups.
-    pub async fn confirm(&self, name: &Name, rtype: RecordType) -> Arc<Lookup> {
+    /// The `nth` confirming re-query: a fresh engine lookup that bypasses
+    /// both caches, starting `nth` servers further down every server list
+    /// (so 0, 1, 2 … reach a zone's other servers, which may serve another
+    /// validated set: CDN rotation), then refreshes the caches and the
+    /// history. Bounded by the same concurrency as ordinary lookups; each
+    /// (name, type, nth) is reused for [`CONFIRM_REUSE`].
+    pub async fn confirm(&self, name: &Name, rtype: RecordType, nth: usize) -> Arc<Lookup> {
         let s = &self.shared;
         let k = key(name, rtype);
-        if let Some((l, at)) = lock(&s.confirmed).get(&k)
+        let ck: ConfirmKey = (k.clone(), nth);
+        if let Some((l, at)) = lock(&s.confirmed).get(&ck)
             && at.elapsed() < CONFIRM_REUSE
         {
             s.stats.confirm_reused.fetch_add(1, Ordering::Relaxed);
@@ -229,15 +240,15 @@ impl VerdictService {
         }
         s.stats.confirming_requeries.fetch_add(1, Ordering::Relaxed);
         let _permit = s.permits.clone().acquire_owned().await.ok();
-        let l = Arc::new(s.engine.lookup_fresh(&k.0, k.1).await);
+        let l = Arc::new(s.engine.lookup_fresh_rotated(&k.0, k.1, nth).await);
         s.record(&k, &l);
-        s.cache_insert(k.clone(), l.clone());
+        s.cache_insert(k, l.clone());
         let mut confirmed = lock(&s.confirmed);
         if confirmed.len() >= s.cfg.max_cached {
             confirmed.retain(|_, (_, at)| at.elapsed() < CONFIRM_REUSE);
         }
         if confirmed.len() < s.cfg.max_cached {
-            confirmed.insert(k, (l.clone(), Instant::now()));
+            confirmed.insert(ck, (l.clone(), Instant::now()));
         }
         l
     }

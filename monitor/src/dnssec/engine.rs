@@ -269,7 +269,7 @@ impl Engine {
                     inner,
                     key: key.clone(),
                 };
-                let result = Arc::new(self.lookup_uncached(&qname, rtype).await);
+                let result = Arc::new(self.lookup_uncached(&qname, rtype, 0).await);
                 self.remember(&wire_key, &result);
                 let _ = tx.send(Some(result.clone()));
                 return result.as_ref().clone();
@@ -295,11 +295,23 @@ impl Engine {
     /// re-query of the zone's servers before it calls an answer forged
     /// (DESIGN.md "Detection", `answer_mismatch`).
     pub async fn lookup_fresh(&self, name: &Name, rtype: RecordType) -> Lookup {
+        self.lookup_fresh_rotated(name, rtype, 0).await
+    }
+
+    /// [`Engine::lookup_fresh`] that starts `rotate` servers further down
+    /// every server list, so successive confirmations (0, 1, 2 …) reach a
+    /// zone's other servers too.
+    pub async fn lookup_fresh_rotated(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        rotate: usize,
+    ) -> Lookup {
         let inner = &self.inner;
         inner.lookups_total.fetch_add(1, Ordering::Relaxed);
         let mut qname = name.to_lowercase();
         qname.set_fqdn(true);
-        let result = self.lookup_uncached(&qname, rtype).await;
+        let result = self.lookup_uncached(&qname, rtype, rotate).await;
         self.remember(&key_bytes(&qname, rtype), &result);
         result
     }
@@ -389,9 +401,10 @@ impl Engine {
         ctx.zone_state(&n, &mut work).await
     }
 
-    async fn lookup_uncached(&self, qname: &Name, qtype: RecordType) -> Lookup {
+    async fn lookup_uncached(&self, qname: &Name, qtype: RecordType, rotate: usize) -> Lookup {
         let limits = &self.inner.config.limits;
         let mut work = Work::new(limits);
+        work.rotate = rotate;
         let fut = async {
             let first = self.resolve_and_validate(qname, qtype, &mut work).await;
             // RFC 4035 §5.5: data that does not validate may come from one bad

@@ -50,13 +50,22 @@ pub struct Work {
     /// Upper bound on how long the result may be cached (a negative trust
     /// anchor that expires sooner, RFC 7646 §2.2).
     pub ttl_cap: u32,
+    /// Start this many servers further down each server list (wrapping):
+    /// the detector's confirming re-queries ask a zone's other servers,
+    /// which may legitimately serve other data (CDN rotation).
+    pub rotate: usize,
 }
 
 impl Work {
-    /// `servers`, the avoided ones moved to the end (order kept otherwise).
+    /// `servers`, the avoided ones moved to the end (order kept otherwise),
+    /// the others rotated left by [`Work::rotate`].
     fn order(&self, servers: &[SocketAddr]) -> Vec<SocketAddr> {
         let (mut good, bad): (Vec<SocketAddr>, Vec<SocketAddr>) =
             servers.iter().partition(|s| !self.avoid.contains(s));
+        if !good.is_empty() {
+            let n = self.rotate % good.len();
+            good.rotate_left(n);
+        }
         good.extend(bad);
         good
     }
@@ -72,6 +81,7 @@ impl Work {
             avoid: Vec::new(),
             retry: false,
             ttl_cap: u32::MAX,
+            rotate: 0,
         }
     }
 }

@@ -2,28 +2,63 @@
 //! qname/qtype after CNAMEs) is inconsistent with validated results:
 //! records in no validated RRset seen for that name within its TTL;
 //! NXDOMAIN/NODATA where validated data exists; data where a denial was
-//! proven. Before it fires, one confirming re-query (a fresh engine lookup
-//! past every cache) must agree, so a CDN rotation or a zone change just
-//! made is not called forgery. Severity high for Secure names, medium for
+//! proven. Data whose captured RRSIGs verify against the zone's validated
+//! DNSKEYs is authentic (whichever server signed it). Before it fires,
+//! confirming re-queries (fresh engine lookups past every cache, each
+//! starting at another of the zone's servers, at most
+//! [`CONFIRM_SERVERS`]) must agree, so a CDN rotation or a zone change
+//! just made is not called forgery. Severity high for Secure names, medium for
 //! Insecure ones (compared against the engine's own answer, which took a
 //! separate path). Bogus and indeterminate verdicts are left to the other
 //! rules: there is no trusted data to compare with.
 
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::Name;
 
+use super::bogus_signature::verify_captured;
 use super::{Answer, list, validated_data, validated_negative};
 use crate::decode::presentation as pres;
 use crate::detect::alert::{Finding, Rule, Severity};
-use crate::detect::verdicts::{VerdictService, rdata_value};
+use crate::detect::verdicts::{CONFIRM_SERVERS, VerdictService, rdata_value};
 use crate::dnssec::engine::Lookup;
 use crate::dnssec::verdict::Verdict;
+use crate::dnssec::verify::RrsetOutcome;
 
 fn comparable(l: &Lookup) -> bool {
     matches!(l.verdict, Verdict::Secure | Verdict::Insecure { .. })
 }
 
+/// Every RRset of the host's data carries RRSIGs that verify against the
+/// validated DNSKEYs of its Secure zone, signer = that zone, inside the
+/// validity window, not synthesized from a wildcard (RFC 4035 §5.3):
+/// authentic data, whichever of the zone's servers served it (a CDN's
+/// servers may each sign their own set with the zone's keys).
+async fn signed_authentic(a: &Answer<'_>, verdicts: &VerdictService) -> bool {
+    let data = a.data();
+    if data.is_empty() || !a.has_rrsig() {
+        return false;
+    }
+    let mut owners: Vec<Name> = data.iter().map(|r| r.name.to_lowercase()).collect();
+    owners.sort();
+    owners.dedup();
+    for owner in owners {
+        let answers = &a.ev.message.answers;
+        match verify_captured(answers, &owner, a.qtype, verdicts.engine()).await {
+            Some((_, Ok(RrsetOutcome::Verified(v)))) if v.wildcard.is_none() => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Why the answer disagrees with `l` (and the history), or None.
-fn disagreement(a: &Answer<'_>, l: &Lookup, verdicts: &VerdictService) -> Option<String> {
+/// `authentic`: the host's data is validly signed ([`signed_authentic`]).
+fn disagreement(
+    a: &Answer<'_>,
+    l: &Lookup,
+    verdicts: &VerdictService,
+    authentic: bool,
+) -> Option<String> {
     let valid: Vec<String> = validated_data(l).into_iter().map(rdata_value).collect();
     let host: Vec<String> = a.data().into_iter().map(rdata_value).collect();
     let host_rcode = pres::rcode(a.rcode());
@@ -60,7 +95,7 @@ fn disagreement(a: &Answer<'_>, l: &Lookup, verdicts: &VerdictService) -> Option
             pres::rcode(l.rcode)
         ));
     }
-    if verdicts.history_holds(&a.qname, a.qtype, &host) {
+    if authentic || verdicts.history_holds(&a.qname, a.qtype, &host) {
         return None;
     }
     let foreign: Vec<String> = host
@@ -83,14 +118,31 @@ pub async fn check(a: &Answer<'_>, l: &Lookup, verdicts: &VerdictService) -> Opt
     if !a.accepted() || a.referral() || !comparable(l) {
         return None;
     }
-    disagreement(a, l, verdicts)?;
-    // The confirming re-query of the zone's servers.
-    let fresh = verdicts.confirm(&a.qname, a.qtype).await;
-    if !comparable(&fresh) {
-        return None;
+    disagreement(a, l, verdicts, false)?;
+    // A denial proven by validation still wins over signed data (a replay
+    // of a deleted record inside its signatures' validity window).
+    let authentic = signed_authentic(a, verdicts).await;
+    disagreement(a, l, verdicts, authentic)?;
+    // The confirming re-queries of the zone's servers: each starts at
+    // another server and adds what it validates to the history, so a set
+    // served by any of them (CDN rotation) is recognised.
+    let mut first: Option<(String, bool)> = None;
+    for nth in 0..CONFIRM_SERVERS {
+        let fresh = verdicts.confirm(&a.qname, a.qtype, nth).await;
+        if !comparable(&fresh) {
+            continue;
+        }
+        match disagreement(a, &fresh, verdicts, authentic) {
+            None => return None,
+            Some(why) => {
+                if first.is_none() {
+                    first = Some((why, fresh.verdict.is_secure()));
+                }
+            }
+        }
     }
-    let why = disagreement(a, &fresh, verdicts)?;
-    let (severity, kind) = if fresh.verdict.is_secure() {
+    let (why, secure) = first?;
+    let (severity, kind) = if secure {
         (Severity::High, "secure")
     } else {
         (Severity::Medium, "insecure")

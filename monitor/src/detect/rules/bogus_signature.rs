@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use hickory_proto::dnssec::rdata::DNSSECRData;
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::Answer;
 use crate::decode::presentation as pres;
@@ -15,8 +15,8 @@ use crate::detect::alert::{Finding, Rule, Severity};
 use crate::dnssec::chain::{ZoneState, rrsigs};
 use crate::dnssec::engine::{Engine, Lookup};
 use crate::dnssec::limits::Budget;
-use crate::dnssec::verdict::Verdict;
-use crate::dnssec::verify::verify_rrset;
+use crate::dnssec::verdict::{BogusReason, Verdict};
+use crate::dnssec::verify::{RrsetOutcome, verify_rrset};
 
 pub async fn check(a: &Answer<'_>, l: &Lookup, engine: &Engine) -> Option<Finding> {
     if !a.accepted() {
@@ -56,57 +56,66 @@ async fn captured_rrsigs(a: &Answer<'_>, engine: &Engine) -> Option<Finding> {
             _ => None,
         })
         .collect();
-    let cfg = engine.config();
     for (owner, rtype) in signed {
-        let set: Vec<_> = answers
-            .iter()
-            .filter(|r| r.record_type() == rtype && r.name.to_lowercase() == owner)
-            .cloned()
-            .map(|mut r| {
-                r.name = r.name.to_lowercase();
-                r
-            })
-            .collect();
-        if set.is_empty() {
+        let Some((zone, Err(reason))) = verify_captured(answers, &owner, rtype, engine).await
+        else {
             continue;
-        }
-        let sigs = rrsigs(
-            &answers
-                .iter()
-                .cloned()
-                .map(|mut r| {
-                    r.name = r.name.to_lowercase();
-                    r
-                })
-                .collect::<Vec<_>>(),
-            &owner,
-            rtype,
-        );
-        // A DS RRset belongs to the parent side of the cut (RFC 4035 §5.2).
-        let at = if rtype == RecordType::DS && !owner.is_root() {
-            owner.base_name()
-        } else {
-            owner.clone()
         };
-        let ZoneState::Secure { zone, keys, .. } = engine.zone_state(&at).await else {
-            continue; // no validated keys: nothing to check against
-        };
-        let mut budget = Budget::new(&cfg.limits);
-        let now = cfg.clock.now_unix();
-        if let Err(reason) =
-            verify_rrset(&owner, rtype, &set, &sigs, &keys, &zone, now, &mut budget)
-        {
-            return Some(Finding::new(
-                Rule::BogusSignature,
-                Severity::High,
-                format!(
-                    "the captured RRSIG(s) over {}/{} fail against the validated DNSKEYs of zone {}: {reason}",
-                    pres::name(&owner),
-                    pres::rtype(rtype),
-                    pres::name(&zone)
-                ),
-            ));
-        }
+        return Some(Finding::new(
+            Rule::BogusSignature,
+            Severity::High,
+            format!(
+                "the captured RRSIG(s) over {}/{} fail against the validated DNSKEYs of zone {}: {reason}",
+                pres::name(&owner),
+                pres::rtype(rtype),
+                pres::name(&zone)
+            ),
+        ));
     }
     None
+}
+
+/// Verifies the captured `owner`/`rtype` RRset of `answers` with its
+/// captured RRSIGs against the DNSKEYs the engine validated for its zone
+/// (RFC 4035 §5.3; the signer must be that zone). None when there is no
+/// such RRset or the zone is not Secure (nothing to check against);
+/// otherwise the zone and the outcome.
+pub async fn verify_captured(
+    answers: &[Record],
+    owner: &Name,
+    rtype: RecordType,
+    engine: &Engine,
+) -> Option<(Name, Result<RrsetOutcome, BogusReason>)> {
+    let owner = owner.to_lowercase();
+    let lowered: Vec<Record> = answers
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.name = r.name.to_lowercase();
+            r
+        })
+        .collect();
+    let set: Vec<Record> = lowered
+        .iter()
+        .filter(|r| r.record_type() == rtype && r.name == owner)
+        .cloned()
+        .collect();
+    if set.is_empty() {
+        return None;
+    }
+    let sigs = rrsigs(&lowered, &owner, rtype);
+    // A DS RRset belongs to the parent side of the cut (RFC 4035 §5.2).
+    let at = if rtype == RecordType::DS && !owner.is_root() {
+        owner.base_name()
+    } else {
+        owner.clone()
+    };
+    let ZoneState::Secure { zone, keys, .. } = engine.zone_state(&at).await else {
+        return None;
+    };
+    let cfg = engine.config();
+    let mut budget = Budget::new(&cfg.limits);
+    let now = cfg.clock.now_unix();
+    let outcome = verify_rrset(&owner, rtype, &set, &sigs, &keys, &zone, now, &mut budget);
+    Some((zone, outcome))
 }
