@@ -144,6 +144,13 @@ fn drop_in_this_thread() -> i32 {
     let shrink = SHRINK_BOUNDING.load(Ordering::SeqCst);
     for cap in 0..=last.min(63) {
         if shrink && keep & (1u64 << cap) == 0 {
+            // A thread signalled twice (its status was read before the
+            // first handler ran) has already dropped the bounding set and
+            // CAP_SETPCAP with it: dropping again would fail with EPERM.
+            // SAFETY: prctl with integer arguments only.
+            if unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) } == 0 {
+                continue;
+            }
             // SAFETY: prctl with integer arguments only.
             let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
             // EINVAL: a capability this kernel does not know.

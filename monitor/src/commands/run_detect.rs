@@ -193,7 +193,7 @@ pub fn start(
         StageOptions {
             loss_source: Some(loss),
             posture_interval: cfg.resolver_health.window,
-            posture_sink: posture_sink(&cfg),
+            posture_sink: posture_sink(&cfg, &lines),
             ..StageOptions::default()
         },
     );
@@ -235,23 +235,19 @@ pub fn start(
     })
 }
 
-/// With a `[store]`, the posture (`dnssec-monitor report`) goes to it
-/// through a writer of its own (SQLite WAL takes two writers; retention is
-/// left to the main writer, which also ages out the posture tables). A
-/// store that cannot be opened is logged: detection goes on without it.
-fn posture_sink(cfg: &Config) -> Option<crate::detect::stage::PostureSink> {
-    let sc = cfg.store.as_ref()?;
-    match crate::store::StoreHandle::start(crate::store::StoreOptions::new(&sc.path)) {
-        Ok(h) => Some(Box::new(move |p| {
-            if !h.try_send_posture(p) {
-                tracing::warn!("store: posture queue full, one interval dropped");
-            }
-        })),
-        Err(e) => {
-            tracing::error!("posture for the report not stored: {e}");
-            None
+/// The posture (`dnssec-monitor report`) goes to the store through the
+/// output stage, which owns the store's one writer; without a store the
+/// output stage drops it. A full channel loses one interval (logged).
+fn posture_sink(
+    _cfg: &Config,
+    lines: &mpsc::Sender<Output>,
+) -> Option<crate::detect::stage::PostureSink> {
+    let tx = lines.clone();
+    Some(Box::new(move |p| {
+        if tx.try_send(Output::Posture(Box::new(p))).is_err() {
+            tracing::warn!("posture: output channel full, one interval dropped");
         }
-    }
+    }))
 }
 
 /// The event's ECS document; the monitor's own lookups (its engine) are

@@ -44,6 +44,10 @@ pub enum Output {
     Alert(Arc<Alert>),
     /// A sampled DNS answer, for the store only (see run_store.rs).
     Transaction(Box<DnsEvent>),
+    /// The detector's periodic posture (resolver health, critical-name
+    /// observations) for `dnssec-monitor report`: store only, so that the
+    /// store has one writer.
+    Posture(Box<crate::store::Posture>),
 }
 
 #[derive(clap::Args, Debug, Default, Clone)]
@@ -332,6 +336,7 @@ fn output_loop(
                 to_store(StoreItem::Alert(a));
             }
             Output::Transaction(ev) => to_store(StoreItem::Record(Box::new(sample_record(&ev)))),
+            Output::Posture(p) => to_store(StoreItem::Posture(p)),
         }
         // Flush whenever we caught up, so readers see lines promptly.
         if rx.is_empty() && lines.flush().is_err() {
@@ -344,6 +349,7 @@ fn output_loop(
 enum StoreItem {
     Alert(Arc<Alert>),
     Record(Box<crate::store::Record>),
+    Posture(Box<crate::store::Posture>),
 }
 
 /// Owns the store handle: records go straight in; alerts first get their
@@ -376,6 +382,11 @@ async fn feed(
                 }
                 Some(StoreItem::Record(r)) => {
                     store.try_send(*r);
+                }
+                Some(StoreItem::Posture(p)) => {
+                    if !store.try_send_posture(*p) {
+                        c.store_channel_full.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 Some(StoreItem::Alert(a)) => match (&engine, a.lookup.clone()) {
                     (Some(e), Some(l)) if pending.len() < MAX_EVIDENCE_TASKS => {
