@@ -117,6 +117,9 @@ pub fn build_engine(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<Engin
     Ok(Engine::new(ec, Arc::new(NetTransport::default())))
 }
 
+/// Most events the tee takes from the decode stage at once.
+const TEE_BATCH: usize = 1_024;
+
 /// The running detection step.
 pub struct Detection {
     pub handle: StageHandle,
@@ -163,16 +166,35 @@ pub fn start(
     let counters = handle.stage.clone();
     let tee = tokio::spawn(async move {
         let mut events = events;
-        while let Some(ev) = events.recv().await {
+        let mut batch: Vec<DnsEvent> = Vec::with_capacity(TEE_BATCH);
+        // Event lines of one batch, rendered into one buffer (one item on
+        // the output channel per batch, not per message).
+        let mut rendered: Vec<u8> = Vec::new();
+        while events.recv_many(&mut batch, TEE_BATCH).await > 0 {
             if with_events {
-                let mut line =
-                    serde_json::to_vec(&event_doc(&ev, own.is_own(&ev))).unwrap_or_default();
-                line.push(b'\n');
-                let _ = ev_lines.try_send(Output::Events(line));
+                for ev in &batch {
+                    let mut doc = ev.ecs();
+                    doc.dnssec_monitor.own_query = own.is_own(ev);
+                    if serde_json::to_writer(&mut rendered, &doc).is_ok() {
+                        rendered.push(b'\n');
+                    }
+                }
+                if !rendered.is_empty() {
+                    let lines = std::mem::take(&mut rendered);
+                    if ev_lines.try_send(Output::Events(lines)).is_err() {
+                        counters
+                            .event_lines_full
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    }
+                }
             }
-            if det_tx.try_send(ev).is_err() {
-                // Counted as a stage drop; surfaces as capture_loss.
-                counters.input_full.fetch_add(1, Ordering::Relaxed);
+            // Waits for room: a slow detector holds the tee, which holds
+            // the reader, which leaves records in the kernel ring (where a
+            // loss is counted as ring_full), so nothing is dropped here.
+            for ev in batch.drain(..) {
+                if det_tx.send(ev).await.is_err() {
+                    counters.output_closed.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     });
@@ -189,20 +211,6 @@ pub fn start(
         stage,
         out,
     })
-}
-
-/// The event's ECS document; the monitor's own lookups (its engine) are
-/// marked `dnssec_monitor.own_query` so readers can leave them out.
-fn event_doc(ev: &DnsEvent, own: bool) -> serde_json::Value {
-    let mut doc = ev.to_ecs();
-    if own
-        && let Some(dm) = doc
-            .get_mut("dnssec_monitor")
-            .and_then(serde_json::Value::as_object_mut)
-    {
-        dm.insert("own_query".into(), serde_json::Value::Bool(true));
-    }
-    doc
 }
 
 impl Detection {
@@ -223,11 +231,12 @@ pub fn report(h: &StageHandle) -> String {
         .map(|r| format!("{}={}", r.name(), d.alerts_of(*r)))
         .collect();
     format!(
-        "detect: received={} alerts={} input_full={} pending_full={} verdict_queue_full={} own_skipped={}; {}",
+        "detect: received={} alerts={} input_full={} pending_full={} event_lines_full={} verdict_queue_full={} own_skipped={}; {}",
         s.received.load(Ordering::Relaxed),
         s.emitted.load(Ordering::Relaxed),
         s.input_full.load(Ordering::Relaxed),
         s.pending_full.load(Ordering::Relaxed),
+        s.event_lines_full.load(Ordering::Relaxed),
         d.verdict_queue_full.load(Ordering::Relaxed),
         d.own_skipped.load(Ordering::Relaxed),
         per_rule.join(" ")
