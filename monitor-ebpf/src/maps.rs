@@ -12,10 +12,6 @@ use monitor_common::{
 #[map]
 pub static PACKETS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
 
-/// Bytes waiting in `PACKETS` past which every record wakes the reader
-/// (a quarter of the ring: the reader is behind, let it catch up early).
-pub const WAKE_BYTES: u64 = RING_BYTES as u64 / 4;
-
 /// One byte per port; non-zero = DNS port. An array (not a hash) because
 /// the verifier inlines array lookups: checking a non-DNS packet's two
 /// ports costs two loads, not two hash lookups.

@@ -10,7 +10,7 @@ use monitor_common::{
     PKT_F_HAS_COOKIE, PKT_F_TRUNCATED, PROTO_UDP, PacketHeader, SIZE_CLASSES, counter,
 };
 
-use crate::maps::{PACKETS, WAKE_BYTES, bump, is_dns_port};
+use crate::maps::{PACKETS, bump, is_dns_port};
 use crate::parse::{ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, Pkt, parse_ip, ports};
 
 const HDR: usize = core::mem::size_of::<PacketHeader>();
@@ -89,22 +89,21 @@ fn emit(ctx: &TcContext, dir: u32, l3_off: u32) {
 /// `bpf_ringbuf_query` / `bpf_ringbuf_submit` flags (include/uapi/linux/bpf.h).
 const BPF_RB_AVAIL_DATA: u64 = 0;
 const BPF_RB_NO_WAKEUP: u64 = 1;
-const BPF_RB_FORCE_WAKEUP: u64 = 2;
 
 /// How to notify user space of a record submitted when `avail` bytes were
 /// already waiting: a wake-up per packet costs the sender microseconds
 /// (irq_work + the reader's context switch, kernel/bpf/ringbuf.c), so only
 /// the record that finds the ring drained wakes the reader (which then
-/// lets a batch gather before it reads, see capture/ringbuf.rs), and a ring
-/// filling past [`WAKE_BYTES`] wakes it at once. A record that loses the
-/// race with a reader going to sleep waits for the reader's poll timer.
+/// lets a batch gather before it reads, see capture/ringbuf.rs). A reader
+/// that is behind is not woken again (it is busy, or waiting for room
+/// downstream: measured, forcing a wake-up per record once the ring held
+/// 4 MiB cost ~4 µs per packet). A record that loses the race with a
+/// reader going to sleep waits for the reader's poll timer.
 #[inline(always)]
 fn wake_flags(avail: u64) -> u64 {
     if avail == 0 {
         // Default (adaptive) notification: wakes the reader if it caught up.
         0
-    } else if avail >= WAKE_BYTES {
-        BPF_RB_FORCE_WAKEUP
     } else {
         BPF_RB_NO_WAKEUP
     }

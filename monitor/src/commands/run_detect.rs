@@ -150,18 +150,25 @@ pub fn start(
             ..DetectorConfig::default()
         },
     );
-    let (det_tx, det_rx) = mpsc::channel::<DnsEvent>(65_536);
-    let (alert_tx, mut alert_rx) = mpsc::channel(4_096);
-    let (handle, stage) = spawn_detect_stage(
-        detector,
-        det_rx,
-        alert_tx,
-        StageOptions {
-            loss_source: Some(loss),
-            ..StageOptions::default()
-        },
-    );
     let with_events = cfg.events;
+    let (alert_tx, alert_rx) = mpsc::channel(4_096);
+    let opts = StageOptions {
+        loss_source: Some(loss),
+        ..StageOptions::default()
+    };
+    if !with_events {
+        // Nothing to tee: decode feeds the detector directly (one channel
+        // hop and two moves of every event fewer).
+        let (handle, stage) = spawn_detect_stage(detector, events, alert_tx, opts);
+        return Ok(Detection {
+            handle,
+            tee: tokio::spawn(async {}),
+            stage,
+            out: spawn_alert_out(alert_rx, lines),
+        });
+    }
+    let (det_tx, det_rx) = mpsc::channel::<DnsEvent>(65_536);
+    let (handle, stage) = spawn_detect_stage(detector, det_rx, alert_tx, opts);
     let ev_lines = lines.clone();
     let counters = handle.stage.clone();
     let tee = tokio::spawn(async move {
@@ -198,18 +205,26 @@ pub fn start(
             }
         }
     });
-    let out = tokio::spawn(async move {
-        while let Some(a) = alert_rx.recv().await {
-            if lines.send(Output::Alert(Arc::new(a))).await.is_err() {
-                break;
-            }
-        }
-    });
+    let out = spawn_alert_out(alert_rx, lines);
     Ok(Detection {
         handle,
         tee,
         stage,
         out,
+    })
+}
+
+/// Alerts to the output channel, with back-pressure (never dropped).
+fn spawn_alert_out(
+    mut alerts: mpsc::Receiver<crate::detect::alert::Alert>,
+    lines: mpsc::Sender<Output>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(a) = alerts.recv().await {
+            if lines.send(Output::Alert(Arc::new(a))).await.is_err() {
+                break;
+            }
+        }
     })
 }
 
