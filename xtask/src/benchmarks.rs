@@ -253,8 +253,8 @@ fn assemble(before: &str, after: &str, sections: &[String], micro: &str) -> Stri
         s,
         "# Benchmarks\n\n\
          Produced by one command, as root: `cargo xtask bench report` (commit `{rev}`). It builds \
-         `target/release/dnssec-monitor` (`cargo xtask build --release`) and the runner \
-         (`cargo build --release -p tests --bin bench`), then runs `bench load`, `bench cold`, \
+         the eBPF object, `target/release/dnssec-monitor` and the runner `target/release/bench` \
+         (one `cargo build --release -p monitor --bin dnssec-monitor -p tests --bin bench`), then runs `bench load`, `bench cold`, \
          `bench rss` (each also runnable alone: `target/release/bench load --seconds 10`, \
          `bench cold --names 1000 --concurrency 32`, `bench rss --names 100000`) and the criterion \
          benches `{}` with `--measurement-time 3 --warm-up-time 1`. With \
