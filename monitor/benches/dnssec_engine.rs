@@ -1,8 +1,11 @@
 //! Engine benchmarks over the in-process signed hierarchy
 //! (`monitor::dnssec::testnet`): a cold validation of `www.secure.test.`
 //! (root → test. → secure.test., ECDSA P-256: DNSKEY/DS fetches, ~7
-//! signature checks) with a fresh engine per iteration, and a warm-cache
-//! lookup of the same name.
+//! signature checks) with a fresh engine per iteration — once with the
+//! process-wide memo of verified signatures ([`monitor::dnssec::sigmemo`])
+//! cleared too (every signature checked again: cold crypto), once with it
+//! kept (a new engine in a process that saw these zones) — and a
+//! warm-cache lookup of the same name.
 
 use std::hint::black_box;
 use std::net::IpAddr;
@@ -36,6 +39,16 @@ fn bench(c: &mut Criterion) {
     let qname = Name::from_ascii("www.secure.test.").expect("name");
 
     c.bench_function("engine/cold_three_zones_deep", |b| {
+        b.iter(|| {
+            monitor::dnssec::sigmemo::clear();
+            let engine = Engine::new(config(anchor.clone()), net.clone());
+            let l = rt.block_on(engine.lookup(&qname, RecordType::A));
+            assert!(l.verdict.is_secure());
+            black_box(l)
+        })
+    });
+
+    c.bench_function("engine/cold_caches_signatures_memoized", |b| {
         b.iter(|| {
             let engine = Engine::new(config(anchor.clone()), net.clone());
             let l = rt.block_on(engine.lookup(&qname, RecordType::A));

@@ -2,11 +2,14 @@
 //! (nsd), real resolvers (unbound, validating and plain) and a real client
 //! (`dig`), each in network namespaces, with `dnssec-monitor run` on the
 //! host. Every scenario must raise exactly its alerts (rule, question,
-//! `dig` and its pid) and nothing else; 1,000 benign lookups raise none.
+//! `dig` and its pid) and nothing else; 5,000 benign lookups raise none
+//! (issue 5: the KeyTrap zone, the CDN-style rotating name, RSA opt-out).
 //!
 //! One lab serves every test (bringing it up signs the hierarchy and waits
 //! out the monitor's warm-up); tests take it in turn through a mutex, and it
-//! is torn down when the test binary exits (atexit), also after failures.
+//! is torn down when the test binary exits (atexit), also after failures;
+//! then nothing of it may be left — no namespace, link, nsd, unbound or
+//! monitor of ours — or the binary exits 1 (issue 5, acceptance 1).
 //! Needs `target/debug/dnssec-monitor` built with its eBPF object
 //! (`cargo xtask build`). Skipped when not root, unless
 //! DNSSEC_MONITOR_REQUIRE_ROOT_TESTS=1.
@@ -25,7 +28,19 @@ extern "C" fn teardown_lab() {
             Ok(mut g) => g.take(),
             Err(p) => p.into_inner().take(),
         };
-        drop(lab);
+        if let Some(lab) = lab {
+            let left = lab.down();
+            if !left.is_empty() {
+                eprintln!(
+                    "attack lab: left behind after teardown:\n  {}",
+                    left.join("\n  ")
+                );
+                // SAFETY: ending the process from an atexit handler; the
+                // other handlers have nothing left to flush that matters.
+                unsafe { libc::_exit(1) };
+            }
+            eprintln!("attack lab: torn down, nothing left behind");
+        }
     }
 }
 
@@ -116,13 +131,10 @@ fn unsolicited() {
     scenario("unsolicited");
 }
 
-/// Detection bug (reported, not fixed here: monitor/src/detect belongs to
-/// the detect helper): for 5 wrong-txid answers then the right one toward
-/// dig's socket the monitor emits response_race (dig, correct) but also
-/// unsolicited_response twice (medium, dig) for the first two forgeries,
-/// before the burst threshold (3) is reached — one attack, three alerts.
+/// Blind spoofing: five wrong-txid answers, then the right one, toward
+/// dig's socket: one response_race, and no unsolicited_response (the
+/// guesses target a socket with a query out: correlate::outstanding).
 #[test]
-#[ignore = "detection bug: a wrong-txid burst also raises unsolicited_response for each answer before the burst threshold (2 extra alerts besides response_race)"]
 fn response_race() {
     scenario("response-race");
 }
@@ -132,15 +144,59 @@ fn response_race_won() {
     scenario("response-race-won");
 }
 
-/// The benign twin of every scenario above: 1,000 lookups, no alert.
+/// The KeyTrap zone: a verdict with the budget as its reason, other
+/// lookups still answered, CPU bounded (scenarios::keytrap).
 #[test]
-fn benign_thousand() {
-    let Some(g) = lab("benign_thousand") else {
+fn keytrap() {
+    scenario("keytrap");
+}
+
+/// The benign twin of every scenario above: 5,000 lookups from parallel
+/// clients, no alert.
+#[test]
+fn benign() {
+    scenario("benign");
+}
+
+/// CDN-style rotation among validated sets must raise nothing.
+///
+/// Detection bug (not in this helper's files: detect/rules/answer_mismatch.rs
+/// and the engine's confirming re-query): www.cdn.test's two servers sign
+/// different A sets with the same keys; an answer from the server the
+/// engine did not ask raises answer_mismatch (high) "confirmed by a fresh
+/// lookup", because the re-query goes to the same server again. Either
+/// verify the captured RRSIGs against the validated DNSKEYs (a validly
+/// signed set is a validated set) or re-query every server of the zone.
+#[test]
+#[ignore = "detection bug: answer_mismatch on CDN-style rotation between two servers of one signed zone (the confirming re-query asks the same server)"]
+fn cdn_rotation() {
+    scenario("cdn-rotation");
+}
+
+/// The end-of-run check sees what it must: a namespace named like the
+/// lab's is reported, and gone once removed (the lab mutex keeps a lab
+/// from coming up, and sweeping it, meanwhile).
+#[test]
+fn leftover_check_sees_a_namespace() {
+    use tests::attack::leftovers;
+    let Some(_g) = lab("leftover_check_sees_a_namespace") else {
         return;
     };
-    let lab = g.as_ref().expect("lab is up");
-    let o = scenarios::benign(lab, 1_000).unwrap_or_else(|e| panic!("benign: {e:#}"));
-    check(&o, &[]).unwrap_or_else(|e| panic!("benign: {e:#}"));
+    let probe = "dmlab-leftover-probe";
+    let ip = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(ip(&["netns", "add", probe]), "ip netns add {probe}");
+    let seen = leftovers::report().iter().any(|l| l.contains(probe));
+    ip(&["netns", "del", probe]);
+    assert!(seen, "the leftover report missed {probe}");
+    assert!(
+        !leftovers::report().iter().any(|l| l.contains(probe)),
+        "{probe} still reported after removal"
+    );
 }
 
 /// The checker itself: an alert that is not expected fails it, a missing
@@ -155,12 +211,14 @@ fn check_is_exact() {
         process: Some("dig".into()),
         pid: Some(pid),
         severity: Some("high".into()),
+        detail: Some("limit reached: more than 64".into()),
     };
     let want = [Expect {
         rule: "bogus_signature",
         qname: "www.x.test",
         client: true,
         severity: Some("high"),
+        detail: Some("limit reached"),
     }];
     let o = |alerts| Outcome {
         client_pid: Some(7),
@@ -181,4 +239,20 @@ fn check_is_exact() {
     let mut medium = seen("bogus_signature", 7);
     medium.severity = Some("medium".into());
     assert!(check(&o(vec![medium]), &want).is_err());
+    // An alert expected without a process must name none.
+    let no_client = [Expect {
+        rule: "unsolicited_response",
+        qname: "www.x.test",
+        client: false,
+        severity: None,
+        detail: None,
+    }];
+    let mut orphan = seen("unsolicited_response", 7);
+    orphan.process = None;
+    orphan.pid = None;
+    assert!(check(&o(vec![orphan]), &no_client).is_ok());
+    assert!(check(&o(vec![seen("unsolicited_response", 7)]), &no_client).is_err());
+    let mut other_reason = seen("bogus_signature", 7);
+    other_reason.detail = Some("signature invalid".into());
+    assert!(check(&o(vec![other_reason]), &want).is_err());
 }

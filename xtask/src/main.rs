@@ -3,6 +3,7 @@
 
 mod benchmarks;
 mod build;
+mod lab;
 mod setup;
 mod util;
 
@@ -46,6 +47,8 @@ enum Cmd {
     /// Criterion benchmarks; with a name, only that group (e.g. `capture`);
     /// `report`: every head-to-head benchmark into docs/BENCHMARKS.md (root).
     Bench { what: Vec<String> },
+    /// The attack lab (root): `up`, `down`, `status`, `list`, `scenario NAME…|all`.
+    Lab { args: Vec<String> },
 }
 
 fn main() {
@@ -67,5 +70,6 @@ fn dispatch(cmd: Cmd) -> Result<()> {
             benchmarks::report()
         }
         Cmd::Bench { what } => build::bench(&what),
+        Cmd::Lab { args } => lab::lab(&args),
     }
 }

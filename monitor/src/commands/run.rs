@@ -19,7 +19,7 @@ use anyhow::Context;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, watch};
 
-use super::run_output::Output;
+use super::run_output::{Output, OutputPlan};
 use crate::capture::CapturedPacket;
 use crate::capture::cgroup::{ContainerResolver, cgroup2_mount};
 use crate::capture::ebpf::{FlowsMap, KernelCounters, KernelPrograms};
@@ -29,13 +29,17 @@ use crate::capture::ringbuf::{InterfaceNames, RingReader, RingStats};
 use crate::correlate::process::{ProcessTable, Proto};
 use crate::decode::{DecodeLimits, Decoder, DnsMessage, Transport};
 use crate::event::{DnsEvent, DnsKind};
-use crate::sinks::jsonl::JsonLinesSink;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Where JSON lines go: `-` for standard output, or a file (appended).
-    #[arg(long, default_value = "-", value_name = "-|FILE")]
-    pub output: String,
+    /// Where JSON lines go: `-` for standard output, or a file (appended,
+    /// rotated by the config's `[output]` keys) [default: the config's
+    /// `[output] path`, else `-`].
+    #[arg(long, value_name = "-|FILE")]
+    pub output: Option<String>,
+    /// Output options (see run_output.rs).
+    #[command(flatten)]
+    pub out: super::run_output::OutputArgs,
     /// Capture only on this interface (repeatable; default: every
     /// interface, including `lo`, veths and those that appear later).
     #[arg(long = "interface", value_name = "IFACE")]
@@ -72,13 +76,21 @@ pub fn main(args: RunArgs) -> anyhow::Result<i32> {
 #[derive(Default)]
 struct StageDrops {
     lines_channel_full: AtomicU64,
-    write_errors: AtomicU64,
 }
 
+/// How long the syslog sinks may keep delivering at exit; what is left
+/// stays in their spool for the next start.
+const SINK_GRACE: Duration = Duration::from_secs(2);
+/// Bound on the whole output drain at exit (sinks, evidence, store commit).
+const DRAIN_LIMIT: Duration = Duration::from_secs(8);
+/// Bound on evaluations still waiting for a verdict at exit (a cold
+/// lookup can take the engine's 10 s budget; exit must not).
+const DETECT_DRAIN: Duration = Duration::from_secs(4);
+
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
-    // Fail before attaching anything if the output cannot be written.
-    let sink = JsonLinesSink::open(&args.output)
-        .with_context(|| format!("opening --output {}", args.output))?;
+    // Fail before attaching anything if an output cannot be opened.
+    let cfg = super::run_detect::effective_config(&args.detect)?;
+    let plan = OutputPlan::open(&cfg, args.output.as_deref(), &args.out)?;
     let mut progs = KernelPrograms::load(&args.dns_ports).context("loading the kernel programs")?;
     let maps = progs.take_maps()?;
     let cgroup_root = cgroup2_mount()?;
@@ -140,8 +152,10 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         ev_rx,
         line_tx,
         loss_source(kernel.clone(), ring_stats.clone(), drops.clone()),
+        plan.sampler(),
     )?;
-    let _metrics = super::run_ops::start(
+    let output = plan.start(line_rx, Some(detection.verdicts.engine().clone()))?;
+    let metrics = super::run_ops::start(
         &args.ops,
         &args.detect,
         kernel.clone(),
@@ -149,23 +163,23 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         &detection.handle,
     )
     .await?;
-    let sink = std::thread::Builder::new()
-        .name("sink".into())
-        .spawn({
-            let drops = drops.clone();
-            move || sink_stage(sink, line_rx, &drops)
-        })
-        .context("starting the sink thread")?;
+    if let Some((m, _)) = &metrics {
+        super::run_metrics::register(m, output.stats(), &detection.verdicts);
+    }
 
     wait_for_signal().await?;
     let _ = stop_tx.send(true);
     let decoded = reader.await.context("reader task")??.finish();
     let _ = link_task.await;
     let detect_report = detection.handle.clone();
-    detection.finish().await;
-    let sunk = sink
-        .join()
-        .map_err(|_| anyhow::anyhow!("sink thread panicked"))?;
+    tracing::info!("stopping: capture stopped, draining detection");
+    if !detection.finish_within(DETECT_DRAIN).await {
+        tracing::warn!(
+            "stopping: answers still waiting for a verdict after {DETECT_DRAIN:?} were not evaluated"
+        );
+    }
+    tracing::info!("stopping: detection drained, flushing the outputs");
+    let sunk = tokio::time::timeout(DRAIN_LIMIT, output.finish(SINK_GRACE)).await;
     let progs = Arc::try_unwrap(progs)
         .map_err(|_| anyhow::anyhow!("programs still shared at exit"))?
         .into_inner()
@@ -176,7 +190,10 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         super::run_detect::report(&detect_report)
     );
     drop(progs);
-    sunk.with_context(|| format!("writing {}", args.output))?;
+    match sunk {
+        Ok(r) => eprintln!("dnssec-monitor: {}", r.context("writing the JSON lines")?),
+        Err(_) => anyhow::bail!("the outputs did not drain within {DRAIN_LIMIT:?}"),
+    }
     Ok(0)
 }
 
@@ -422,28 +439,6 @@ fn loss_source(
     })
 }
 
-fn sink_stage(
-    mut sink: JsonLinesSink,
-    mut rx: mpsc::Receiver<Output>,
-    drops: &StageDrops,
-) -> anyhow::Result<()> {
-    while let Some(item) = rx.blocking_recv() {
-        let written = match item {
-            Output::Events(bytes) => sink.write_raw(&bytes),
-            Output::Alert(a) => sink.write(&a.to_ecs()),
-        };
-        if written.is_err() {
-            drops.write_errors.fetch_add(1, Ordering::Relaxed);
-        }
-        // Flush whenever we caught up, so readers see events promptly.
-        if rx.is_empty() && sink.flush().is_err() {
-            drops.write_errors.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-    sink.flush()?;
-    Ok(())
-}
-
 fn report(kernel: &KernelCounters, ring: &RingStats, drops: &StageDrops, d: &Decoded) {
     let k: Vec<String> = kernel
         .named()
@@ -452,14 +447,13 @@ fn report(kernel: &KernelCounters, ring: &RingStats, drops: &StageDrops, d: &Dec
         .collect();
     eprintln!("dnssec-monitor: kernel: {}", k.join(" "));
     eprintln!(
-        "dnssec-monitor: ring: records={} malformed={} channel_full={}; decode: packets={} messages={}; lines_channel_full={} write_errors={}",
+        "dnssec-monitor: ring: records={} malformed={} channel_full={}; decode: packets={} messages={}; lines_channel_full={}",
         ring.records.load(Ordering::Relaxed),
         ring.malformed.load(Ordering::Relaxed),
         ring.channel_full.load(Ordering::Relaxed),
         d.packets,
         d.messages,
         drops.lines_channel_full.load(Ordering::Relaxed),
-        drops.write_errors.load(Ordering::Relaxed),
     );
     let nz: Vec<String> = d
         .counters

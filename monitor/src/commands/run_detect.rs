@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
+use hickory_proto::rr::Name;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -24,7 +25,7 @@ use crate::detect::detector::{Detector, DetectorConfig};
 use crate::detect::policy::DetectPolicy;
 use crate::detect::stage::{LossSource, StageHandle, StageOptions, spawn_detect_stage};
 use crate::dnssec::anchors::TrustAnchors;
-use crate::dnssec::engine::{Engine, EngineConfig, RootHints};
+use crate::dnssec::engine::{Engine, EngineConfig, NegativeTrustAnchor, RootHints};
 use crate::dnssec::transport_net::NetTransport;
 use crate::event::DnsEvent;
 
@@ -94,8 +95,10 @@ pub fn effective_config(args: &DetectArgs) -> anyhow::Result<Config> {
     Ok(cfg)
 }
 
-/// The engine the rules consult, from the configuration.
-pub fn build_engine(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<Engine> {
+/// The engine's configuration from the daemon's: resolution mode, trust
+/// anchors (global, then per zone), per-zone upstreams and the NTAs with
+/// their expiry (the engine reads it at every lookup, RFC 7646 §2).
+pub fn engine_config(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<EngineConfig> {
     let mut ec = if cfg.upstream.is_empty() {
         let hints = match &cfg.root_hints {
             Some(p) => RootHints::from_file(p)
@@ -113,7 +116,35 @@ pub fn build_engine(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<Engin
         ec.trust_anchors = TrustAnchors::from_file(p)
             .with_context(|| format!("reading trust anchor {}", p.display()))?;
     }
-    ec.negative_trust_anchors = policy.active_ntas(SystemTime::now());
+    for (i, z) in cfg.zones.iter().enumerate() {
+        let mut zone = Name::from_ascii(&z.name)
+            .with_context(|| format!("zone[{i}].name: bad name {:?}", z.name))?;
+        zone.set_fqdn(true);
+        if let Some(p) = &z.trust_anchor {
+            let anchors = TrustAnchors::from_file(p)
+                .with_context(|| format!("zone[{i}].trust_anchor {}", p.display()))?;
+            ec.trust_anchors
+                .add_zone(&zone, anchors)
+                .with_context(|| format!("zone[{i}].trust_anchor {}", p.display()))?;
+        }
+        if !z.upstream.is_empty() {
+            ec.zone_upstreams.push((zone, z.upstream.clone()));
+        }
+    }
+    ec.negative_trust_anchors = policy
+        .nta
+        .iter()
+        .map(|n| match n.expires {
+            Some(e) => NegativeTrustAnchor::until(&n.zone, e),
+            None => NegativeTrustAnchor::permanent(&n.zone),
+        })
+        .collect();
+    Ok(ec)
+}
+
+/// The engine the rules consult, from the configuration.
+pub fn build_engine(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<Engine> {
+    let ec = engine_config(cfg, policy)?;
     Ok(Engine::new(ec, Arc::new(NetTransport::default())))
 }
 
@@ -123,6 +154,9 @@ const TEE_BATCH: usize = 1_024;
 /// The running detection step.
 pub struct Detection {
     pub handle: StageHandle,
+    /// The verdict service (its engine collects the store's evidence; its
+    /// counters feed the cache and latency metrics).
+    pub verdicts: crate::detect::verdicts::VerdictService,
     tee: JoinHandle<()>,
     stage: JoinHandle<()>,
     out: JoinHandle<()>,
@@ -137,6 +171,7 @@ pub fn start(
     events: mpsc::Receiver<DnsEvent>,
     lines: mpsc::Sender<Output>,
     loss: LossSource,
+    mut sampler: Option<super::run_store::TxSampler>,
 ) -> anyhow::Result<Detection> {
     let cfg = effective_config(args)?;
     let policy = DetectPolicy::from_config(&cfg)?;
@@ -150,18 +185,20 @@ pub fn start(
             ..DetectorConfig::default()
         },
     );
+    let verdicts = detector.verdicts().clone();
     let with_events = cfg.events;
     let (alert_tx, alert_rx) = mpsc::channel(4_096);
     let opts = StageOptions {
         loss_source: Some(loss),
         ..StageOptions::default()
     };
-    if !with_events {
+    if !with_events && sampler.is_none() {
         // Nothing to tee: decode feeds the detector directly (one channel
         // hop and two moves of every event fewer).
         let (handle, stage) = spawn_detect_stage(detector, events, alert_tx, opts);
         return Ok(Detection {
             handle,
+            verdicts,
             tee: tokio::spawn(async {}),
             stage,
             out: spawn_alert_out(alert_rx, lines),
@@ -199,6 +236,10 @@ pub fn start(
             // the reader, which leaves records in the kernel ring (where a
             // loss is counted as ring_full), so nothing is dropped here.
             for ev in batch.drain(..) {
+                // A bounded sample of answers for the forensic store.
+                if let Some(s) = sampler.as_mut() {
+                    s.offer(&ev, &ev_lines);
+                }
                 if det_tx.send(ev).await.is_err() {
                     counters.output_closed.fetch_add(1, Ordering::Relaxed);
                 }
@@ -208,6 +249,7 @@ pub fn start(
     let out = spawn_alert_out(alert_rx, lines);
     Ok(Detection {
         handle,
+        verdicts,
         tee,
         stage,
         out,
@@ -234,6 +276,24 @@ impl Detection {
         let _ = self.tee.await;
         let _ = self.stage.await;
         let _ = self.out.await;
+    }
+
+    /// [`Detection::finish`], bounded: past `limit` the evaluations still
+    /// waiting for a verdict are abandoned (their tasks aborted, so the
+    /// output channel closes and the outputs can drain). `false` then.
+    pub async fn finish_within(self, limit: std::time::Duration) -> bool {
+        let aborts = [
+            self.tee.abort_handle(),
+            self.stage.abort_handle(),
+            self.out.abort_handle(),
+        ];
+        let done = tokio::time::timeout(limit, self.finish()).await.is_ok();
+        if !done {
+            for a in aborts {
+                a.abort();
+            }
+        }
+        done
     }
 }
 

@@ -34,7 +34,8 @@ impl OpsArgs {
     }
 }
 
-fn sample(name: &str, help: &str, labels: &[(&str, &str)], value: u64) -> Sample {
+/// One counter sample (shared with run_metrics.rs).
+pub(super) fn sample(name: &str, help: &str, labels: &[(&str, &str)], value: u64) -> Sample {
     Sample {
         name: name.to_owned(),
         help: help.to_owned(),
@@ -137,6 +138,21 @@ pub fn detect_samples(h: &StageHandle) -> Vec<Sample> {
             h.detect.alerts_of(rule),
         ));
     }
+    // Policy: repeats within a rule's period, and audit-mode emissions.
+    for rule in [Rule::CriticalNameUnprotected, Rule::SignatureExpiring] {
+        out.push(sample(
+            "dnssec_monitor_alerts_suppressed_total",
+            "Alerts not raised: one was raised for the same key within the rule's period.",
+            &[("rule", rule.name())],
+            h.detect.suppressed_of(rule),
+        ));
+    }
+    out.push(sample(
+        "dnssec_monitor_alerts_audit_total",
+        "Alerts emitted in audit mode (event.kind event), also counted in alerts_total.",
+        &[],
+        h.detect.audit.load(std::sync::atomic::Ordering::Relaxed),
+    ));
     out
 }
 

@@ -11,9 +11,11 @@ use anyhow::{Context, bail};
 use hickory_proto::rr::{Name, RecordType};
 use serde_json::json;
 
-use crate::dnssec::anchors::TrustAnchors;
+use super::run_detect::engine_config;
+use crate::config::{Config, check_config};
+use crate::detect::policy::DetectPolicy;
 use crate::dnssec::clock::Clock;
-use crate::dnssec::engine::{Engine, EngineConfig, Lookup, RootHints};
+use crate::dnssec::engine::{Engine, Lookup};
 use crate::dnssec::transport_net::NetTransport;
 use crate::dnssec::verdict::Verdict;
 
@@ -28,7 +30,8 @@ Exit status:
 Examples:
   dnssec-monitor validate example.com
   dnssec-monitor validate example.com AAAA --upstream 127.0.0.1:5353 --json
-  dnssec-monitor validate www.test. --root-hints lab.root --trust-anchor lab.ds --at 20240101000000";
+  dnssec-monitor validate www.test. --root-hints lab.root --trust-anchor lab.ds --at 20240101000000
+  dnssec-monitor validate www.corp.internal --config /etc/dnssec-monitor/dnssec-monitor.toml";
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = AFTER_HELP)]
@@ -54,6 +57,11 @@ pub struct ValidateArgs {
     /// Validate as of TIME: RFC 3339 (2024-05-01T12:00:00Z) or YYYYMMDDHHMMSS (UTC).
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    /// Take the engine settings from this daemon configuration: upstream,
+    /// root hints, trust anchor, `[[zone]]` trust anchors and upstreams,
+    /// `[[nta]]` (with expiry). The options above override its values.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Per-server timeout in milliseconds.
     #[arg(long, default_value_t = 1500, value_name = "MS")]
     pub timeout_ms: u64,
@@ -65,26 +73,30 @@ pub fn main(args: ValidateArgs) -> anyhow::Result<i32> {
     qname.set_fqdn(true);
     let rtype = RecordType::from_str(&args.rtype.to_ascii_uppercase())
         .map_err(|_| anyhow::anyhow!("unknown record type {:?}", args.rtype))?;
-    let mut config = if args.upstream.is_empty() {
-        let hints = match &args.root_hints {
-            Some(p) => RootHints::from_file(p)?,
-            None => RootHints::iana(),
-        };
-        EngineConfig::iterative(hints)
-    } else {
+    let mut cfg = match &args.config {
+        Some(p) => check_config(p).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => Config::default(),
+    };
+    if !args.upstream.is_empty() {
         if args.root_hints.is_some() {
             bail!("--root-hints and --upstream exclude each other");
         }
-        let servers = args
+        cfg.upstream = args
             .upstream
             .iter()
             .map(|s| parse_server(s))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        EngineConfig::upstream(servers)
-    };
-    if let Some(p) = &args.trust_anchor {
-        config.trust_anchors = TrustAnchors::from_file(p)?;
+        cfg.root_hints = None;
     }
+    if let Some(p) = &args.root_hints {
+        cfg.root_hints = Some(p.clone());
+        cfg.upstream.clear();
+    }
+    if let Some(p) = &args.trust_anchor {
+        cfg.trust_anchor = Some(p.clone());
+    }
+    let policy = DetectPolicy::from_config(&cfg)?;
+    let mut config = engine_config(&cfg, &policy)?;
     if let Some(t) = &args.at {
         config.clock = Clock::fixed(parse_time(t)?);
     }

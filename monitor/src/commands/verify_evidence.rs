@@ -111,19 +111,46 @@ pub fn reverify(detail: &AlertDetail) -> anyhow::Result<Report> {
     let Some(verdict) = &detail.verdict else {
         bail!("alert {} has no stored verdict to re-check", detail.hit.id);
     };
-    let mut pool: Vec<Record> = Vec::new();
+    let mut evidence: Vec<Record> = Vec::new();
     for (i, e) in verdict.evidence.iter().enumerate() {
         let r = Record::from_bytes(&e.wire)
             .with_context(|| format!("evidence record {i} ({}) does not parse", e.owner))?;
-        pool.push(r);
+        evidence.push(r);
     }
-    if let Some(answer) = detail.transaction.as_ref().and_then(|t| t.answer.as_ref()) {
-        let msg = Message::from_vec(answer).context("the stored answer does not parse")?;
-        pool.extend(msg.answers.iter().cloned());
-        pool.extend(msg.authorities.iter().cloned());
+    let mut answer: Vec<Record> = Vec::new();
+    if let Some(bytes) = detail.transaction.as_ref().and_then(|t| t.answer.as_ref()) {
+        let msg = Message::from_vec(bytes).context("the stored answer does not parse")?;
+        answer.extend(msg.answers.iter().cloned());
+        answer.extend(msg.authorities.iter().cloned());
     }
+    // The captured answer fills in RRsets the evidence lacks (older
+    // stores kept only the RRSIGs). Where the evidence holds the validated
+    // RRset itself, the captured one is checked on its own against the
+    // evidence's keys: mixing a forged RRset with the validated one would
+    // make neither verify.
+    let (captured, fill): (Vec<Record>, Vec<Record>) = answer
+        .into_iter()
+        .partition(|r| has_rrset(&evidence, &r.name, covered_type(r)));
+    let mut pool = evidence.clone();
+    pool.extend(fill);
     let at = secs(verdict.time);
-    let checks = check_pool(&pool, at);
+    let mut checks = check_pool(&pool, at);
+    if captured
+        .iter()
+        .any(|r| r.record_type() == RecordType::RRSIG)
+    {
+        let mut own = captured;
+        own.extend(
+            evidence
+                .iter()
+                .filter(|r| r.record_type() == RecordType::DNSKEY)
+                .cloned(),
+        );
+        checks.extend(check_pool(&own, at).into_iter().map(|mut c| {
+            c.what = format!("captured {}", c.what);
+            c
+        }));
+    }
     let failed = checks.iter().any(|c| c.failure.is_some());
     let reproduced = match verdict.outcome.as_str() {
         "bogus" => failed,
@@ -135,6 +162,24 @@ pub fn reverify(detail: &AlertDetail) -> anyhow::Result<Report> {
         at,
         checks,
         reproduced,
+    })
+}
+
+/// The type an RR belongs with: an RRSIG's covered type, else its own.
+fn covered_type(r: &Record) -> RecordType {
+    match &r.data {
+        RData::DNSSEC(DNSSECRData::RRSIG(s)) => s.input().type_covered,
+        _ => r.record_type(),
+    }
+}
+
+/// Whether `pool` holds RRs (not only RRSIGs) of `owner`/`rtype`.
+fn has_rrset(pool: &[Record], owner: &Name, rtype: RecordType) -> bool {
+    let owner = owner.to_lowercase();
+    pool.iter().any(|r| {
+        r.record_type() == rtype
+            && r.record_type() != RecordType::RRSIG
+            && r.name.to_lowercase() == owner
     })
 }
 

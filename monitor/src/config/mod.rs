@@ -7,10 +7,12 @@
 //! - [`units`]: sizes and durations with units.
 //! - [`error`]: [`ConfigError`] and span → line mapping.
 //! - [`validate`]: raw → [`Config`], with every check.
+//! - [`critical`]: `[[critical]]` names and the signature-expiry window.
 //!
 //! Relative paths in the file are taken relative to the file's directory,
 //! so a config means the same whatever the daemon's working directory.
 
+pub mod critical;
 pub mod error;
 pub mod raw;
 pub mod units;
@@ -22,6 +24,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+pub use critical::{CriticalName, DEFAULT_SIGNATURE_EXPIRY_WINDOW, Require};
 pub use error::{ConfigError, ConfigErrorKind};
 
 use crate::sinks::{
@@ -74,7 +77,16 @@ pub struct StoreConfig {
     pub path: PathBuf,
     pub max_age: Option<Duration>,
     pub max_bytes: Option<u64>,
+    /// DNS answers stored per second (besides every alert's); a bound so
+    /// the store never competes with capture. 0 = alerts only.
+    pub sample_per_second: u32,
 }
+
+/// Default of `store.sample_per_second`.
+pub const DEFAULT_SAMPLE_PER_SECOND: u32 = 200;
+/// Upper bound of `store.sample_per_second`: beyond it SQLite commits
+/// would be the bottleneck on a busy host.
+pub const MAX_SAMPLE_PER_SECOND: u32 = 100_000;
 
 /// How alerts are emitted (phased roll-out): `enforce` writes alerts,
 /// `audit` writes them as `event.kind: event` with `dnssec_monitor.mode: audit`.
@@ -136,6 +148,10 @@ pub struct Config {
     pub mode: Mode,
     /// Per-zone settings, in file order.
     pub zones: Vec<ZoneConfig>,
+    /// Identity-critical names (`[[critical]]`), in file order.
+    pub critical: Vec<CriticalName>,
+    /// Warn (`signature_expiring`) when signatures expire within this; 0: off.
+    pub signature_expiry_window: Duration,
 }
 
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9153";
@@ -164,6 +180,8 @@ impl Default for Config {
             dns_ports: vec![53],
             mode: Mode::Enforce,
             zones: Vec::new(),
+            critical: Vec::new(),
+            signature_expiry_window: DEFAULT_SIGNATURE_EXPIRY_WINDOW,
         }
     }
 }

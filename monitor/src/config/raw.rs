@@ -38,6 +38,9 @@ pub struct RawConfig {
     pub mode: Option<Spanned<String>>,
     #[serde(default)]
     pub zone: Vec<RawZone>,
+    #[serde(default)]
+    pub critical: Vec<super::critical::RawCritical>,
+    pub signature_expiry_window: Option<Spanned<DurationSpec>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,4 +93,5 @@ pub struct RawStore {
     pub path: Spanned<PathBuf>,
     pub max_age: Option<Spanned<DurationSpec>>,
     pub max_bytes: Option<Spanned<SizeSpec>>,
+    pub sample_per_second: Option<Spanned<i64>>,
 }

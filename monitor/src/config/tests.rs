@@ -39,6 +39,31 @@ fn example_config_in_the_repo_is_accepted() {
     let store = cfg.store.unwrap();
     assert_eq!(store.max_age, Some(Duration::from_secs(30 * 86_400)));
     assert_eq!(store.max_bytes, Some(1 << 30));
+    assert_eq!(store.sample_per_second, 200);
+}
+
+#[test]
+fn store_sample_rate_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.toml");
+    let ok = parse_config("[store]\npath = \"s.db\"\nsample_per_second = 0\n", &f).unwrap();
+    assert_eq!(ok.store.unwrap().sample_per_second, 0);
+    let dflt = parse_config("[store]\npath = \"s.db\"\n", &f).unwrap();
+    assert_eq!(
+        dflt.store.unwrap().sample_per_second,
+        crate::config::DEFAULT_SAMPLE_PER_SECOND
+    );
+    for bad in ["-1", "100001", "\"fast\""] {
+        let e = parse_config(
+            &format!("[store]\npath = \"s.db\"\nsample_per_second = {bad}\n"),
+            &f,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("store.sample_per_second") && e.line == Some(3),
+            "{bad}: {e}"
+        );
+    }
 }
 
 #[test]
@@ -285,6 +310,7 @@ fn sink_config_builds_its_transport_and_options() {
         path: dir.path().join("s.db"),
         max_age: None,
         max_bytes: Some(5),
+        sample_per_second: 1,
     };
     assert_eq!(store.store_options().retention.max_bytes, Some(5));
 }

@@ -25,8 +25,8 @@ use crate::sinks::{
     syslog::{Facility, TransportKind, tls},
 };
 
-struct Checker<'a> {
-    ctx: ErrorContext<'a>,
+pub(super) struct Checker<'a> {
+    pub(super) ctx: ErrorContext<'a>,
     base: PathBuf,
 }
 
@@ -136,6 +136,23 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
                         .map_err(|m| c.bad("store.max_bytes", b, m))
                 })
                 .transpose()?,
+            sample_per_second: match &s.sample_per_second {
+                None => super::DEFAULT_SAMPLE_PER_SECOND,
+                Some(n) => u32::try_from(*n.get_ref())
+                    .ok()
+                    .filter(|v| *v <= super::MAX_SAMPLE_PER_SECOND)
+                    .ok_or_else(|| {
+                        c.bad(
+                            "store.sample_per_second",
+                            n,
+                            format!(
+                                "{} is not a rate between 0 and {}",
+                                n.get_ref(),
+                                super::MAX_SAMPLE_PER_SECOND
+                            ),
+                        )
+                    })?,
+            },
         });
     }
     for (i, ifname) in raw.interfaces.iter().enumerate() {
@@ -192,6 +209,8 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
                 .transpose()?,
         });
     }
+    cfg.critical = c.critical(&raw.critical)?;
+    cfg.signature_expiry_window = c.expiry_window(raw.signature_expiry_window.as_ref())?;
     Ok(cfg)
 }
 
@@ -207,7 +226,7 @@ pub fn host_of(address: &str) -> Option<String> {
 }
 
 impl Checker<'_> {
-    fn bad<T>(&self, key: &str, at: &Spanned<T>, msg: impl Into<String>) -> ConfigError {
+    pub(super) fn bad<T>(&self, key: &str, at: &Spanned<T>, msg: impl Into<String>) -> ConfigError {
         self.ctx.at(Kind::BadValue, key, at.span(), msg)
     }
 
@@ -264,7 +283,7 @@ impl Checker<'_> {
     /// A DNS name in presentation format: labels of 1..=63 octets, at most
     /// 253 octets without the final dot (RFC 1035 §2.3.4). Returned
     /// lowercased without the final dot.
-    fn dns_name(&self, key: &str, s: &Spanned<String>) -> Result<String, ConfigError> {
+    pub(super) fn dns_name(&self, key: &str, s: &Spanned<String>) -> Result<String, ConfigError> {
         let v = s.get_ref().trim();
         let name = v.strip_suffix('.').unwrap_or(v).to_ascii_lowercase();
         let ok = !name.is_empty()

@@ -8,9 +8,14 @@
 //! After its first answer an entry stays for `race_window`: a second
 //! *different* answer in that time is a race (blind spoofing, RFC 5452 §4);
 //! an identical one is a retransmission and ignored. An answer that joins
-//! nothing is unsolicited, unless the same client socket has a query out
-//! to that server under another txid: that is a wrong-txid guess, and a
-//! burst of them toward one socket is reported once as a race.
+//! nothing is unsolicited only when its socket (transport, client, server)
+//! has no query out at all. When the socket has a query out under another
+//! txid the answer is a wrong-txid guess and belongs to `response_race`,
+//! never to `unsolicited_response`: guesses are held per client socket for
+//! `burst_window`; the one that makes `burst_threshold` of them within it
+//! is reported once as a race, and guesses whose window closes below the
+//! threshold stay quiet (counted in `wrong_txid`) — a stub's late answer to
+//! its own retransmission under a fresh txid looks exactly like one guess.
 //!
 //! Bounded: at most `max_entries` queries (the oldest is evicted, counted)
 //! and `max_sockets` sockets tracked for bursts. Time is the capture
@@ -80,6 +85,9 @@ pub struct QueryInfo {
     /// Checking disabled (RFC 4035 §3.2.2).
     pub cd: bool,
     pub process: Option<ProcessInfo>,
+    /// The query as captured, for the forensic store (shared: the info is
+    /// cloned into every join result).
+    pub raw: std::sync::Arc<[u8]>,
 }
 
 impl QueryInfo {
@@ -97,6 +105,7 @@ impl QueryInfo {
             ad: m.authentic_data,
             cd: m.checking_disabled,
             process: ev.process.clone(),
+            raw: ev.raw.as_slice().into(),
         }
     }
 }
@@ -117,12 +126,12 @@ pub enum Join {
         first: String,
         since_first: Duration,
     },
-    /// No outstanding query matches.
-    Unsolicited {
-        /// The same socket has a query out to this server under another
-        /// txid (a guess), and how many such answers the burst holds.
-        wrong_txid: Option<usize>,
-    },
+    /// No query is outstanding on the answer's socket at all.
+    Unsolicited,
+    /// The socket has a query out under another txid: a guess, held for
+    /// the burst window; `answers` guesses toward this client socket so
+    /// far, still below the burst threshold (not alerted).
+    WrongTxid { answers: usize },
     /// A wrong-txid answer that completes a burst toward one socket.
     TxidBurst {
         query: QueryInfo,
@@ -407,17 +416,16 @@ impl OutstandingTable {
         };
         if !self.per_socket.contains_key(&socket) {
             self.stats.unsolicited += 1;
-            return Join::Unsolicited { wrong_txid: None };
+            return Join::Unsolicited;
         }
-        // A query is out on this socket under another txid: a guess.
+        // A query is out on this socket under another txid: a guess. It is
+        // held in the socket's burst window (expired in `expire`); it never
+        // becomes `Unsolicited`.
         self.stats.wrong_txid += 1;
         let bkey = (ev.transport, ev.client);
         if !self.bursts.contains_key(&bkey) && self.bursts.len() >= self.cfg.max_sockets {
             self.stats.sockets_dropped += 1;
-            self.stats.unsolicited += 1;
-            return Join::Unsolicited {
-                wrong_txid: Some(1),
-            };
+            return Join::WrongTxid { answers: 1 };
         }
         let (times, reported) = self.bursts.entry(bkey).or_default();
         times.push_back(now);
@@ -428,27 +436,24 @@ impl OutstandingTable {
         if *reported {
             return Join::BurstContinues;
         }
-        if n >= self.cfg.burst_threshold {
-            *reported = true;
-            self.stats.races += 1;
-            let query = self
-                .entries
-                .iter()
-                .find(|(k, _)| k.socket == socket)
-                .map(|(_, e)| e.query.clone())
-                .unwrap_or_else(|| QueryInfo::of(ev));
-            let window = now
-                .duration_since(*times.front().unwrap_or(&now))
-                .unwrap_or_default();
-            return Join::TxidBurst {
-                query,
-                answers: n,
-                window,
-            };
+        if n < self.cfg.burst_threshold {
+            return Join::WrongTxid { answers: n };
         }
-        self.stats.unsolicited += 1;
-        Join::Unsolicited {
-            wrong_txid: Some(n),
+        *reported = true;
+        self.stats.races += 1;
+        let query = self
+            .entries
+            .iter()
+            .find(|(k, _)| k.socket == socket)
+            .map(|(_, e)| e.query.clone())
+            .unwrap_or_else(|| QueryInfo::of(ev));
+        let window = now
+            .duration_since(*times.front().unwrap_or(&now))
+            .unwrap_or_default();
+        Join::TxidBurst {
+            query,
+            answers: n,
+            window,
         }
     }
 }

@@ -58,7 +58,7 @@ fn question_case_does_not_matter_but_txid_and_port_do() {
     // Another client port: nothing outstanding there.
     assert_eq!(
         t.on_answer(&event(ans, "10.0.0.2:40001", RESOLVER, 6)),
-        Join::Unsolicited { wrong_txid: None }
+        Join::Unsolicited
     );
 }
 
@@ -73,7 +73,7 @@ fn answer_without_query_is_unsolicited() {
     );
     assert_eq!(
         t.on_answer(&event(ans, CLIENT, RESOLVER, 0)),
-        Join::Unsolicited { wrong_txid: None }
+        Join::Unsolicited
     );
     assert_eq!(t.stats().unsolicited, 1);
 }
@@ -86,7 +86,7 @@ fn late_answer_after_timeout_is_unsolicited() {
     let ans = answer_msg(&q, ResponseCode::NoError, vec![]);
     assert_eq!(
         t.on_answer(&event(ans, CLIENT, RESOLVER, 11_000)),
-        Join::Unsolicited { wrong_txid: None }
+        Join::Unsolicited
     );
     assert_eq!(t.stats().entries, 0);
 }
@@ -166,7 +166,7 @@ fn different_answer_after_the_window_is_unsolicited_not_race() {
     t.on_answer(&event(good, CLIENT, RESOLVER, 10));
     assert_eq!(
         t.on_answer(&event(other, CLIENT, RESOLVER, 3_000)),
-        Join::Unsolicited { wrong_txid: None }
+        Join::Unsolicited
     );
 }
 
@@ -185,18 +185,9 @@ fn wrong_txid_burst_toward_one_socket() {
         );
         joins.push(t.on_answer(&event(ans, CLIENT, RESOLVER, 1 + i as u64)));
     }
-    assert_eq!(
-        joins[0],
-        Join::Unsolicited {
-            wrong_txid: Some(1)
-        }
-    );
-    assert_eq!(
-        joins[1],
-        Join::Unsolicited {
-            wrong_txid: Some(2)
-        }
-    );
+    // Below the threshold the guesses are held, never unsolicited.
+    assert_eq!(joins[0], Join::WrongTxid { answers: 1 });
+    assert_eq!(joins[1], Join::WrongTxid { answers: 2 });
     assert!(
         matches!(&joins[2], Join::TxidBurst { answers: 3, query, .. } if query.id == 100),
         "{:?}",
@@ -215,16 +206,11 @@ fn spread_out_wrong_txids_are_no_burst() {
         let g = query_msg(id, "www.secure.test.", RecordType::A, true, false);
         let ans = answer_msg(&g, ResponseCode::NoError, vec![]);
         let j = t.on_answer(&event(ans, CLIENT, RESOLVER, i as u64 * 2_500));
-        assert!(
-            matches!(
-                j,
-                Join::Unsolicited {
-                    wrong_txid: Some(1)
-                }
-            ),
-            "{j:?}"
-        );
+        assert_eq!(j, Join::WrongTxid { answers: 1 }, "{j:?}");
     }
+    // Guesses that never made a burst: no race, and not unsolicited either.
+    let s = t.stats();
+    assert_eq!((s.races, s.unsolicited, s.wrong_txid), (0, 0, 3));
 }
 
 #[test]
@@ -245,9 +231,7 @@ fn full_table_evicts_oldest_and_counts() {
     // Evicted: query 1's socket still has queries 2 and 3 out → a wrong-txid guess.
     assert_eq!(
         t.on_answer(&event(ans, CLIENT, RESOLVER, 10)),
-        Join::Unsolicited {
-            wrong_txid: Some(1)
-        }
+        Join::WrongTxid { answers: 1 }
     );
 }
 
@@ -276,7 +260,7 @@ fn unmatched_answers_right_after_start_are_warmup() {
     // Twin: after the warm-up the same answer is unsolicited.
     assert_eq!(
         t.on_answer(&event(ans, CLIENT, RESOLVER, 10_000)),
-        Join::Unsolicited { wrong_txid: None }
+        Join::Unsolicited
     );
     assert_eq!(t.stats().warmup, 2);
 }
@@ -305,4 +289,77 @@ fn a_new_query_reusing_an_answered_key_starts_afresh() {
         t.on_answer(&event(a1, CLIENT, RESOLVER, 4)),
         Join::Answered { .. }
     ));
+}
+
+/// The lab's blind-spoof race: five wrong-txid answers, then the right one,
+/// toward one socket with its query out. Every guess belongs to the race;
+/// none is unsolicited, and the right answer still joins its query.
+#[test]
+fn wrong_txid_burst_then_the_right_answer_is_one_race_and_no_unsolicited() {
+    let mut t = table();
+    let q = query_msg(100, "txt.ed.test.", RecordType::TXT, true, false);
+    t.on_query(&event(q.clone(), CLIENT, RESOLVER, 0));
+    let mut joins = Vec::new();
+    for (i, id) in (200u16..205).enumerate() {
+        let g = query_msg(id, "txt.ed.test.", RecordType::TXT, true, false);
+        let ans = answer_msg(&g, ResponseCode::NXDomain, vec![]);
+        joins.push(t.on_answer(&event(ans, CLIENT, RESOLVER, 1 + i as u64)));
+    }
+    let right = answer_msg(&q, ResponseCode::NoError, vec![]);
+    joins.push(t.on_answer(&event(right, CLIENT, RESOLVER, 10)));
+    let races = joins
+        .iter()
+        .filter(|j| matches!(j, Join::TxidBurst { .. }))
+        .count();
+    assert_eq!(races, 1, "{joins:?}");
+    assert!(!joins.contains(&Join::Unsolicited), "{joins:?}");
+    assert!(matches!(joins[5], Join::Answered { .. }), "{:?}", joins[5]);
+    assert_eq!(t.stats().unsolicited, 0);
+}
+
+/// Twin: the same wrong-txid answers toward a socket with nothing out are
+/// unsolicited, each of them (no query for a race to be about).
+#[test]
+fn wrong_txids_toward_a_socket_with_nothing_out_are_unsolicited() {
+    let mut t = table();
+    // A query out on another client socket does not make these guesses.
+    let other = query_msg(100, "txt.ed.test.", RecordType::TXT, true, false);
+    t.on_query(&event(other, "10.0.0.2:40001", RESOLVER, 0));
+    for (i, id) in (200u16..205).enumerate() {
+        let g = query_msg(id, "txt.ed.test.", RecordType::TXT, true, false);
+        let ans = answer_msg(&g, ResponseCode::NXDomain, vec![]);
+        assert_eq!(
+            t.on_answer(&event(ans, CLIENT, RESOLVER, 1 + i as u64)),
+            Join::Unsolicited
+        );
+    }
+    let s = t.stats();
+    assert_eq!((s.unsolicited, s.wrong_txid, s.races), (5, 0, 0));
+}
+
+/// A burst's window closes: later guesses start a new count (below the
+/// threshold again, quiet), after the socket's burst was forgotten.
+#[test]
+fn a_closed_burst_window_starts_a_new_count() {
+    let mut t = table();
+    let q = query_msg(100, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q, CLIENT, RESOLVER, 0));
+    let guess = |id: u16| {
+        let g = query_msg(id, "www.secure.test.", RecordType::A, true, false);
+        answer_msg(&g, ResponseCode::NoError, vec![])
+    };
+    assert_eq!(
+        t.on_answer(&event(guess(1), CLIENT, RESOLVER, 1)),
+        Join::WrongTxid { answers: 1 }
+    );
+    assert_eq!(
+        t.on_answer(&event(guess(2), CLIENT, RESOLVER, 2)),
+        Join::WrongTxid { answers: 2 }
+    );
+    // 2.5 s later (window 2 s): the first two are gone.
+    assert_eq!(
+        t.on_answer(&event(guess(3), CLIENT, RESOLVER, 2_500)),
+        Join::WrongTxid { answers: 1 }
+    );
+    assert_eq!(t.stats().races, 0);
 }

@@ -8,6 +8,8 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
+use super::critical::AlertTags;
+use crate::config::Mode;
 use crate::correlate::outstanding::QueryInfo;
 use crate::decode::presentation as pres;
 use crate::dnssec::engine::Lookup;
@@ -22,16 +24,22 @@ pub enum Rule {
     UnsolicitedResponse,
     ResponseRace,
     CaptureLoss,
+    /// DESIGN.md "Policy": a critical name without a Secure chain or a validating path.
+    CriticalNameUnprotected,
+    /// DESIGN.md "Policy": the RRSIGs a verdict rested on expire soon.
+    SignatureExpiring,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 8] = [
         Rule::BogusSignature,
         Rule::UnsignedFallback,
         Rule::AnswerMismatch,
         Rule::UnsolicitedResponse,
         Rule::ResponseRace,
         Rule::CaptureLoss,
+        Rule::CriticalNameUnprotected,
+        Rule::SignatureExpiring,
     ];
 
     /// ECS `rule.name`.
@@ -43,6 +51,8 @@ impl Rule {
             Rule::UnsolicitedResponse => "unsolicited_response",
             Rule::ResponseRace => "response_race",
             Rule::CaptureLoss => "capture_loss",
+            Rule::CriticalNameUnprotected => "critical_name_unprotected",
+            Rule::SignatureExpiring => "signature_expiring",
         }
     }
 
@@ -116,6 +126,8 @@ pub struct Alert {
     pub lookup: Option<Arc<Lookup>>,
     /// Counter deltas (`capture_loss`).
     pub counters: Vec<(String, u64)>,
+    /// Mode and critical label ([`super::critical::annotate`]).
+    pub tags: AlertTags,
 }
 
 impl Alert {
@@ -140,6 +152,7 @@ impl Alert {
             query: query.cloned(),
             lookup,
             counters: Vec::new(),
+            tags: AlertTags::default(),
         }
     }
 
@@ -156,7 +169,12 @@ impl Alert {
         doc.insert(
             "event".into(),
             json!({
-                "kind": "alert",
+                // Audit mode (phased roll-out): the same document, but an
+                // event, which a SIEM does not page on.
+                "kind": match self.tags.mode {
+                    Mode::Enforce => "alert",
+                    Mode::Audit => "event",
+                },
                 "category": ["network"],
                 "type": ["indicator"],
                 "severity": self.severity.risk_score(),
@@ -177,6 +195,14 @@ impl Alert {
         };
         dm.insert("rule_detail".into(), json!(self.detail));
         dm.insert("severity".into(), json!(self.severity.as_str()));
+        dm.insert("mode".into(), json!(self.tags.mode.as_str()));
+        if let Some(c) = &self.tags.critical {
+            let mut o = json!({"label": c.label, "name": c.name});
+            if let Some(b) = self.tags.base_severity {
+                o["base_severity"] = json!(b.as_str());
+            }
+            dm.insert("critical".into(), o);
+        }
         if let Some(q) = &self.query {
             dm.insert(
                 "query".into(),

@@ -12,11 +12,12 @@ use hickory_proto::rr::RecordType;
 use tokio::task::JoinHandle;
 
 use super::alert::{Alert, Rule};
+use super::critical::{RuleState, annotate};
 use super::policy::DetectPolicy;
 use super::rules::capture_loss::LossTracker;
 use super::rules::{
-    Answer, answer_mismatch, bogus_signature, response_race, unsigned_fallback,
-    unsolicited_response,
+    Answer, answer_mismatch, bogus_signature, critical_name, response_race, signature_expiring,
+    unsigned_fallback, unsolicited_response,
 };
 use super::verdicts::{Ticket, VerdictConfig, VerdictService};
 use crate::correlate::outstanding::{
@@ -50,7 +51,12 @@ pub struct DetectCounters {
     /// Answers that got no verdict because the verdict queue was full.
     pub verdict_queue_full: AtomicU64,
     /// Alerts raised, by [`Rule::index`].
-    pub alerts: [AtomicU64; 6],
+    pub alerts: [AtomicU64; Rule::ALL.len()],
+    /// Alerts not raised because one was raised for the same key within
+    /// the rule's period (`critical_name_unprotected`, `signature_expiring`).
+    pub suppressed: [AtomicU64; Rule::ALL.len()],
+    /// Of the alerts raised, those emitted in audit mode (`event.kind: event`).
+    pub audit: AtomicU64,
 }
 
 impl DetectCounters {
@@ -58,9 +64,16 @@ impl DetectCounters {
         self.alerts[rule.index()].load(Ordering::Relaxed)
     }
 
+    pub fn suppressed_of(&self, rule: Rule) -> u64 {
+        self.suppressed[rule.index()].load(Ordering::Relaxed)
+    }
+
     fn count(&self, alerts: &[Alert]) {
         for a in alerts {
             self.alerts[a.rule.index()].fetch_add(1, Ordering::Relaxed);
+            if a.tags.mode == crate::config::Mode::Audit {
+                self.audit.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -81,6 +94,7 @@ pub struct Pending {
     verdicts: VerdictService,
     policy: Arc<DetectPolicy>,
     counters: Arc<DetectCounters>,
+    state: Arc<RuleState>,
 }
 
 pub struct Detector {
@@ -88,6 +102,7 @@ pub struct Detector {
     verdicts: VerdictService,
     policy: Arc<DetectPolicy>,
     counters: Arc<DetectCounters>,
+    state: Arc<RuleState>,
     loss: LossTracker,
     dispatcher: JoinHandle<()>,
 }
@@ -119,6 +134,7 @@ impl Detector {
             verdicts,
             policy: Arc::new(policy),
             counters: Arc::default(),
+            state: Arc::default(),
             loss: LossTracker::default(),
             dispatcher,
         }
@@ -161,7 +177,10 @@ impl Detector {
             | Join::Repeated { query }
             | Join::Race { query, .. }
             | Join::TxidBurst { query, .. } => Some(query.clone()),
-            Join::Unsolicited { .. } | Join::BurstContinues | Join::BeforeStart => None,
+            Join::Unsolicited
+            | Join::WrongTxid { .. }
+            | Join::BurstContinues
+            | Join::BeforeStart => None,
         };
         let own_query = query
             .as_ref()
@@ -186,7 +205,9 @@ impl Detector {
         .into_iter()
         .flatten()
         {
-            alerts.push(Alert::from_finding(f, &ev, query.as_ref(), None));
+            let mut a = Alert::from_finding(f, &ev, query.as_ref(), None);
+            annotate(&mut a, &self.policy);
+            alerts.push(a);
         }
         c.count(&alerts);
         // Only the answer that the asker takes (the first) has its data checked.
@@ -223,6 +244,7 @@ impl Detector {
             verdicts: self.verdicts.clone(),
             policy: self.policy.clone(),
             counters: self.counters.clone(),
+            state: self.state.clone(),
         };
         Observed {
             alerts,
@@ -256,8 +278,7 @@ impl Detector {
             self.table.stats().evicted_full,
         ));
         let (finding, deltas) = self.loss.check(&counters)?;
-        self.counters.alerts[Rule::CaptureLoss.index()].fetch_add(1, Ordering::Relaxed);
-        Some(Alert {
+        let mut a = Alert {
             rule: finding.rule,
             severity: finding.severity,
             timestamp: std::time::SystemTime::now(),
@@ -266,7 +287,11 @@ impl Detector {
             query: None,
             lookup: None,
             counters: deltas,
-        })
+            tags: Default::default(),
+        };
+        annotate(&mut a, &self.policy);
+        self.counters.count(std::slice::from_ref(&a));
+        Some(a)
     }
 }
 
@@ -283,9 +308,31 @@ impl Pending {
         findings.extend(bogus_signature::check(&a, &lookup, self.verdicts.engine()).await);
         findings.extend(unsigned_fallback::check(&a, &lookup, &self.policy));
         findings.extend(answer_mismatch::check(&a, &lookup, &self.verdicts).await);
+        let suppressed = |r: Rule| &self.counters.suppressed[r.index()];
+        findings.extend(critical_name::check(
+            &a,
+            &lookup,
+            &self.policy,
+            &self.state.unprotected,
+            suppressed(Rule::CriticalNameUnprotected),
+        ));
+        findings.extend(signature_expiring::check(
+            &lookup,
+            self.policy.critical.lookup(&a.qname).is_some(),
+            &self.policy,
+            self.verdicts.engine().config().clock.now_unix(),
+            self.ev.timestamp,
+            &self.state.expiry,
+            suppressed(Rule::SignatureExpiring),
+        ));
         let alerts: Vec<Alert> = findings
             .into_iter()
-            .map(|f| Alert::from_finding(f, &self.ev, self.query.as_ref(), Some(lookup.clone())))
+            .map(|f| {
+                let mut al =
+                    Alert::from_finding(f, &self.ev, self.query.as_ref(), Some(lookup.clone()));
+                annotate(&mut al, &self.policy);
+                al
+            })
             .collect();
         self.counters.count(&alerts);
         alerts

@@ -44,7 +44,7 @@ pub fn engine_over(net: Arc<TestNet>, anchor: DNSKEY, ntas: &[&str]) -> Engine {
     anchors.add_dnskey(&hickory_proto::rr::Name::root(), anchor);
     cfg.trust_anchors = anchors;
     cfg.clock = Clock::fixed(i64::from(NOW));
-    cfg.negative_trust_anchors = ntas.iter().map(|n| name(n)).collect();
+    cfg.negative_trust_anchors = ntas.iter().map(|n| name(n).into()).collect();
     Engine::new(cfg, net)
 }
 

@@ -3,6 +3,7 @@
 //! independent verdict ([`verdicts`]), is checked by the rules.
 //!
 //! - [`policy`]: what the operator configured (resolvers, allow list, NTAs).
+//! - [`critical`]: critical names, audit/enforce mode, and how they mark alerts.
 //! - [`verdicts`]: verdict lookups off the capture path (queue, dedup, cache, history).
 //! - [`rules`]: one file per rule.
 //! - [`alert`]: [`alert::Alert`] and its ECS JSON (schema: docs/alert.schema.json).
@@ -10,6 +11,7 @@
 //! - [`stage`]: the pipeline stage (channel in, channel out, counters).
 
 pub mod alert;
+pub mod critical;
 pub mod detector;
 pub mod policy;
 pub mod rules;
@@ -21,7 +23,7 @@ mod correlation_tests;
 #[cfg(test)]
 mod detector_tests;
 #[cfg(test)]
-mod lab;
+pub(crate) mod lab;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]

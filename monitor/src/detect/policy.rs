@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use hickory_proto::rr::Name;
 use thiserror::Error;
 
+use super::critical::{CriticalNames, Modes};
 use crate::config::Config;
 use crate::event::DnsEvent;
 
@@ -41,6 +42,12 @@ pub struct DetectPolicy {
     pub nta: Vec<NtaPolicy>,
     /// Processes whose traffic is the monitor's own (its engine's queries).
     pub own_pids: Vec<u32>,
+    /// `[[critical]]` names (DESIGN.md "Policy").
+    pub critical: CriticalNames,
+    /// Global and per-zone `mode`.
+    pub modes: Modes,
+    /// `signature_expiring` window; zero: off.
+    pub signature_expiry_window: std::time::Duration,
 }
 
 fn parse_name(key: &'static str, s: &str) -> Result<Name, PolicyError> {
@@ -75,6 +82,9 @@ impl DetectPolicy {
                 })
                 .collect::<Result<_, PolicyError>>()?,
             own_pids: vec![std::process::id()],
+            critical: CriticalNames::from_config(&cfg.critical)?,
+            modes: Modes::from_config(cfg.mode, &cfg.zones)?,
+            signature_expiry_window: cfg.signature_expiry_window,
         })
     }
 

@@ -10,8 +10,10 @@ use hickory_proto::rr::RecordType;
 use serde_json::{Value, json};
 
 use super::alert::{Alert, Rule};
+use super::critical::{CriticalNames, Modes};
 use super::lab::{Lab, Reply, a_rec, forged, policy};
 use super::testkit::{CLIENT, RESOLVER, answer_msg, event, query_msg};
+use crate::config::{CriticalName, Mode, Require};
 
 const SCHEMA: &str = include_str!("../../../docs/alert.schema.json");
 
@@ -218,7 +220,67 @@ async fn alerts_of_every_rule() -> Vec<Alert> {
     // capture_loss
     lab.det.check_loss(&[("kernel_ringbuf_full".into(), 0)]);
     out.extend(lab.det.check_loss(&[("kernel_ringbuf_full".into(), 3)]));
+    // critical_name_unprotected (critical name in an unsigned zone) and
+    // signature_expiring (a window wider than the hierarchy's 30 days).
+    let mut p = policy();
+    p.critical = CriticalNames::from_config(&[CriticalName {
+        name: "www.unsigned.test".into(),
+        label: "idp".into(),
+        require: Require::Secure,
+    }])
+    .unwrap();
+    p.signature_expiry_window = std::time::Duration::from_secs(31 * 86_400);
+    let mut lab = Lab::new(p);
+    out.extend(
+        lab.via_resolver(
+            5,
+            "www.unsigned.test.",
+            RecordType::A,
+            false,
+            Reply::default(),
+        )
+        .await,
+    );
+    out.extend(
+        lab.via_resolver(
+            4,
+            "www.other.test.",
+            RecordType::A,
+            true,
+            Reply {
+                ad: true,
+                ..Reply::default()
+            },
+        )
+        .await,
+    );
     out
+}
+
+/// Audit mode: the documents validate too, as events.
+#[tokio::test]
+async fn audit_mode_alerts_validate_as_events() {
+    let mut p = policy();
+    p.modes = Modes::from_config(Mode::Audit, &[]).unwrap();
+    let mut lab = Lab::new(p);
+    let al = lab
+        .via_resolver(
+            6,
+            "www.broken.test.",
+            RecordType::A,
+            false,
+            Reply::default(),
+        )
+        .await;
+    assert!(!al.is_empty());
+    for a in &al {
+        let v = a.to_ecs();
+        assert!(validate(&v).is_empty(), "{:?}", validate(&v));
+        assert_eq!(v["event"]["kind"], "event");
+        let mut lying = v.clone();
+        lying["event"]["kind"] = json!("alert");
+        assert!(!validate(&lying).is_empty(), "audit documents are events");
+    }
 }
 
 #[tokio::test]
@@ -237,6 +299,7 @@ async fn alerts_of_every_rule_validate_against_the_schema() {
         let errs = validate(&v);
         assert!(errs.is_empty(), "{}: {errs:?}\n{v:#}", a.rule.name());
         assert_eq!(v["event"]["kind"], "alert");
+        assert_eq!(v["dnssec_monitor"]["mode"], "enforce");
         assert_eq!(v["rule"]["name"], a.rule.name());
     }
     // The verdict-rule alerts carry the chain and the validated answers.
@@ -299,4 +362,22 @@ async fn broken_alerts_do_not_validate() {
     let mut ts = loss;
     ts["@timestamp"] = json!("yesterday");
     assert!(!validate(&ts).is_empty());
+    let crit = alerts
+        .iter()
+        .find(|a| a.rule == Rule::CriticalNameUnprotected)
+        .unwrap()
+        .to_ecs();
+    assert!(validate(&crit).is_empty(), "{:?}", validate(&crit));
+    let mut unlabelled = crit.clone();
+    unlabelled["dnssec_monitor"]
+        .as_object_mut()
+        .unwrap()
+        .remove("critical");
+    assert!(!validate(&unlabelled).is_empty());
+    let mut no_mode = crit;
+    no_mode["dnssec_monitor"]
+        .as_object_mut()
+        .unwrap()
+        .remove("mode");
+    assert!(!validate(&no_mode).is_empty());
 }

@@ -75,6 +75,9 @@ pub struct VerdictStats {
     pub confirm_reused: AtomicU64,
     pub cache_evicted: AtomicU64,
     pub history_evicted: AtomicU64,
+    /// Time of each engine lookup (cold, or from the engine's own cache):
+    /// the validation latency metric.
+    pub latency: crate::metrics::Histogram,
 }
 
 /// The answer to [`VerdictService::request`].
@@ -154,7 +157,9 @@ impl VerdictService {
                 };
                 let s = s.clone();
                 tokio::spawn(async move {
+                    let started = Instant::now();
                     let l = Arc::new(s.engine.lookup(&k.0, k.1).await);
+                    s.stats.latency.observe(started.elapsed());
                     s.stats.lookups_done.fetch_add(1, Ordering::Relaxed);
                     s.complete(k, l);
                     drop(permit);

@@ -47,6 +47,10 @@ pub enum AnchorError {
     },
     #[error("no DS or DNSKEY record in the trust anchors")]
     Empty,
+    #[error(
+        "trust anchor for {owner} lies outside zone {zone} (a per-zone anchor anchors that zone only)"
+    )]
+    OutsideZone { owner: String, zone: String },
 }
 
 /// IANA root anchors (root-anchors.xml): KSK-2017 and KSK-2024.
@@ -158,6 +162,27 @@ impl TrustAnchors {
             .or_default()
             .dnskeys
             .push(key);
+    }
+
+    /// Adds a per-zone anchor set (an internal zone with its own key):
+    /// every owner in `other` must be `zone` or below it. The closest
+    /// enclosing anchor is where a chain starts (RFC 4035 §4.4), so such a
+    /// zone is a secure entry point whatever its parent says.
+    pub fn add_zone(&mut self, zone: &Name, other: TrustAnchors) -> Result<(), AnchorError> {
+        let mut zone = zone.to_lowercase();
+        zone.set_fqdn(true);
+        if let Some(owner) = other.anchors.keys().find(|o| !zone.zone_of(o)) {
+            return Err(AnchorError::OutsideZone {
+                owner: owner.to_string(),
+                zone: zone.to_string(),
+            });
+        }
+        for (owner, set) in other.anchors {
+            let mine = self.anchors.entry(owner).or_default();
+            mine.ds.extend(set.ds);
+            mine.dnskeys.extend(set.dnskeys);
+        }
+        Ok(())
     }
 
     /// The anchor at `name` or its closest ancestor.

@@ -91,3 +91,33 @@ fn deckard_style_line() {
     .unwrap();
     assert_eq!(ta.closest(&name("com.")).unwrap().1.ds[0].key_tag(), 19036);
 }
+
+#[test]
+fn per_zone_anchor_is_added_and_closest_wins() {
+    let mut ta = TrustAnchors::iana_root();
+    let zone = TrustAnchors::from_zone_text(
+        "corp.internal. IN DS 12345 13 2 0102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F20\n",
+    )
+    .unwrap();
+    ta.add_zone(&name("Corp.Internal"), zone).unwrap();
+    let (owner, set) = ta.closest(&name("www.corp.internal.")).unwrap();
+    assert_eq!(*owner, name("corp.internal."));
+    assert_eq!(set.ds[0].key_tag(), 12345);
+    // Outside the zone: still the root.
+    assert!(ta.closest(&name("www.example.com.")).unwrap().0.is_root());
+}
+
+#[test]
+fn per_zone_anchor_outside_its_zone_is_an_error() {
+    let mut ta = TrustAnchors::iana_root();
+    let other = TrustAnchors::from_zone_text(
+        "example.com. IN DS 12345 13 2 0102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F20\n",
+    )
+    .unwrap();
+    let e = ta.add_zone(&name("corp.internal."), other).unwrap_err();
+    assert!(e.to_string().contains("outside zone corp.internal."), "{e}");
+    assert!(
+        ta.closest(&name("www.example.com.")).unwrap().0.is_root(),
+        "unchanged"
+    );
+}

@@ -24,6 +24,7 @@ use super::denial::Denial;
 use super::ds::{DsMatch, match_ds};
 use super::keytag::key_tag;
 use super::limits::Limits;
+use super::nta::{NegativeTrustAnchor, covering};
 use super::resolver::{Resolver, Work};
 pub use super::sections::{
     ProvenDenialRecords, denial_of, dnskeys_of, ds_of, resolve_failure, rrset, rrsigs,
@@ -72,7 +73,7 @@ impl ZoneState {
 pub struct ChainCtx<'a> {
     pub resolver: &'a Resolver,
     pub anchors: &'a TrustAnchors,
-    pub negative_anchors: &'a [Name],
+    pub negative_anchors: &'a [NegativeTrustAnchor],
     pub limits: &'a Limits,
     pub now: i64,
     pub cache: &'a super::cache::TtlLru<Name, ZoneState>,
@@ -97,9 +98,16 @@ impl ChainCtx<'_> {
     /// The state of the deepest zone at or above `name`.
     pub async fn zone_state(&self, name: &Name, work: &mut Work) -> ZoneState {
         let empty = Arc::new(Vec::new());
-        if let Some(nta) = self.negative_anchors.iter().find(|n| n.zone_of(name)) {
+        // RFC 7646: the NTA's expiry is read now, and what is decided under
+        // it is not reused past its end.
+        if let Some(nta) = covering(self.negative_anchors, name, self.now) {
+            if let Some(left) = nta.seconds_left(self.now) {
+                work.ttl_cap = work.ttl_cap.min(left);
+            }
             return ZoneState::Insecure {
-                reason: InsecureReason::NegativeTrustAnchor { zone: nta.clone() },
+                reason: InsecureReason::NegativeTrustAnchor {
+                    zone: nta.zone.clone(),
+                },
                 path: empty,
             };
         }

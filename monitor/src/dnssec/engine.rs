@@ -18,9 +18,11 @@ use super::anchors::TrustAnchors;
 use super::answer::PieceOutcome;
 pub use super::cache::CacheConfig;
 use super::cache::TtlLru;
+use super::cached::{CacheKey, CachedMeta, TraceInterner, key_bytes, pack, unpack};
 use super::chain::{ChainCtx, FAILURE_TTL, MAX_TTL, ZoneState, resolve_failure, rrset};
 use super::clock::Clock;
 use super::limits::{Budget, Limits};
+pub use super::nta::NegativeTrustAnchor;
 use super::resolver::{Mode, Resolver, Work};
 pub use super::roothints::RootHints;
 use super::transport::Transport;
@@ -47,8 +49,14 @@ pub struct EngineConfig {
     /// RFC 9156 query minimisation (iterative mode, relaxed: NXDOMAIN or a
     /// failing server for a minimised NS query falls back to the full name).
     pub query_minimization: bool,
-    /// RFC 7646: names at or below these are treated as insecure.
-    pub negative_trust_anchors: Vec<Name>,
+    /// RFC 7646: names at or below these are treated as insecure while
+    /// the NTA is in force (its expiry is read at every lookup).
+    pub negative_trust_anchors: Vec<NegativeTrustAnchor>,
+    /// Split horizon: names at or below each zone are asked of its servers
+    /// (DO+CD, validated here) instead of iterating or the global upstream.
+    /// Per-zone trust anchors go into `trust_anchors` (the closest
+    /// enclosing anchor is where a chain starts, RFC 4035 §4.4).
+    pub zone_upstreams: Vec<(Name, Vec<SocketAddr>)>,
 }
 
 impl EngineConfig {
@@ -71,6 +79,7 @@ impl EngineConfig {
             cache: CacheConfig::default(),
             query_minimization: false,
             negative_trust_anchors: Vec::new(),
+            zone_upstreams: Vec::new(),
         }
     }
 }
@@ -116,12 +125,18 @@ pub struct EngineStats {
     pub cache_hits: u64,
     pub cache_misses: u64,
     pub cache_entries: u64,
+    /// Bytes the answer cache holds (as accounted against `max_bytes`).
+    pub cache_bytes: u64,
+    /// Answers pushed out of the cache to make room (LRU).
+    pub cache_evictions: u64,
     pub zone_cache_hits: u64,
     pub zone_cache_entries: u64,
     pub inflight_joined: u64,
     pub queries_sent: u64,
     pub tcp_retries: u64,
     pub server_failures: u64,
+    /// Queries sent to a per-zone upstream.
+    pub zone_upstream_queries: u64,
 }
 
 type Key = (Name, RecordType);
@@ -130,7 +145,10 @@ struct Inner {
     config: EngineConfig,
     resolver: Resolver,
     zones: TtlLru<Name, ZoneState>,
-    lookups: TtlLru<Key, Arc<Lookup>>,
+    /// Compact entries ([`super::cached`]): key, wire records, own trace steps.
+    lookups: TtlLru<CacheKey, CachedMeta>,
+    /// Trace prefixes shared by cached lookups.
+    traces: TraceInterner,
     inflight: Mutex<HashMap<Key, watch::Receiver<Option<Arc<Lookup>>>>>,
     lookups_total: AtomicU64,
     inflight_joined: AtomicU64,
@@ -179,13 +197,16 @@ impl Engine {
             mode,
             config.clock.clone(),
             config.query_minimization,
-        );
-        // Split the configured bounds: a quarter for zone state, the rest for lookups.
+        )
+        .with_zone_upstreams(config.zone_upstreams.clone());
+        // Split the configured bounds: a quarter for zone state, the rest
+        // for answers (the resolver's delegation maps are small and fixed).
         let c = config.cache;
         Engine {
             inner: Arc::new(Inner {
                 zones: TtlLru::new((c.max_entries / 4).max(16), (c.max_bytes / 4).max(4096)),
-                lookups: TtlLru::new(c.max_entries, c.max_bytes),
+                lookups: TtlLru::new(c.max_entries, c.max_bytes - c.max_bytes / 4),
+                traces: TraceInterner::new(4_096),
                 resolver,
                 config,
                 inflight: Mutex::new(HashMap::new()),
@@ -206,12 +227,15 @@ impl Engine {
             cache_hits: i.lookups.hits.load(Ordering::Relaxed),
             cache_misses: i.lookups.misses.load(Ordering::Relaxed),
             cache_entries: i.lookups.len() as u64,
+            cache_bytes: i.lookups.bytes() as u64,
+            cache_evictions: i.lookups.evictions.load(Ordering::Relaxed),
             zone_cache_hits: i.zones.hits.load(Ordering::Relaxed),
             zone_cache_entries: i.zones.len() as u64,
             inflight_joined: i.inflight_joined.load(Ordering::Relaxed),
             queries_sent: i.resolver.queries_sent.load(Ordering::Relaxed),
             tcp_retries: i.resolver.tcp_retries.load(Ordering::Relaxed),
             server_failures: i.resolver.server_failures.load(Ordering::Relaxed),
+            zone_upstream_queries: i.resolver.zone_upstream_queries.load(Ordering::Relaxed),
         }
     }
 
@@ -222,13 +246,10 @@ impl Engine {
         let mut qname = name.to_lowercase();
         qname.set_fqdn(true);
         let key = (qname.clone(), rtype);
-        let clock = &inner.config.clock;
+        let wire_key = key_bytes(&qname, rtype);
         loop {
-            if let Some(hit) = inner.lookups.get(&key, clock) {
-                let mut l = hit.as_ref().clone();
-                l.from_cache = true;
-                l.budget = Budget::new(&inner.config.limits);
-                return l;
+            if let Some(hit) = self.cached(&wire_key, &qname, rtype) {
+                return hit;
             }
             // Either join a lookup in flight or become its leader; the lock
             // is released before any await.
@@ -249,12 +270,7 @@ impl Engine {
                     key: key.clone(),
                 };
                 let result = Arc::new(self.lookup_uncached(&qname, rtype).await);
-                let bytes = 256
-                    + 128 * (result.answers.len() + result.rrsigs.len())
-                    + 128 * result.trace.steps.len();
-                inner
-                    .lookups
-                    .insert(key.clone(), result.clone(), result.ttl, bytes, clock);
+                self.remember(&wire_key, &result);
                 let _ = tx.send(Some(result.clone()));
                 return result.as_ref().clone();
             }
@@ -283,18 +299,74 @@ impl Engine {
         inner.lookups_total.fetch_add(1, Ordering::Relaxed);
         let mut qname = name.to_lowercase();
         qname.set_fqdn(true);
-        let result = Arc::new(self.lookup_uncached(&qname, rtype).await);
-        let bytes = 256
-            + 128 * (result.answers.len() + result.rrsigs.len())
-            + 128 * result.trace.steps.len();
-        inner.lookups.insert(
-            (qname, rtype),
-            result.clone(),
-            result.ttl,
-            bytes,
-            &inner.config.clock,
-        );
-        result.as_ref().clone()
+        let result = self.lookup_uncached(&qname, rtype).await;
+        self.remember(&key_bytes(&qname, rtype), &result);
+        result
+    }
+
+    /// The cached lookup for `key`, decoded, with the seconds it has left.
+    fn cached(&self, key: &[u8], qname: &Name, qtype: RecordType) -> Option<Lookup> {
+        let inner = &self.inner;
+        let (packed, meta, left) = inner.lookups.get_full(key, &inner.config.clock)?;
+        let u = match unpack(&packed) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(%qname, %qtype, error = %e, "cache entry unusable");
+                return None;
+            }
+        };
+        let mut steps = meta
+            .prefix
+            .as_deref()
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
+        steps.extend(u.steps);
+        Some(Lookup {
+            qname: qname.clone(),
+            qtype,
+            rcode: meta.rcode,
+            verdict: meta.verdict.as_deref().cloned().unwrap_or(Verdict::Secure),
+            answers: u.answers,
+            rrsigs: u.rrsigs,
+            trace: Trace { steps },
+            budget: Budget::new(&inner.config.limits),
+            from_cache: true,
+            ttl: left,
+        })
+    }
+
+    /// Caches `l` in compact form: every step but the last is the chain
+    /// shared with other names of the zone; the rest is packed bytes.
+    fn remember(&self, key: &[u8], l: &Lookup) {
+        if l.ttl == 0 {
+            return;
+        }
+        let inner = &self.inner;
+        let steps = &l.trace.steps;
+        let (prefix, own) = match steps.len() {
+            0 | 1 => (None, steps.as_slice()),
+            n => (Some(inner.traces.intern(&steps[..n - 1])), &steps[n - 1..]),
+        };
+        let packed = match pack(key, &l.answers, &l.rrsigs, own) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(qname = %l.qname, error = %e, "not cached");
+                return;
+            }
+        };
+        let verdict = (!l.verdict.is_secure()).then(|| Arc::new(l.verdict.clone()));
+        let bytes = packed.heap_bytes()
+            + verdict
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<Verdict>() + 128);
+        let meta = CachedMeta {
+            verdict,
+            prefix,
+            rcode: l.rcode,
+        };
+        inner
+            .lookups
+            .insert(packed, meta, l.ttl, bytes, &inner.config.clock);
     }
 
     /// The validated state of the deepest zone at or above `name`: for a
@@ -338,7 +410,9 @@ impl Engine {
                 second
             }
         };
-        match tokio::time::timeout(limits.max_lookup_time, fut).await {
+        let timed = tokio::time::timeout(limits.max_lookup_time, fut).await;
+        let cap = work.ttl_cap;
+        let mut l = match timed {
             Ok(l) => l,
             Err(_) => Lookup {
                 qname: qname.clone(),
@@ -355,7 +429,9 @@ impl Engine {
                 from_cache: false,
                 ttl: FAILURE_TTL,
             },
-        }
+        };
+        l.ttl = l.ttl.min(cap);
+        l
     }
 
     async fn resolve_and_validate(

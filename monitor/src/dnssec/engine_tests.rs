@@ -400,7 +400,7 @@ async fn negative_trust_anchor_makes_bogus_insecure() {
         anchors.add_dnskey(&Name::root(), anchor);
         cfg.trust_anchors = anchors;
         cfg.clock = Clock::fixed(i64::from(NOW));
-        cfg.negative_trust_anchors = vec![name("broken.test.")];
+        cfg.negative_trust_anchors = vec![name("broken.test.").into()];
         (Engine::new(cfg, Arc::new(net)), ())
     };
     let l = e.lookup(&name("www.broken.test."), RecordType::A).await;

@@ -13,14 +13,17 @@
 //! - [`algorithm`]: which DNSKEY algorithms ring verifies, and verification.
 //! - [`keytag`]: DNSKEY key tags (RFC 4034 App. B) and DNSKEY RDATA.
 //! - [`rrsig`]: canonical form, the data an RRSIG signs, its window.
-//! - [`verify`]: one RRset against its RRSIGs and the zone's DNSKEYs.
+//! - [`verify`]: one RRset against its RRSIGs and the zone's DNSKEYs;
+//!   [`sigmemo`]: signatures that verified before (pure-function memo).
 //! - [`ds`]: DS digests and matching a DS set to DNSKEYs.
 //! - [`denial`]: the `Denial` outcome shared by the NSEC/NSEC3 proofs.
 //! - [`nsec`]: NSEC proofs (RFC 4035 §5.4, RFC 6840 §4).
 //! - [`nsec3`]: NSEC3 proofs (RFC 5155 §8, RFC 9276).
-//! - [`anchors`]: trust anchors (IANA root, zone-file DS/DNSKEY files).
+//! - [`anchors`]: trust anchors (IANA root, zone-file DS/DNSKEY files, per zone);
+//!   [`nta`]: negative trust anchors with an expiry (RFC 7646).
 //! - [`transport_net`]: real UDP/TCP; [`roothints`]: where iteration starts.
-//! - [`resolver`]: iterative and upstream resolution; [`cache`]: TTL + LRU maps.
+//! - [`resolver`]: iterative and upstream resolution; [`cache`]: TTL + LRU maps;
+//!   [`cached`]: the compact form of a cached lookup.
 //! - [`chain`]: chain of trust (DS/DNSKEY per zone cut); [`answer`]: answer and denial checks;
 //!   [`sections`]: RRsets/RRSIGs out of messages, validated denial records.
 //! - [`testnet`]: in-process signed zones and servers (tests, benches).
@@ -32,6 +35,7 @@ pub mod algorithm;
 pub mod anchors;
 pub mod answer;
 pub mod cache;
+pub mod cached;
 pub mod chain;
 pub mod clock;
 pub mod denial;
@@ -41,10 +45,12 @@ pub mod keytag;
 pub mod limits;
 pub mod nsec;
 pub mod nsec3;
+pub mod nta;
 pub mod resolver;
 pub mod roothints;
 pub mod rrsig;
 pub mod sections;
+pub mod sigmemo;
 pub mod testnet;
 pub mod testsign;
 pub mod transport;
@@ -56,3 +62,5 @@ pub mod verify;
 mod engine_tests;
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod zones_tests;

@@ -47,6 +47,9 @@ pub struct Work {
     /// A second pass after a bogus result: caches of unvalidated data
     /// (referral DS) and cached failures are not reused.
     pub retry: bool,
+    /// Upper bound on how long the result may be cached (a negative trust
+    /// anchor that expires sooner, RFC 7646 §2.2).
+    pub ttl_cap: u32,
 }
 
 impl Work {
@@ -68,6 +71,7 @@ impl Work {
             used: Vec::new(),
             avoid: Vec::new(),
             retry: false,
+            ttl_cap: u32::MAX,
         }
     }
 }
@@ -115,6 +119,10 @@ pub struct Resolver {
     glue: TtlLru<Name, Arc<Vec<SocketAddr>>>,
     /// RFC 9156 query minimisation (iterative mode).
     minimise: bool,
+    /// Per-zone upstreams (split horizon): names in these zones are asked
+    /// of these servers (DO+CD), whatever the mode.
+    zone_upstreams: Vec<(Name, Vec<SocketAddr>)>,
+    pub zone_upstream_queries: AtomicU64,
     pub queries_sent: AtomicU64,
     pub tcp_retries: AtomicU64,
     pub server_failures: AtomicU64,
@@ -196,14 +204,50 @@ impl Resolver {
             glue: TtlLru::new(4_096, 4 << 20),
             referral_ds: TtlLru::new(4_096, 16 << 20),
             minimise,
+            zone_upstreams: Vec::new(),
+            zone_upstream_queries: AtomicU64::new(0),
             queries_sent: AtomicU64::new(0),
             tcp_retries: AtomicU64::new(0),
             server_failures: AtomicU64::new(0),
         }
     }
 
+    /// Names at or below each zone are asked of its servers (split
+    /// horizon: internal names resolvable only through internal servers).
+    pub fn with_zone_upstreams(mut self, routes: Vec<(Name, Vec<SocketAddr>)>) -> Self {
+        self.zone_upstreams = routes
+            .into_iter()
+            .map(|(z, s)| {
+                let mut z = z.to_lowercase();
+                z.set_fqdn(true);
+                (z, s)
+            })
+            .collect();
+        self
+    }
+
     pub fn is_upstream(&self) -> bool {
         matches!(self.mode, Mode::Upstream { .. })
+    }
+
+    /// The servers of the deepest per-zone upstream covering (qname,
+    /// qtype). A DS RRset lives in the parent zone (RFC 4035 §2.4), so a DS
+    /// query is routed by the parent of its owner: the DS of an internal
+    /// zone's apex is asked where its parent is.
+    fn zone_route(&self, qname: &Name, qtype: RecordType) -> Option<&[SocketAddr]> {
+        if self.zone_upstreams.is_empty() {
+            return None;
+        }
+        let at = if qtype == RecordType::DS && !qname.is_root() {
+            qname.base_name()
+        } else {
+            qname.clone()
+        };
+        self.zone_upstreams
+            .iter()
+            .filter(|(z, _)| z.zone_of(&at))
+            .max_by_key(|(z, _)| z.num_labels())
+            .map(|(_, s)| s.as_slice())
     }
 
     /// One query to one server, TC → TCP. Errors are strings: they only
@@ -283,6 +327,10 @@ impl Resolver {
                 zone: None,
                 server,
             });
+        }
+        if let Some(servers) = self.zone_route(qname, qtype) {
+            self.zone_upstream_queries.fetch_add(1, Ordering::Relaxed);
+            return self.upstream(work, servers, qname, qtype).await;
         }
         match &self.mode {
             Mode::Upstream { servers } => self.upstream(work, servers, qname, qtype).await,

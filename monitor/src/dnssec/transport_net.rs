@@ -95,11 +95,24 @@ impl NetTransport {
         };
         let socket = UdpSocket::bind(local).await.map_err(io)?;
         socket.send_to(query, server).await.map_err(io)?;
-        let deadline = Instant::now() + self.timeout;
-        let mut buf = vec![0u8; 65_535];
+        let start = Instant::now();
+        let deadline = start + self.timeout;
+        // One retransmission (RFC 1035 §4.2.1, RFC 1536 §1) a third of the
+        // way in: a single lost datagram (a busy server's full socket
+        // buffer, rate limiting) costs a third of the timeout, not the
+        // server. Same socket and id: either answer matches.
+        let mut resend_at = Some(start + self.timeout / 3);
+        // Received into spare capacity (no 64 KiB memset per query).
+        let mut buf: Vec<u8> = Vec::with_capacity(65_535);
         let mut last_mismatch = None;
         loop {
-            match timeout_at(deadline, socket.recv_from(&mut buf)).await {
+            let until = resend_at.map_or(deadline, |r| r.min(deadline));
+            buf.clear();
+            match timeout_at(until, socket.recv_buf_from(&mut buf)).await {
+                Err(_) if resend_at.is_some() && Instant::now() < deadline => {
+                    resend_at = None;
+                    socket.send_to(query, server).await.map_err(io)?;
+                }
                 Err(_) => {
                     return Err(match last_mismatch {
                         Some(why) => TransportError::Mismatch { server, why },
@@ -232,6 +245,29 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, TransportError::Timeout { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn udp_retransmits_once_after_a_lost_datagram() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let t = NetTransport {
+            timeout: Duration::from_millis(900),
+        };
+        let q = query(11);
+        let responder = tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            // The first datagram is "lost": read and ignored.
+            let (_, first) = server.recv_from(&mut buf).await.unwrap();
+            let (n, from) = server.recv_from(&mut buf).await.unwrap();
+            assert_eq!(first, from, "retransmitted from the same socket");
+            server.send_to(&answer_to(&buf[..n]), from).await.unwrap();
+        });
+        let started = std::time::Instant::now();
+        let got = t.exchange(addr, Protocol::Udp, &q).await.unwrap();
+        assert_eq!(got, answer_to(&q));
+        assert!(started.elapsed() < Duration::from_millis(900));
+        responder.await.unwrap();
     }
 
     #[tokio::test]

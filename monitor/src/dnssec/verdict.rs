@@ -394,7 +394,7 @@ pub struct Trace {
 
 /// One zone on the chain: the DS and DNSKEY key tags used and the windows
 /// of the signatures that were checked.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct TraceStep {
     #[serde(serialize_with = "serialize_name")]
     pub zone: Name,
@@ -405,7 +405,7 @@ pub struct TraceStep {
 }
 
 /// The key and validity window (RFC 4034 §3.1.5) of one checked RRSIG.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct SigWindow {
     pub key_tag: u16,
     pub algorithm: u8,

@@ -9,6 +9,7 @@
 //! trust-anchor maintenance we do not do would use). At most
 //! `max_keys_per_tag` keys are tried per RRSIG and every verification is
 //! charged to the lookup's [`Budget`]. The first valid signature wins.
+//! Signatures that verified before are recognised by [`super::sigmemo`].
 
 use hickory_proto::dnssec::PublicKey;
 use hickory_proto::dnssec::rdata::{DNSKEY, RRSIG};
@@ -18,6 +19,7 @@ use super::algorithm::{AlgorithmSupport, CryptoError, support, verify_signature}
 use super::keytag::key_tag;
 use super::limits::Budget;
 use super::rrsig::{check_window, remaining_validity, signed_data_of, signed_owner};
+use super::sigmemo;
 use super::verdict::{BogusReason, SigWindow};
 
 /// A signature that verified, and what it tells the cache.
@@ -184,13 +186,21 @@ pub fn verify_rrset(
         let message = signed_data_of(rrsig, &records)?;
         let max_keys = budget.max_keys_per_tag() as usize;
         for key in usable.into_iter().take(max_keys.max(1)) {
+            // Charged whether or not the memo knows it: the KeyTrap budget
+            // bounds the attempts, whatever they cost.
             budget.spend_sig()?;
-            match verify_signature(
-                algorithm,
-                key.public_key().public_bytes(),
-                &message,
-                rrsig.sig(),
-            ) {
+            let public = key.public_key().public_bytes();
+            let memo = sigmemo::key(algorithm, public, &message, rrsig.sig());
+            let checked = if sigmemo::known_good(&memo) {
+                Ok(())
+            } else {
+                let r = verify_signature(algorithm, public, &message, rrsig.sig());
+                if r.is_ok() {
+                    sigmemo::remember_good(memo);
+                }
+                r
+            };
+            match checked {
                 Ok(()) => {
                     let rr_ttl = records.iter().map(|r| r.ttl).min().unwrap_or(0);
                     let ttl = rr_ttl

@@ -87,6 +87,13 @@ pub const LATENCY_BUCKETS: &[f64] = &[
     5.0, 10.0,
 ];
 
+impl Default for Histogram {
+    /// Latency buckets ([`LATENCY_BUCKETS`]).
+    fn default() -> Self {
+        Histogram::new(LATENCY_BUCKETS)
+    }
+}
+
 impl Histogram {
     pub fn new(bounds: &[f64]) -> Self {
         Histogram(Arc::new(HistogramInner {
@@ -220,6 +227,35 @@ impl Registry {
         };
         fam.series.push((labels, s.clone()));
         Ok(s)
+    }
+
+    /// Register a series created elsewhere (a stage that keeps its own
+    /// histogram, e.g. the verdict service) under `name{labels}`.
+    pub fn adopt(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        series: Series,
+    ) -> Result<(), RegistryError> {
+        let kind = match &series {
+            Series::Counter(_) => Kind::Counter,
+            Series::Gauge(_) => Kind::Gauge,
+            Series::Histogram(_) => Kind::Histogram,
+        };
+        // Creates the family (and checks names and kind) first.
+        self.series(name, help, kind, labels)?;
+        let labels: Labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut fams = self.families.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(fam) = fams.get_mut(name)
+            && let Some(slot) = fam.series.iter_mut().find(|(l, _)| *l == labels)
+        {
+            slot.1 = series;
+        }
+        Ok(())
     }
 
     pub fn add_collector(&self, c: Collector) {

@@ -129,6 +129,16 @@ impl Counters {
     }
 }
 
+/// Reads a sink's counters; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SinkStatsReader(Arc<Counters>);
+
+impl SinkStatsReader {
+    pub fn get(&self) -> SinkStats {
+        self.0.snapshot()
+    }
+}
+
 /// Handle to a running reliable sink.
 pub struct ReliableSink {
     name: String,
@@ -218,6 +228,12 @@ impl ReliableSink {
 
     pub fn stats(&self) -> SinkStats {
         self.counters.snapshot()
+    }
+
+    /// A reader of the counters that outlives the sink (metrics collectors
+    /// are registered once; the sink itself is shut down at exit).
+    pub fn stats_reader(&self) -> SinkStatsReader {
+        SinkStatsReader(self.counters.clone())
     }
 
     pub fn name(&self) -> &str {

@@ -22,7 +22,7 @@ pub use db::{Store, StoreError};
 pub use record::{Alert, Evidence, Record, Transaction, Verdict};
 pub use retention::{Retention, RetentionReport};
 pub use search::{AlertDetail, AlertHit, SearchQuery, TransactionHit};
-pub use service::{StoreHandle, StoreOptions, StoreStats};
+pub use service::{StoreHandle, StoreOptions, StoreStats, StoreStatsReader};
 
 pub use writer::BatchWriter;
 

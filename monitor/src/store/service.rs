@@ -60,6 +60,30 @@ struct Counters {
     retention_deleted: AtomicU64,
 }
 
+impl Counters {
+    fn snapshot(&self) -> StoreStats {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        StoreStats {
+            received: l(&self.received),
+            committed: l(&self.committed),
+            batches: l(&self.batches),
+            dropped_queue_full: l(&self.dropped_queue_full),
+            dropped_write_error: l(&self.dropped_write_error),
+            retention_deleted: l(&self.retention_deleted),
+        }
+    }
+}
+
+/// Reads a store's counters; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct StoreStatsReader(Arc<Counters>);
+
+impl StoreStatsReader {
+    pub fn get(&self) -> StoreStats {
+        self.0.snapshot()
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoreStats {
     pub received: u64,
@@ -115,16 +139,13 @@ impl StoreHandle {
     }
 
     pub fn stats(&self) -> StoreStats {
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let c = &self.counters;
-        StoreStats {
-            received: l(&c.received),
-            committed: l(&c.committed),
-            batches: l(&c.batches),
-            dropped_queue_full: l(&c.dropped_queue_full),
-            dropped_write_error: l(&c.dropped_write_error),
-            retention_deleted: l(&c.retention_deleted),
-        }
+        self.counters.snapshot()
+    }
+
+    /// A reader of the counters that outlives the handle (for metrics
+    /// collectors; the handle itself is closed at exit).
+    pub fn stats_reader(&self) -> StoreStatsReader {
+        StoreStatsReader(self.counters.clone())
     }
 
     /// Commit what is queued and stop the thread. Blocks until done: from

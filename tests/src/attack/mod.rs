@@ -7,16 +7,27 @@
 //!
 //! Table of contents:
 //! - [`topology`]: namespaces, bridge and addresses.
+//! - [`leftovers`]: what a crashed lab left, found by name, and its removal.
 //! - [`servers`]: the signed hierarchy, nsd and both unbounds.
 //! - [`relay`]: on-path relays (strip RRSIGs, clear AD, race) and forgers.
 //! - [`spoof`]: raw-socket injection with a forged source.
+//! - [`zones`]: the zones only this lab serves (RSA opt-out, CDN rotation, KeyTrap).
+//! - [`benign`]: the benign mix as parallel `dig -f` batches.
 //! - [`scenarios`]: one function per attack, returning the alerts seen.
+//! - [`critical`]: the identity-critical names of the lab's config (issue 6).
+//! - [`internal`]: an internal zone with its own anchor behind its own
+//!   server (split horizon), per-zone config and an expiring NTA (issue 6).
 
+pub mod benign;
+pub mod critical;
+pub mod internal;
+pub mod leftovers;
 pub mod relay;
 pub mod scenarios;
 pub mod servers;
 pub mod spoof;
 pub mod topology;
+pub mod zones;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
@@ -38,6 +49,8 @@ const WARMUP: Duration = Duration::from_secs(11);
 /// the namespaces, then the files.
 pub struct Lab {
     pub monitor: Monitor,
+    /// The arguments the lab's monitor runs with after `run --events --output FILE`.
+    pub monitor_args: Vec<String>,
     relays: Vec<Relay>,
     servers: Vec<Server>,
     _topology: Topology,
@@ -99,6 +112,40 @@ fn a53(a: Ipv4Addr) -> SocketAddrV4 {
     SocketAddrV4::new(a, 53)
 }
 
+/// The lab's monitor arguments: only the lab's links, its root hints and
+/// anchor, and which lab addresses count as configured resolvers.
+fn monitor_args(dir: &std::path::Path) -> Vec<String> {
+    let d = dir.display();
+    let mut a: Vec<String> = [
+        // An ephemeral port: other monitors (parallel test binaries) may
+        // hold the default 127.0.0.1:9153.
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ]
+    .map(String::from)
+    .to_vec();
+    // Only the lab's links: other DNS traffic on this host (load
+    // generators, other tests) is not the lab's to judge.
+    for i in [BRIDGE, SERVER_NS, CLIENT_NS, ATTACKER_NS] {
+        a.extend(["--interface".into(), i.into()]);
+    }
+    a.extend(["--root-hints".into(), format!("{d}/root.hints")]);
+    a.extend(["--trust-anchor".into(), format!("{d}/anchor.ds")]);
+    for r in [
+        PLAIN_V4,
+        STRIP_RELAY_V4,
+        RACE_RELAY_V4,
+        FORGE_LISTED_V4,
+        RACE_WIN_RELAY_V4,
+    ] {
+        a.extend(["--resolver".into(), r.to_string()]);
+    }
+    for r in [VALIDATING_V4, AD_RELAY_V4] {
+        a.extend(["--validating-resolver".into(), r.to_string()]);
+    }
+    a
+}
+
 /// One alert as the scenarios compare them.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Seen {
@@ -108,6 +155,8 @@ pub struct Seen {
     pub pid: Option<u64>,
     /// `dnssec_monitor.severity` (low, medium, high, critical).
     pub severity: Option<String>,
+    /// `dnssec_monitor.rule_detail`: why.
+    pub detail: Option<String>,
 }
 
 impl Seen {
@@ -128,6 +177,9 @@ impl Seen {
                 .map(str::to_owned),
             pid: s(&["process", "pid"]).and_then(Value::as_u64),
             severity: s(&["dnssec_monitor", "severity"])
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            detail: s(&["dnssec_monitor", "rule_detail"])
                 .and_then(Value::as_str)
                 .map(str::to_owned),
         }
@@ -155,6 +207,16 @@ impl Lab {
     /// Builds the namespaces, signs and serves the hierarchy, starts the
     /// relays and the monitor, and waits out the monitor's warm-up.
     pub fn up() -> Result<Lab> {
+        Self::up_with(|_| Ok((Vec::new(), Vec::new())))
+    }
+
+    /// [`Lab::up`], with `extra` run once the namespaces, servers and relays
+    /// are up, right before the monitor starts (given the lab directory):
+    /// it may start more servers (kept with the lab's) and returns more
+    /// monitor arguments (e.g. `--config FILE`).
+    pub fn up_with(
+        extra: impl FnOnce(&std::path::Path) -> Result<(Vec<String>, Vec<Server>)>,
+    ) -> Result<Lab> {
         if let Err(missing) = tools() {
             bail!("attack lab: missing tools {missing:?}");
         }
@@ -164,7 +226,7 @@ impl Lab {
         let dir = tempfile::Builder::new()
             .prefix("dnssec-attack-lab-")
             .tempdir()?;
-        let servers = servers::start(dir.path()).context("starting nsd and unbound")?;
+        let mut servers = servers::start(dir.path()).context("starting nsd and unbound")?;
         let relays = vec![
             Relay::start(
                 ATTACKER_NS,
@@ -216,56 +278,31 @@ impl Lab {
                 Behaviour::ForgeA(Ipv4Addr::new(6, 6, 6, 6)),
             )?,
         ];
-        let d = dir.path().display().to_string();
-        let hints = format!("{d}/root.hints");
-        let anchor = format!("{d}/anchor.ds");
-        let race_win = RACE_WIN_RELAY_V4.to_string();
-        let (plain, strip, race, forge) = (
-            PLAIN_V4.to_string(),
-            STRIP_RELAY_V4.to_string(),
-            RACE_RELAY_V4.to_string(),
-            FORGE_LISTED_V4.to_string(),
-        );
-        let (val, ad) = (VALIDATING_V4.to_string(), AD_RELAY_V4.to_string());
-        let monitor = Monitor::start(
-            "attack-lab",
-            &[
-                // An ephemeral port: other monitors (parallel test binaries)
-                // may hold the default 127.0.0.1:9153.
-                "--metrics-listen",
-                "127.0.0.1:0",
-                // Only the lab's links: other DNS traffic on this host (load
-                // generators, other tests) is not the lab's to judge.
-                "--interface",
-                BRIDGE,
-                "--interface",
-                SERVER_NS,
-                "--interface",
-                CLIENT_NS,
-                "--interface",
-                ATTACKER_NS,
-                "--root-hints",
-                &hints,
-                "--trust-anchor",
-                &anchor,
-                "--resolver",
-                &plain,
-                "--resolver",
-                &strip,
-                "--resolver",
-                &race,
-                "--resolver",
-                &forge,
-                "--resolver",
-                &race_win,
-                "--validating-resolver",
-                &val,
-                "--validating-resolver",
-                &ad,
-            ],
-        )?;
+        let (more_args, more_servers) = extra(dir.path())?;
+        servers.extend(more_servers);
+        // One config file: what the hook's `--config` holds (top-level keys
+        // first), then the lab's critical names (tables only).
+        let mut config_text = String::new();
+        let mut args = monitor_args(dir.path());
+        let mut more_args = more_args.into_iter();
+        while let Some(a) = more_args.next() {
+            if a == "--config" {
+                let p = more_args.next().unwrap_or_default();
+                config_text.push_str(&std::fs::read_to_string(&p)?);
+                config_text.push('\n');
+            } else {
+                args.push(a);
+            }
+        }
+        config_text.push_str(critical::CONFIG);
+        let config = dir.path().join("monitor.toml");
+        std::fs::write(&config, config_text)?;
+        args.extend(["--config".to_string(), config.display().to_string()]);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let monitor = Monitor::start("attack-lab", &argv)?;
         Ok(Lab {
             monitor,
+            monitor_args: args,
             relays,
             servers,
             _topology: topology,
@@ -275,8 +312,29 @@ impl Lab {
         })
     }
 
-    /// Stops everything (as dropping does).
-    pub fn down(self) {}
+    /// Stops everything (as dropping does), then — still holding the host
+    /// lock, so no other lab can be mistaken for ours — lists whatever of
+    /// the lab is left: namespaces, links, processes, directories (empty:
+    /// a clean teardown).
+    pub fn down(self) -> Vec<String> {
+        let Lab {
+            monitor,
+            relays,
+            servers,
+            _topology,
+            dir,
+            _lock,
+            ..
+        } = self;
+        drop(monitor);
+        drop(relays);
+        drop(servers);
+        drop(_topology);
+        drop(dir);
+        let left = leftovers::report();
+        drop(_lock);
+        left
+    }
 
     /// Blocks until the monitor's warm-up is over.
     pub fn wait_warm(&self) {
@@ -284,6 +342,23 @@ impl Lab {
         if since < WARMUP {
             std::thread::sleep(WARMUP - since);
         }
+    }
+
+    /// How to point a monitor at this lab, for people (`lab up`).
+    pub fn describe(&self) -> String {
+        let d = self.dir.path().display();
+        format!(
+            "lab directory   {d}\n\
+             root hints      {d}/root.hints\n\
+             trust anchor    {d}/anchor.ds\n\
+             resolvers       validating {VALIDATING_V4} (unbound), plain {PLAIN_V4} (unbound)\n\
+             client          ip netns exec {CLIENT_NS} dig @{VALIDATING_V4} www.ecdsa.test A +dnssec\n\
+             lab monitor     pid {pid}, events and alerts in {out}\n\
+             your monitor    dnssec-monitor run --events --output - {args}\n",
+            pid = self.monitor.pid().map_or("?".into(), |p| p.to_string()),
+            out = self.monitor.output.display(),
+            args = self.monitor_args.join(" "),
+        )
     }
 
     /// How many processes and relays are running (for `lab status`).

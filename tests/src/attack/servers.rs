@@ -1,7 +1,8 @@
 //! The conformance lab's signed hierarchy ([`crate::lab::zones`]: broken,
-//! expired, bad-DS, NSEC3, opt-out, unsigned zones), re-addressed into the
-//! server namespace and served there by nsd, with two unbounds next to it:
-//! one validating with the lab's root anchor, one plain.
+//! expired, bad-DS, NSEC3, opt-out, unsigned zones) plus the attack lab's
+//! own zones ([`super::zones`]: RSA opt-out, CDN rotation, KeyTrap),
+//! re-addressed into the server namespace and served there by nsd, with two
+//! unbounds next to it: one validating with the lab's root anchor, one plain.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -38,7 +39,13 @@ pub fn start(d: &Path) -> Result<Vec<Server>> {
                 .replace(&zones::CHILD_ADDR.to_string(), &CHILD_V4.to_string());
             z
         })
+        .chain(super::zones::zones())
         .collect();
+    let second = all
+        .iter()
+        .find(|z| z.origin == "cdn.test.")
+        .map(super::zones::cdn_second)
+        .ok_or_else(|| anyhow!("no cdn.test"))?;
     let mut keys: BTreeMap<&str, Option<Keys>> = BTreeMap::new();
     for z in &all {
         keys.insert(z.origin, make_keys(d, z).map_err(|e| anyhow!(e))?);
@@ -51,13 +58,42 @@ pub fn start(d: &Path) -> Result<Vec<Server>> {
             .map(|c| (c, keys[c.origin].as_ref()))
             .collect();
         let zonefile = format!("{}.zone", file_stem(z.origin));
-        std::fs::write(d.join(&zonefile), zone_text(z, &children))?;
+        let mut text = zone_text(z, &children);
+        if z.origin == "test." {
+            text.push_str(&super::zones::cdn_parent_glue());
+        }
+        std::fs::write(d.join(&zonefile), text)?;
         let served = match &keys[z.origin] {
             Some(k) => sign(d, z, &zonefile, k).map_err(|e| anyhow!(e))?,
             None => zonefile,
         };
+        if z.origin == "keytrap.test."
+            && let Some(k) = &keys[z.origin]
+        {
+            super::zones::make_keytrap(d, &served, &k.ksk)?;
+        }
         files.entry(z.server).or_default().push((z, served));
     }
+    // cdn.test's second server: the same keys over other data.
+    let cdn_keys = keys["cdn.test."]
+        .as_ref()
+        .ok_or_else(|| anyhow!("cdn.test unsigned"))?;
+    let first = d.join("cdn.test.signed");
+    std::fs::rename(&first, d.join("cdn.test.a.signed"))?;
+    for (_, f) in files
+        .values_mut()
+        .flatten()
+        .filter(|(z, _)| z.origin == "cdn.test.")
+    {
+        *f = "cdn.test.a.signed".into();
+    }
+    std::fs::write(d.join("cdn.test.b.zone"), zone_text(&second, &[]))?;
+    sign(d, &second, "cdn.test.b.zone", cdn_keys).map_err(|e| anyhow!(e))?;
+    std::fs::rename(&first, d.join("cdn.test.b.signed"))?;
+    files
+        .entry(second.server)
+        .or_default()
+        .push((&second, "cdn.test.b.signed".into()));
     let root_ds = keys["."]
         .as_ref()
         .ok_or_else(|| anyhow!("root unsigned"))?

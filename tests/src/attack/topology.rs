@@ -4,7 +4,7 @@
 //! monitor itself runs in the host namespace).
 //!
 //! ```text
-//!  [dmlab-s] nsd 198.18.53.1-3, unbound 198.18.54.1 (validating) / .54.2 (plain)
+//!  [dmlab-s] nsd 198.18.53.1-4, unbound 198.18.54.1 (validating) / .54.2 (plain)
 //!  [dmlab-c] client 198.18.1.2 (dig)                          ── dmlab-br 198.18.0.1/16 (host)
 //!  [dmlab-r] relays 198.18.3.1-3, forger 198.18.4.66, raw-socket spoofer
 //! ```
@@ -29,6 +29,8 @@ pub const HOST_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 pub const ROOT_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 53, 1);
 pub const TEST_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 53, 2);
 pub const CHILD_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 53, 3);
+/// cdn.test's second name server (other data, same keys).
+pub const CDN2_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 53, 4);
 pub const VALIDATING_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 54, 1);
 pub const PLAIN_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 54, 2);
 pub const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 2);
@@ -58,7 +60,7 @@ fn namespaces() -> [(&'static str, Vec<Ipv4Addr>, &'static str); 3] {
     [
         (
             SERVER_NS,
-            vec![ROOT_V4, TEST_V4, CHILD_V4, VALIDATING_V4, PLAIN_V4],
+            vec![ROOT_V4, TEST_V4, CHILD_V4, CDN2_V4, VALIDATING_V4, PLAIN_V4],
             "fd00:53::1",
         ),
         (CLIENT_NS, vec![CLIENT_V4], "fd00:1::2"),
@@ -81,7 +83,9 @@ fn namespaces() -> [(&'static str, Vec<Ipv4Addr>, &'static str); 3] {
 
 impl Topology {
     pub fn up() -> Result<Topology> {
-        teardown();
+        // Whatever a crashed run left (namespaces, links, servers, a
+        // monitor, directories), found by name; the caller holds the lock.
+        super::leftovers::sweep();
         let t = Topology { _private: () };
         build().context("building the attack lab's namespaces")?;
         Ok(t)

@@ -4,6 +4,12 @@
 //! (fresh process, lab trust anchor, one thread, queried by dnsperf with
 //! the same concurrency).
 //!
+//! Each validator runs [`RUNS`] times on the same names, interleaved
+//! (engine 1 thread, engine 2 threads, unbound; again…), each run from a
+//! cold start (a fresh engine; a fresh unbound process), and the median
+//! run is reported: one lost datagram costs a retransmission timeout that
+//! dominates a sub-second run, so a single run is not a figure.
+//!
 //! The names are wildcard expansions (`nI.wild.ZONE`), spread over the
 //! ECDSA P-256, Ed25519 and RSA/NSEC3 zones: every answer needs the
 //! wildcard RRSIG and its NSEC/NSEC3 proof checked. unbound runs with
@@ -50,13 +56,37 @@ pub struct EngineRun {
     pub queries_sent: u64,
 }
 
+/// Runs per validator; the median is the figure.
+pub const RUNS: usize = 3;
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ColdResult {
+    pub runs: usize,
+    /// The median run of each (by names/s).
     pub engine_1thread: EngineRun,
     pub engine_2threads: EngineRun,
     pub unbound: DnsperfResult,
     pub unbound_names_per_s: f64,
+    /// names/s of every run, in run order.
+    pub engine_1thread_all: Vec<f64>,
+    pub engine_2threads_all: Vec<f64>,
+    pub unbound_all: Vec<f64>,
     pub unbound_ad_sample: String,
+}
+
+/// The median element by `key` (upper median for an even count).
+pub fn median_by<T: Clone>(v: &[T], key: impl Fn(&T) -> f64) -> Option<T> {
+    let mut s: Vec<&T> = v.iter().collect();
+    s.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    s.get(s.len() / 2).map(|x| (*x).clone())
+}
+
+fn unbound_names_per_s(r: &DnsperfResult) -> f64 {
+    if r.run_time_s > 0.0 {
+        r.noerror as f64 / r.run_time_s
+    } else {
+        0.0
+    }
 }
 
 /// Resolves and validates every name with a fresh engine on a runtime of
@@ -75,37 +105,27 @@ pub fn engine_run(
         .map(|n| Name::from_ascii(n).with_context(|| format!("bad name {n}")))
         .collect::<Result<_>>()?;
     let threads = threads.max(1);
+    // `Engine::lookup`'s future is Send: one runtime with `threads`
+    // workers (current-thread for 1) runs every lookup over one engine.
+    let rt = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
+    };
     let start = Instant::now();
-    // `Engine::lookup`'s future is not `Send` (it holds a std mutex guard
-    // across an await), so each thread runs its own single-threaded
-    // runtime over one shared engine, and takes every `threads`-th name.
     let mut verdicts = vec![String::new(); names.len()];
-    let results: Vec<Result<Vec<(usize, String)>>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let engine = engine.clone();
-                let mine: Vec<(usize, Name)> = qnames
-                    .iter()
-                    .cloned()
-                    .enumerate()
-                    .filter(|(i, _)| i % threads == t)
-                    .collect();
-                let per_thread = (concurrency / threads).max(1);
-                sc.spawn(move || lookup_all(engine, mine, per_thread))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("lookup thread panicked")))
-            })
-            .collect()
-    });
-    for r in results {
-        for (i, v) in r? {
-            verdicts[i] = v;
-        }
+    let done = rt.block_on(lookup_all(
+        engine.clone(),
+        qnames.into_iter().enumerate().collect(),
+        concurrency.max(1),
+    ));
+    for (i, v) in done {
+        verdicts[i] = v;
     }
     let seconds = start.elapsed().as_secs_f64();
     let secure = verdicts.iter().filter(|v| *v == "secure").count();
@@ -128,47 +148,41 @@ pub fn engine_run(
     })
 }
 
-/// Looks every name up on a current-thread runtime, at most `concurrency`
-/// at once, within 300 s; (index, verdict text) for each finished lookup.
-fn lookup_all(
+/// Looks every name up, at most `concurrency` at once, within 300 s;
+/// (index, verdict text) for each finished lookup.
+async fn lookup_all(
     engine: Arc<Engine>,
     names: Vec<(usize, Name)>,
     concurrency: usize,
-) -> Result<Vec<(usize, String)>> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let local = tokio::task::LocalSet::new();
-    Ok(local.block_on(&rt, async move {
-        let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
-        let mut set = tokio::task::JoinSet::new();
-        for (i, q) in names {
-            let permit = sem.clone().acquire_owned().await.expect("semaphore open");
-            let e = engine.clone();
-            set.spawn_local(async move {
-                let l = e.lookup(&q, RecordType::A).await;
-                drop(permit);
-                let o = l.verdict.outcome().to_string();
-                match l.verdict.reason_text() {
-                    Some(w) if o != "secure" => (i, format!("{o}: {w}")),
-                    _ => (i, o),
-                }
-            });
-        }
-        let mut out = Vec::new();
-        let bounded = tokio::time::timeout(Duration::from_secs(300), async {
-            while let Some(r) = set.join_next().await {
-                if let Ok(x) = r {
-                    out.push(x);
-                }
+) -> Vec<(usize, String)> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, q) in names {
+        let permit = sem.clone().acquire_owned().await.expect("semaphore open");
+        let e = engine.clone();
+        set.spawn(async move {
+            let l = e.lookup(&q, RecordType::A).await;
+            drop(permit);
+            let o = l.verdict.outcome().to_string();
+            match l.verdict.reason_text() {
+                Some(w) if o != "secure" => (i, format!("{o}: {w}")),
+                _ => (i, o),
             }
-        })
-        .await;
-        if bounded.is_err() {
-            set.abort_all();
+        });
+    }
+    let mut out = Vec::new();
+    let bounded = tokio::time::timeout(Duration::from_secs(300), async {
+        while let Some(r) = set.join_next().await {
+            if let Ok(x) = r {
+                out.push(x);
+            }
         }
-        out
-    }))
+    })
+    .await;
+    if bounded.is_err() {
+        set.abort_all();
+    }
+    out
 }
 
 fn unbound_conf(lab: &Lab, dir: &Path) -> String {
@@ -260,25 +274,34 @@ pub fn measure(count: usize, concurrency: usize) -> Result<ColdResult> {
     crate::lab::available().map_err(anyhow::Error::msg)?;
     let lab = Lab::start().map_err(anyhow::Error::msg)?;
     let names = names(count);
-    eprintln!("bench cold: engine, 1 thread, {count} names");
-    let engine_1thread = engine_run(&lab, &names, 1, concurrency)?;
-    eprintln!("bench cold: engine, 2 threads");
-    let engine_2threads = engine_run(&lab, &names, 2, concurrency)?;
-    eprintln!("bench cold: validating unbound (1 thread)");
-    let (unbound, ad) = unbound_run(&lab, &names, concurrency)?;
-    if !ad.contains(" ad;") && !ad.contains(" ad ") {
-        bail!("the bench unbound did not set AD: it did not validate:\n{ad}");
+    let (mut e1, mut e2, mut ub) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ad = String::new();
+    for run in 1..=RUNS {
+        eprintln!("bench cold: run {run}/{RUNS}: engine, 1 thread, {count} names");
+        e1.push(engine_run(&lab, &names, 1, concurrency)?);
+        eprintln!("bench cold: run {run}/{RUNS}: engine, 2 threads");
+        e2.push(engine_run(&lab, &names, 2, concurrency)?);
+        eprintln!("bench cold: run {run}/{RUNS}: validating unbound (fresh process, 1 thread)");
+        let (u, sample) = unbound_run(&lab, &names, concurrency)?;
+        if !sample.contains(" ad;") && !sample.contains(" ad ") {
+            bail!("the bench unbound did not set AD: it did not validate:\n{sample}");
+        }
+        ad = sample;
+        ub.push(u);
     }
-    let unbound_names_per_s = if unbound.run_time_s > 0.0 {
-        unbound.noerror as f64 / unbound.run_time_s
-    } else {
-        0.0
-    };
+    let rate = |r: &EngineRun| r.names_per_s;
+    let engine_1thread = median_by(&e1, rate).context("no engine run")?;
+    let engine_2threads = median_by(&e2, rate).context("no engine run")?;
+    let unbound = median_by(&ub, unbound_names_per_s).context("no unbound run")?;
     Ok(ColdResult {
+        runs: RUNS,
+        unbound_names_per_s: unbound_names_per_s(&unbound),
+        engine_1thread_all: e1.iter().map(rate).collect(),
+        engine_2threads_all: e2.iter().map(rate).collect(),
+        unbound_all: ub.iter().map(unbound_names_per_s).collect(),
         engine_1thread,
         engine_2threads,
         unbound,
-        unbound_names_per_s,
         unbound_ad_sample: ad,
     })
 }
@@ -298,5 +321,13 @@ mod tests {
             assert!(n.iter().filter(|x| x.ends_with(z)).count() >= 333);
         }
         assert!(names(0).is_empty());
+    }
+
+    #[test]
+    fn median_is_the_middle_run() {
+        assert_eq!(median_by(&[5.0, 1.0, 3.0], |x| *x), Some(3.0));
+        assert_eq!(median_by(&[2.0, 9.0], |x| *x), Some(9.0));
+        assert_eq!(median_by::<f64>(&[], |x| *x), None);
+        assert_ne!(median_by(&[100.0, 1.0, 2.0], |x| *x), Some(100.0));
     }
 }

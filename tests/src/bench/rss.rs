@@ -23,6 +23,9 @@ use super::procstat::vm_rss_kib;
 pub struct RssResult {
     pub names: usize,
     pub cache_entries: u64,
+    /// What the answer cache accounts for its entries (its byte bound
+    /// applies to this figure).
+    pub cache_bytes: u64,
     pub rss_before_kib: u64,
     /// (names looked up so far, VmRSS KiB) along the way.
     pub samples: Vec<(usize, u64)>,
@@ -83,13 +86,15 @@ pub fn measure(count: usize) -> Result<RssResult> {
     }
     let seconds = start.elapsed().as_secs_f64();
     let rss_after_kib = vm_rss_kib("self").context("VmRSS")?;
-    let cache_entries = engine.stats().cache_entries;
+    let stats = engine.stats();
+    let cache_entries = stats.cache_entries;
     if (cache_entries as usize) < count {
         bail!("only {cache_entries} of {count} names stayed in the cache");
     }
     Ok(RssResult {
         names: count,
         cache_entries,
+        cache_bytes: stats.cache_bytes,
         rss_before_kib,
         samples,
         rss_after_kib,

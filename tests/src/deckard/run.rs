@@ -170,7 +170,7 @@ fn engine_for(
         .config
         .domain_insecure
         .iter()
-        .map(|n| super::text::parse_name(n))
+        .map(|n| super::text::parse_name(n).map(Into::into))
         .collect::<Result<_, _>>()?;
     Ok((Engine::new(cfg, Arc::new(transport)), clock))
 }

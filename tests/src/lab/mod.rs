@@ -142,13 +142,17 @@ impl Lab {
     }
 }
 
+/// Response rate limiting is off (Debian's nsd has it on at 200 answers/s
+/// per client /24): the lab's clients are validators under test, not
+/// amplification victims, and RRL drops would time their lookups out.
 pub fn nsd_conf(d: &Path, i: usize, addr: Ipv4Addr, zones: &[(&Zone, String)]) -> String {
     let d = d.display();
     let mut c = format!(
         "server:\n  ip-address: {addr}\n  port: 53\n  username: \"\"\n  chroot: \"\"\n  \
          zonesdir: \"{d}\"\n  database: \"\"\n  pidfile: \"{d}/nsd-{i}.pid\"\n  \
          xfrdfile: \"{d}/xfrd-{i}.state\"\n  zonelistfile: \"{d}/zone-{i}.list\"\n  \
-         logfile: \"{d}/nsd-{i}.log\"\n  server-count: 1\n  verbosity: 1\n\
+         logfile: \"{d}/nsd-{i}.log\"\n  server-count: 1\n  verbosity: 1\n  \
+         rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n\
          remote-control:\n  control-enable: no\n"
     );
     for (z, file) in zones {

@@ -11,6 +11,7 @@
 //!   broken.test     alg 13, www's A signature corrupted after signing
 //!   expired.test    alg 13, signed with a window that ended in 2020
 //!   badds.test      alg 13, the DS in test. is of a key the zone does not have
+//!   expiring.test   alg 13, valid now, signatures expire 2 days after signing
 //!   unsigned.test   no DNSSEC, no DS
 //! ```
 
@@ -45,6 +46,9 @@ pub enum Signing {
     CorruptWww,
     /// Signature window entirely in the past.
     Expired,
+    /// Valid, but the signatures expire 2 days after signing
+    /// (`signature_expiring`).
+    ExpiresSoon,
     /// Signed, but the parent publishes the DS of an unrelated key.
     WrongDs,
 }
@@ -96,7 +100,8 @@ pub fn zones() -> Vec<Zone> {
             "ecdsa.test.",
             e13,
             "cross.ecdsa.test. CNAME www.rsa-nsec3.test.\n\
-             to-unsigned.ecdsa.test. CNAME www.unsigned.test.\n",
+             to-unsigned.ecdsa.test. CNAME www.unsigned.test.\n\
+             idp.ecdsa.test. A 192.0.2.30\n",
         ),
         child(
             "rsa-nsec3.test.",
@@ -137,7 +142,12 @@ pub fn zones() -> Vec<Zone> {
         ),
         child("expired.test.", Signing::Expired, ""),
         child("badds.test.", Signing::WrongDs, ""),
-        child("unsigned.test.", Signing::Unsigned, ""),
+        child("expiring.test.", Signing::ExpiresSoon, ""),
+        child(
+            "unsigned.test.",
+            Signing::Unsigned,
+            "idp.unsigned.test. A 192.0.2.31\n",
+        ),
     ]
 }
 
@@ -199,7 +209,7 @@ fn algorithm_of(s: Signing) -> Option<(&'static str, Option<u32>)> {
         Signing::Nsec3 {
             algorithm, bits, ..
         } => Some((algorithm, bits)),
-        Signing::CorruptWww | Signing::Expired | Signing::WrongDs => {
+        Signing::CorruptWww | Signing::Expired | Signing::ExpiresSoon | Signing::WrongDs => {
             Some(("ECDSAP256SHA256", None))
         }
     }
@@ -264,6 +274,14 @@ pub fn sign(dir: &Path, z: &Zone, zonefile: &str, keys: &Keys) -> Result<String,
         }
         Signing::Expired => {
             c.args(["-i", "20200101000000", "-e", "20200201000000"]);
+        }
+        Signing::ExpiresSoon => {
+            // ldns-signzone takes a UNIX timestamp as well as YYYYMMDD.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|e| e.to_string())?
+                .as_secs();
+            c.args(["-e", &(now + 2 * 86_400).to_string()]);
         }
         _ => {}
     }

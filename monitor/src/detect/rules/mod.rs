@@ -6,7 +6,9 @@
 pub mod answer_mismatch;
 pub mod bogus_signature;
 pub mod capture_loss;
+pub mod critical_name;
 pub mod response_race;
+pub mod signature_expiring;
 pub mod unsigned_fallback;
 pub mod unsolicited_response;
 

@@ -1,5 +1,7 @@
 //! `unsolicited_response`: a DNS response with no matching outstanding
-//! query (4-tuple, txid, question; RFC 5452 §9.1).
+//! query (4-tuple, txid, question; RFC 5452 §9.1) and none at all on its
+//! socket. Wrong-txid answers toward a socket that has a query out are
+//! guesses: `response_race` judges them (correlate::outstanding).
 
 use crate::correlate::outstanding::Join;
 use crate::decode::presentation as pres;
@@ -7,7 +9,7 @@ use crate::detect::alert::{Finding, Rule, Severity};
 use crate::event::DnsEvent;
 
 pub fn check(ev: &DnsEvent, join: &Join) -> Option<Finding> {
-    let Join::Unsolicited { wrong_txid } = join else {
+    let Join::Unsolicited = join else {
         return None;
     };
     let what = ev
@@ -16,17 +18,11 @@ pub fn check(ev: &DnsEvent, join: &Join) -> Option<Finding> {
         .first()
         .map(|q| format!("{}/{}", pres::name(q.name()), pres::rtype(q.query_type())))
         .unwrap_or_else(|| "(no question)".into());
-    let why = match wrong_txid {
-        Some(n) => format!(
-            "; a query is out on that socket under another txid ({n} such answer(s) within the burst window)"
-        ),
-        None => String::new(),
-    };
     Some(Finding::new(
         Rule::UnsolicitedResponse,
         Severity::Medium,
         format!(
-            "response id {} for {what} from {} to {} matches no outstanding query{why}",
+            "response id {} for {what} from {} to {} matches no outstanding query (none is out on that socket)",
             ev.message.metadata.id, ev.server, ev.client
         ),
     ))

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{Facility, Rfc5424Formatter, SyslogTransport, tls::TlsConfigError};
 use crate::sinks::{
-    reliable::{ReliableSink, ReliableSinkOptions, SinkStats},
+    reliable::{ReliableSink, ReliableSinkOptions, SinkStats, SinkStatsReader},
     spool::SpoolError,
 };
 
@@ -50,6 +50,10 @@ impl SyslogSink {
 
     pub fn stats(&self) -> SinkStats {
         self.inner.stats()
+    }
+
+    pub fn stats_reader(&self) -> SinkStatsReader {
+        self.inner.stats_reader()
     }
 
     /// See [`ReliableSink::shutdown`].
