@@ -211,6 +211,7 @@ impl DnsEvent {
                 .map(|id| EcsContainer { id }),
             dnssec_monitor: EcsOwn {
                 raw: base64::engine::general_purpose::STANDARD.encode(&self.raw),
+                own_query: false,
             },
         }
     }
@@ -340,6 +341,10 @@ pub struct EcsContainer<'a> {
 #[derive(Serialize)]
 pub struct EcsOwn {
     pub raw: String,
+    /// The monitor's own lookup (its engine), so readers can leave it out;
+    /// written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub own_query: bool,
 }
 
 /// RFC 3339 in UTC with microseconds, e.g. `2026-11-27T18:47:08.123456Z`.

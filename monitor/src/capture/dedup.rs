@@ -11,7 +11,7 @@
 //! than that, or differs (IPv4 id, TCP sequence/timestamps).
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::{Duration, SystemTime};
 
 use super::{CapturedPacket, LinkType};
@@ -21,8 +21,14 @@ pub const WINDOW: Duration = Duration::from_millis(50);
 /// Bound on remembered packets (oldest forgotten first).
 const MAX_REMEMBERED: usize = 65_536;
 
+/// foldhash, seeded per process: SipHash over every packet's bytes was a
+/// few % of the agent's CPU under load; a random seed keeps crafted
+/// collisions (a packet passed off as a copy of another) out of reach.
+type Seeded = foldhash::quality::RandomState;
+
 pub struct Dedup {
-    seen: HashMap<u64, SystemTime>,
+    hasher: Seeded,
+    seen: HashMap<u64, SystemTime, Seeded>,
     order: VecDeque<(u64, SystemTime)>,
     duplicates: u64,
 }
@@ -36,7 +42,8 @@ impl Default for Dedup {
 impl Dedup {
     pub fn new() -> Self {
         Dedup {
-            seen: HashMap::new(),
+            hasher: Seeded::default(),
+            seen: HashMap::default(),
             order: VecDeque::new(),
             duplicates: 0,
         }
@@ -51,7 +58,7 @@ impl Dedup {
     /// copy of a packet seen within the window. Packets whose IP header
     /// cannot be located are always passed.
     pub fn first_sighting(&mut self, pkt: &CapturedPacket) -> bool {
-        let Some(h) = ip_hash(pkt) else {
+        let Some(h) = ip_hash(pkt, &self.hasher) else {
             return true;
         };
         let now = pkt.timestamp;
@@ -83,7 +90,7 @@ impl Dedup {
 }
 
 /// Hash of the IP packet with the fields forwarding rewrites left out.
-fn ip_hash(pkt: &CapturedPacket) -> Option<u64> {
+fn ip_hash(pkt: &CapturedPacket, seed: &Seeded) -> Option<u64> {
     let d = &pkt.data;
     let l3 = match pkt.link {
         LinkType::RawIp => 0,
@@ -104,7 +111,7 @@ fn ip_hash(pkt: &CapturedPacket) -> Option<u64> {
         LinkType::LinuxSll | LinkType::LinuxSll2 => return None,
     };
     let ip = d.get(l3..)?;
-    let mut h = DefaultHasher::new();
+    let mut h = seed.build_hasher();
     pkt.orig_len.hash(&mut h);
     match ip.first()? >> 4 {
         4 if ip.len() >= 20 => {

@@ -1,8 +1,8 @@
 //! Reading captured packets from the kernel's ring buffer: wake on epoll
-//! (tokio `AsyncFd`), drain every record, turn each into a
-//! [`CapturedPacket`] and hand it to the next stage without ever blocking
-//! (a full channel is a counted drop, so the kernel side never backs up
-//! behind a slow consumer).
+//! (tokio `AsyncFd`) or a poll timer, let a batch gather, drain every
+//! record into one reused [`CapturedPacket`] and hand each to a
+//! [`PacketSink`] that must never block (the next stage counts what it
+//! cannot take, so the kernel side never backs up behind a slow consumer).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use aya::maps::{MapData, RingBuf};
 use monitor_common::{DIR_EGRESS, PKT_F_HAS_COOKIE, PacketHeader};
 use tokio::io::unix::AsyncFd;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::dedup::Dedup;
 use super::{CapturedPacket, Direction, InterfaceRef, LinkType};
@@ -73,6 +73,27 @@ pub fn parse_record(
     clock: &KtimeClock,
     names: &InterfaceNames,
 ) -> Result<CapturedPacket, RecordError> {
+    let mut pkt = CapturedPacket {
+        timestamp: SystemTime::UNIX_EPOCH,
+        link: LinkType::RawIp,
+        interface: None,
+        socket_cookie: None,
+        orig_len: 0,
+        data: Vec::new(),
+    };
+    parse_record_into(rec, clock, names, &mut pkt)?;
+    Ok(pkt)
+}
+
+/// [`parse_record`] into a packet that is reused from record to record:
+/// its buffer keeps its capacity and its interface name is only re-read
+/// when the interface changes, so the reader allocates nothing per packet.
+pub fn parse_record_into(
+    rec: &[u8],
+    clock: &KtimeClock,
+    names: &InterfaceNames,
+    pkt: &mut CapturedPacket,
+) -> Result<(), RecordError> {
     const HDR: usize = std::mem::size_of::<PacketHeader>();
     if rec.len() < HDR {
         return Err(RecordError::Short(rec.len()));
@@ -87,32 +108,68 @@ pub fn parse_record(
             have: body.len(),
         });
     }
-    let name = names
-        .read()
-        .ok()
-        .and_then(|m| m.get(&h.ifindex).cloned())
-        .unwrap_or_else(|| format!("if{}", h.ifindex));
-    Ok(CapturedPacket {
-        timestamp: clock.wall(h.ktime_ns),
-        link: if h.l3_offset == 0 {
-            LinkType::RawIp
-        } else {
-            LinkType::Ethernet
-        },
-        interface: Some(InterfaceRef {
-            index: h.ifindex,
-            name,
-            direction: if h.direction == DIR_EGRESS {
-                Direction::Egress
-            } else {
-                Direction::Ingress
-            },
-        }),
-        socket_cookie: (h.flags & PKT_F_HAS_COOKIE != 0).then_some(h.socket_cookie),
-        orig_len: h.pkt_len,
-        data: body[..cap].to_vec(),
-    })
+    let direction = if h.direction == DIR_EGRESS {
+        Direction::Egress
+    } else {
+        Direction::Ingress
+    };
+    let map = names.read().ok();
+    let known = map.as_ref().and_then(|m| m.get(&h.ifindex));
+    match pkt.interface.as_mut() {
+        // Same interface, same name (it may have been renamed): keep it.
+        Some(i) if i.index == h.ifindex && known.is_some_and(|n| *n == i.name) => {
+            i.direction = direction;
+        }
+        _ => {
+            let name = known.cloned().unwrap_or_else(|| format!("if{}", h.ifindex));
+            pkt.interface = Some(InterfaceRef {
+                index: h.ifindex,
+                name,
+                direction,
+            });
+        }
+    }
+    drop(map);
+    pkt.timestamp = clock.wall(h.ktime_ns);
+    pkt.link = if h.l3_offset == 0 {
+        LinkType::RawIp
+    } else {
+        LinkType::Ethernet
+    };
+    pkt.socket_cookie = (h.flags & PKT_F_HAS_COOKIE != 0).then_some(h.socket_cookie);
+    pkt.orig_len = h.pkt_len;
+    pkt.data.clear();
+    pkt.data.extend_from_slice(&body[..cap]);
+    Ok(())
 }
+
+/// Where the reader hands packets: one call per packet (borrowed: copy
+/// what you keep), then one [`PacketSink::flush`] per drained batch, so the
+/// next stage is woken once per batch, not once per packet.
+pub trait PacketSink {
+    /// How many more packets it can take now. The reader leaves the rest
+    /// in the ring (the kernel side counts `ring_full` if it fills): a
+    /// slow consumer is buffered by the ring, not dropped in user space.
+    fn room(&self) -> usize;
+    fn packet(&mut self, pkt: &CapturedPacket);
+    /// The end of a batch; `false` when the consumer is gone (stop reading).
+    fn flush(&mut self) -> bool;
+    /// Called on every poll tick, busy or idle (age state, timers).
+    fn tick(&mut self) {}
+}
+
+/// Most records handed to the sink between two flushes.
+pub const MAX_BATCH: usize = 4_096;
+/// After a wake-up, how long the reader lets records gather before it
+/// drains: the kernel programs only wake the reader for the record that
+/// finds the ring empty (monitor-ebpf/src/tc.rs `wake_flags`), so this
+/// turns a wake-up per packet into one per batch; it bounds the latency a
+/// record adds before decoding.
+pub const GATHER: Duration = Duration::from_millis(1);
+/// Reads happen at least this often even without a wake-up: a record
+/// submitted without one while the reader was going to sleep waits at
+/// most this long.
+pub const POLL_EVERY: Duration = Duration::from_millis(10);
 
 /// What the reader counted.
 #[derive(Debug, Default)]
@@ -130,6 +187,8 @@ pub struct RingReader {
     dedup: Dedup,
     clock: KtimeClock,
     names: InterfaceNames,
+    /// Reused for every record (see [`parse_record_into`]).
+    scratch: CapturedPacket,
 }
 
 impl RingReader {
@@ -142,65 +201,93 @@ impl RingReader {
             dedup: Dedup::new(),
             clock: KtimeClock::now(),
             names,
+            scratch: CapturedPacket {
+                timestamp: SystemTime::UNIX_EPOCH,
+                link: LinkType::RawIp,
+                interface: None,
+                socket_cookie: None,
+                orig_len: 0,
+                data: Vec::with_capacity(2048),
+            },
         })
     }
 
-    /// Drains the ring into `tx` until `stop` turns true or `tx` closes.
-    /// Before returning it drains what is left once more.
-    pub async fn run(
+    /// Drains the ring into `sink` until `stop` turns true or the sink is
+    /// gone; before returning it drains what is left once more. Returns
+    /// the sink (its counters are the stage's report).
+    pub async fn run<S: PacketSink>(
         mut self,
-        tx: mpsc::Sender<CapturedPacket>,
+        mut sink: S,
         stats: Arc<RingStats>,
         mut stop: watch::Receiver<bool>,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<S> {
+        let mut poll = tokio::time::interval(POLL_EVERY);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 r = self.ring.readable_mut() => {
-                    let mut guard = r?;
-                    let ring = guard.get_inner_mut();
-                    if !drain(ring, &mut self.dedup, &self.clock, &self.names, &tx, &stats) {
-                        return Ok(());
+                    r?.clear_ready();
+                    // Let a batch gather (see GATHER), unless asked to stop.
+                    tokio::select! {
+                        _ = tokio::time::sleep(GATHER) => {}
+                        _ = stop.changed() => {
+                            self.drain(&mut sink, &stats);
+                            return Ok(sink);
+                        }
                     }
-                    guard.clear_ready();
+                    if !self.drain(&mut sink, &stats) {
+                        return Ok(sink);
+                    }
+                }
+                _ = poll.tick() => {
+                    if !self.drain(&mut sink, &stats) {
+                        return Ok(sink);
+                    }
+                    sink.tick();
                 }
                 _ = stop.changed() => {
-                    drain(self.ring.get_mut(), &mut self.dedup, &self.clock, &self.names, &tx, &stats);
-                    return Ok(());
+                    self.drain(&mut sink, &stats);
+                    return Ok(sink);
                 }
             }
         }
     }
-}
 
-/// `false` when the receiver is gone.
-fn drain(
-    ring: &mut RingBuf<MapData>,
-    dedup: &mut Dedup,
-    clock: &KtimeClock,
-    names: &InterfaceNames,
-    tx: &mpsc::Sender<CapturedPacket>,
-    stats: &RingStats,
-) -> bool {
-    while let Some(item) = ring.next() {
-        stats.records.fetch_add(1, Ordering::Relaxed);
-        match parse_record(&item, clock, names) {
-            Ok(pkt) if !dedup.first_sighting(&pkt) => {
-                stats.duplicates.fetch_add(1, Ordering::Relaxed);
+    /// Records now in the ring → `sink`, a flush per [`MAX_BATCH`] records
+    /// at most, until the ring is empty or the sink has no room. `false`
+    /// when the sink is gone.
+    fn drain<S: PacketSink>(&mut self, sink: &mut S, stats: &RingStats) -> bool {
+        let ring = self.ring.get_mut();
+        loop {
+            let room = sink.room().min(MAX_BATCH);
+            if room == 0 {
+                // Left in the ring; retried on the next wake-up or tick.
+                return true;
             }
-            Ok(pkt) => match tx.try_send(pkt) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    stats.channel_full.fetch_add(1, Ordering::Relaxed);
+            let mut n = 0usize;
+            while n < room {
+                let Some(item) = ring.next() else { break };
+                n += 1;
+                match parse_record_into(&item, &self.clock, &self.names, &mut self.scratch) {
+                    Ok(()) if !self.dedup.first_sighting(&self.scratch) => {
+                        stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(()) => sink.packet(&self.scratch),
+                    Err(e) => {
+                        stats.malformed.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!("ring record dropped: {e}");
+                    }
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => return false,
-            },
-            Err(e) => {
-                stats.malformed.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!("ring record dropped: {e}");
+            }
+            stats.records.fetch_add(n as u64, Ordering::Relaxed);
+            if n > 0 && !sink.flush() {
+                return false;
+            }
+            if n < room {
+                return true;
             }
         }
     }
-    true
 }
 
 #[cfg(test)]

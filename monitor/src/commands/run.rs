@@ -24,6 +24,7 @@ use crate::capture::CapturedPacket;
 use crate::capture::cgroup::{ContainerResolver, cgroup2_mount};
 use crate::capture::ebpf::{FlowsMap, KernelCounters, KernelPrograms};
 use crate::capture::netlink::{LinkEvent, LinkSocket, parse_messages};
+use crate::capture::ringbuf::PacketSink;
 use crate::capture::ringbuf::{InterfaceNames, RingReader, RingStats};
 use crate::correlate::process::{ProcessTable, Proto};
 use crate::decode::{DecodeLimits, Decoder, DnsMessage, Transport};
@@ -54,7 +55,7 @@ pub struct RunArgs {
     pub ops: super::run_ops::OpsArgs,
 }
 
-/// Capacity of the packet and line channels.
+/// Capacity of the event and line channels (items, not batches).
 const CHANNEL: usize = 65_536;
 /// How often the decoder's reassembly state is aged out.
 const EXPIRE_EVERY: Duration = Duration::from_millis(500);
@@ -125,12 +126,9 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let ring_stats = Arc::new(RingStats::default());
     let drops = Arc::new(StageDrops::default());
-    let (pkt_tx, pkt_rx) = mpsc::channel::<CapturedPacket>(CHANNEL);
     let (line_tx, line_rx) = mpsc::channel::<Output>(CHANNEL);
     let (ev_tx, ev_rx) = mpsc::channel::<DnsEvent>(CHANNEL);
 
-    let reader = RingReader::new(maps.ring, names.clone()).context("watching the ring buffer")?;
-    let reader = tokio::spawn(reader.run(pkt_tx, ring_stats.clone(), stop_rx.clone()));
     let link_task = tokio::spawn(watch_links(
         links,
         progs.clone(),
@@ -145,13 +143,9 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         dns_ports: args.dns_ports.clone(),
         ..DecodeLimits::default()
     };
-    let decode = tokio::spawn(decode_stage(
-        pkt_rx,
-        ev_tx,
-        processes,
-        drops.clone(),
-        limits,
-    ));
+    let reader = RingReader::new(maps.ring, names.clone()).context("watching the ring buffer")?;
+    let decode = DecodeSink::new(ev_tx, processes, drops.clone(), limits);
+    let reader = tokio::spawn(reader.run(decode, ring_stats.clone(), stop_rx.clone()));
     let kernel = Arc::new(maps.counters);
     let detection = super::run_detect::start(
         &args.detect,
@@ -175,9 +169,8 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
 
     wait_for_signal().await?;
     let _ = stop_tx.send(true);
-    reader.await.context("reader task")??;
+    let decoded = reader.await.context("reader task")??.finish();
     let _ = link_task.await;
-    let decoded = decode.await.context("decode task")?;
     let detect_report = detection.handle.clone();
     tracing::info!("stopping: capture stopped, draining detection");
     if !detection.finish_within(DETECT_DRAIN).await {
@@ -312,50 +305,95 @@ struct Decoded {
     process: crate::correlate::process::ProcessStats,
 }
 
-async fn decode_stage(
-    mut rx: mpsc::Receiver<CapturedPacket>,
+/// The decode stage, run inside the ring reader: each packet is decoded
+/// and its messages joined with their process as they come out of the
+/// ring; a drained batch then goes to detection in one go (one wake-up of
+/// the next stage per batch; it takes them with `recv_many`).
+struct DecodeSink {
+    decoder: Decoder,
+    processes: ProcessTable<FlowsMap>,
+    out: Vec<DnsMessage>,
+    batch: Vec<DnsEvent>,
     tx: mpsc::Sender<DnsEvent>,
-    mut processes: ProcessTable<FlowsMap>,
     drops: Arc<StageDrops>,
-    limits: DecodeLimits,
-) -> Decoded {
-    let mut decoder = Decoder::new(limits);
-    let mut out: Vec<DnsMessage> = Vec::new();
-    let mut packets = 0u64;
-    let mut messages = 0u64;
-    let mut tick = tokio::time::interval(EXPIRE_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    'run: loop {
-        let pkt = tokio::select! {
-            p = rx.recv() => match p {
-                Some(p) => p,
-                None => break,
-            },
-            _ = tick.tick() => {
-                // Age reassembly state (fragments, TCP flows) even when idle.
-                decoder.expire(SystemTime::now());
-                continue;
-            }
-        };
-        packets += 1;
-        decoder.push(&pkt, &mut out);
-        for msg in out.drain(..) {
-            messages += 1;
-            let line = render(msg, &mut processes);
-            match tx.try_send(line) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    drops.lines_channel_full.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => break 'run,
-            }
+    packets: u64,
+    messages: u64,
+    last_expire: Instant,
+}
+
+impl DecodeSink {
+    fn new(
+        tx: mpsc::Sender<DnsEvent>,
+        processes: ProcessTable<FlowsMap>,
+        drops: Arc<StageDrops>,
+        limits: DecodeLimits,
+    ) -> Self {
+        DecodeSink {
+            decoder: Decoder::new(limits),
+            processes,
+            out: Vec::new(),
+            batch: Vec::new(),
+            tx,
+            drops,
+            packets: 0,
+            messages: 0,
+            last_expire: Instant::now(),
         }
     }
-    Decoded {
-        packets,
-        messages,
-        counters: decoder.counters().fields().to_vec(),
-        process: processes.stats(),
+
+    fn finish(mut self) -> Decoded {
+        self.flush();
+        Decoded {
+            packets: self.packets,
+            messages: self.messages,
+            counters: self.decoder.counters().fields().to_vec(),
+            process: self.processes.stats(),
+        }
+    }
+}
+
+impl PacketSink for DecodeSink {
+    fn room(&self) -> usize {
+        // A UDP packet makes at most one message; a TCP segment that
+        // completes several may still find the channel full (counted).
+        self.tx.capacity().saturating_sub(self.batch.len())
+    }
+
+    fn packet(&mut self, pkt: &CapturedPacket) {
+        self.packets += 1;
+        self.decoder.push(pkt, &mut self.out);
+        for msg in self.out.drain(..) {
+            self.messages += 1;
+            self.batch.push(render(msg, &mut self.processes));
+        }
+    }
+
+    fn flush(&mut self) -> bool {
+        let mut events = self.batch.drain(..);
+        for ev in events.by_ref() {
+            match self.tx.try_send(ev) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    // This one and the rest of the batch: the channel will
+                    // not have room for them either before we return.
+                    let rest = 1 + events.len() as u64;
+                    self.drops
+                        .lines_channel_full
+                        .fetch_add(rest, Ordering::Relaxed);
+                    return true;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            }
+        }
+        true
+    }
+
+    fn tick(&mut self) {
+        // Age reassembly state (fragments, TCP flows) even when idle.
+        if self.last_expire.elapsed() >= EXPIRE_EVERY {
+            self.decoder.expire(SystemTime::now());
+            self.last_expire = Instant::now();
+        }
     }
 }
 

@@ -148,6 +148,9 @@ pub fn build_engine(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<Engin
     Ok(Engine::new(ec, Arc::new(NetTransport::default())))
 }
 
+/// Most events the tee takes from the decode stage at once.
+const TEE_BATCH: usize = 1_024;
+
 /// The running detection step.
 pub struct Detection {
     pub handle: StageHandle,
@@ -184,48 +187,69 @@ pub fn start(
         },
     );
     let verdicts = detector.verdicts().clone();
-    let (det_tx, det_rx) = mpsc::channel::<DnsEvent>(65_536);
-    let (alert_tx, mut alert_rx) = mpsc::channel(4_096);
-    let (handle, stage) = spawn_detect_stage(
-        detector,
-        det_rx,
-        alert_tx,
-        StageOptions {
-            loss_source: Some(loss),
-            posture_interval: cfg.resolver_health.window,
-            posture_sink: posture_sink(&cfg, &lines),
-            ..StageOptions::default()
-        },
-    );
     let with_events = cfg.events;
+    let (alert_tx, alert_rx) = mpsc::channel(4_096);
+    let opts = StageOptions {
+        loss_source: Some(loss),
+        posture_interval: cfg.resolver_health.window,
+        posture_sink: posture_sink(&lines),
+        ..StageOptions::default()
+    };
+    if !with_events && sampler.is_none() {
+        // Nothing to tee: decode feeds the detector directly (one channel
+        // hop and two moves of every event fewer).
+        let (handle, stage) = spawn_detect_stage(detector, events, alert_tx, opts);
+        return Ok(Detection {
+            handle,
+            verdicts,
+            tee: tokio::spawn(async {}),
+            stage,
+            out: spawn_alert_out(alert_rx, lines),
+        });
+    }
+    let (det_tx, det_rx) = mpsc::channel::<DnsEvent>(65_536);
+    let (handle, stage) = spawn_detect_stage(detector, det_rx, alert_tx, opts);
     let ev_lines = lines.clone();
     let counters = handle.stage.clone();
     let tee = tokio::spawn(async move {
         let mut events = events;
-        while let Some(ev) = events.recv().await {
+        let mut batch: Vec<DnsEvent> = Vec::with_capacity(TEE_BATCH);
+        // Event lines of one batch, rendered into one buffer (one item on
+        // the output channel per batch, not per message).
+        let mut rendered: Vec<u8> = Vec::new();
+        while events.recv_many(&mut batch, TEE_BATCH).await > 0 {
             if with_events {
-                let mut line =
-                    serde_json::to_vec(&event_doc(&ev, own.is_own(&ev))).unwrap_or_default();
-                line.push(b'\n');
-                let _ = ev_lines.try_send(Output::Events(line));
+                for ev in &batch {
+                    let mut doc = ev.ecs();
+                    doc.dnssec_monitor.own_query = own.is_own(ev);
+                    if serde_json::to_writer(&mut rendered, &doc).is_ok() {
+                        rendered.push(b'\n');
+                    }
+                }
+                if !rendered.is_empty() {
+                    let lines = std::mem::take(&mut rendered);
+                    if ev_lines.try_send(Output::Events(lines)).is_err() {
+                        counters
+                            .event_lines_full
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    }
+                }
             }
-            // A bounded sample of answers for the forensic store.
-            if let Some(s) = sampler.as_mut() {
-                s.offer(&ev, &ev_lines);
-            }
-            if det_tx.try_send(ev).is_err() {
-                // Counted as a stage drop; surfaces as capture_loss.
-                counters.input_full.fetch_add(1, Ordering::Relaxed);
+            // Waits for room: a slow detector holds the tee, which holds
+            // the reader, which leaves records in the kernel ring (where a
+            // loss is counted as ring_full), so nothing is dropped here.
+            for ev in batch.drain(..) {
+                // A bounded sample of answers for the forensic store.
+                if let Some(s) = sampler.as_mut() {
+                    s.offer(&ev, &ev_lines);
+                }
+                if det_tx.send(ev).await.is_err() {
+                    counters.output_closed.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     });
-    let out = tokio::spawn(async move {
-        while let Some(a) = alert_rx.recv().await {
-            if lines.send(Output::Alert(Arc::new(a))).await.is_err() {
-                break;
-            }
-        }
-    });
+    let out = spawn_alert_out(alert_rx, lines);
     Ok(Detection {
         handle,
         verdicts,
@@ -238,10 +262,7 @@ pub fn start(
 /// The posture (`dnssec-monitor report`) goes to the store through the
 /// output stage, which owns the store's one writer; without a store the
 /// output stage drops it. A full channel loses one interval (logged).
-fn posture_sink(
-    _cfg: &Config,
-    lines: &mpsc::Sender<Output>,
-) -> Option<crate::detect::stage::PostureSink> {
+fn posture_sink(lines: &mpsc::Sender<Output>) -> Option<crate::detect::stage::PostureSink> {
     let tx = lines.clone();
     Some(Box::new(move |p| {
         if tx.try_send(Output::Posture(Box::new(p))).is_err() {
@@ -250,18 +271,18 @@ fn posture_sink(
     }))
 }
 
-/// The event's ECS document; the monitor's own lookups (its engine) are
-/// marked `dnssec_monitor.own_query` so readers can leave them out.
-fn event_doc(ev: &DnsEvent, own: bool) -> serde_json::Value {
-    let mut doc = ev.to_ecs();
-    if own
-        && let Some(dm) = doc
-            .get_mut("dnssec_monitor")
-            .and_then(serde_json::Value::as_object_mut)
-    {
-        dm.insert("own_query".into(), serde_json::Value::Bool(true));
-    }
-    doc
+/// Alerts to the output channel, with back-pressure (never dropped).
+fn spawn_alert_out(
+    mut alerts: mpsc::Receiver<crate::detect::alert::Alert>,
+    lines: mpsc::Sender<Output>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(a) = alerts.recv().await {
+            if lines.send(Output::Alert(Arc::new(a))).await.is_err() {
+                break;
+            }
+        }
+    })
 }
 
 impl Detection {
@@ -300,11 +321,12 @@ pub fn report(h: &StageHandle) -> String {
         .map(|r| format!("{}={}", r.name(), d.alerts_of(*r)))
         .collect();
     format!(
-        "detect: received={} alerts={} input_full={} pending_full={} verdict_queue_full={} own_skipped={}; {}",
+        "detect: received={} alerts={} input_full={} pending_full={} event_lines_full={} verdict_queue_full={} own_skipped={}; {}",
         s.received.load(Ordering::Relaxed),
         s.emitted.load(Ordering::Relaxed),
         s.input_full.load(Ordering::Relaxed),
         s.pending_full.load(Ordering::Relaxed),
+        s.event_lines_full.load(Ordering::Relaxed),
         d.verdict_queue_full.load(Ordering::Relaxed),
         d.own_skipped.load(Ordering::Relaxed),
         per_rule.join(" ")

@@ -11,8 +11,10 @@
 //! resolver's window judged (`resolver_failure`), so an outage is seen even
 //! when no answer arrives at all.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -21,6 +23,9 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::alert::Alert;
 use super::detector::{DetectCounters, Detector, SharedHealth};
 use crate::event::DnsEvent;
+
+/// Most events taken from the input channel at once.
+const BATCH: usize = 1_024;
 
 /// Named drop counters of the stages before this one (kernel, ring, channels).
 pub type LossSource = Box<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
@@ -63,6 +68,9 @@ pub struct StageCounters {
     pub input_full: AtomicU64,
     pub pending_full: AtomicU64,
     pub output_closed: AtomicU64,
+    /// Batches of event lines (`--events`) not taken by the full output
+    /// channel, counted per event.
+    pub event_lines_full: AtomicU64,
 }
 
 /// Handles for metrics while the stage runs.
@@ -134,27 +142,45 @@ async fn run(
             "detect_input_full".into(),
             c.input_full.load(Ordering::Relaxed),
         ));
+        counters.push((
+            "event_lines_full".into(),
+            c.event_lines_full.load(Ordering::Relaxed),
+        ));
         d.check_loss(&counters)
     };
+    let mut batch: Vec<DnsEvent> = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
-            ev = rx.recv() => {
-                let Some(ev) = ev else { break };
-                c.received.fetch_add(1, Ordering::Relaxed);
+            n = rx.recv_many(&mut batch, BATCH) => {
+                if n == 0 {
+                    break;
+                }
+                c.received.fetch_add(n as u64, Ordering::Relaxed);
                 while pending.try_join_next().is_some() {}
-                let obs = detector.observe(ev);
-                send(&tx, &c, obs.alerts).await;
-                if let Some(p) = obs.pending {
+                for ev in batch.drain(..) {
+                    let obs = detector.observe(ev);
+                    send(&tx, &c, obs.alerts).await;
+                    let Some(p) = obs.pending else { continue };
+                    // A cached verdict usually completes on the first poll:
+                    // run it here instead of spawning a task per answer.
+                    let tx2 = tx.clone();
+                    let c2 = c.clone();
+                    let mut eval: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+                        let alerts = p.evaluate().await;
+                        send(&tx2, &c2, alerts).await;
+                    });
+                    let mut cx = Context::from_waker(Waker::noop());
+                    if eval.as_mut().poll(&mut cx).is_ready() {
+                        continue;
+                    }
                     if pending.len() >= opts.max_pending {
                         c.pending_full.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    let tx = tx.clone();
-                    let c = c.clone();
-                    pending.spawn(async move {
-                        let alerts = p.evaluate().await;
-                        send(&tx, &c, alerts).await;
-                    });
+                    // Not ready: the spawned task polls it again with a
+                    // real waker (a future may be moved once polled, as
+                    // it is pinned in its box).
+                    pending.spawn(eval);
                 }
             }
             _ = tick.tick() => {

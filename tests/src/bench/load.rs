@@ -24,6 +24,11 @@ use crate::lab::process::Server;
 /// would measure capture without decoding.)
 pub const ADDR: Ipv4Addr = Ipv4Addr::new(127, 54, 0, 1);
 pub const PORT: u16 = 53;
+/// The monitor's trust anchor in the load bench: a DS for a zone outside
+/// the bench's names (see [`MonitorConfig::args`]).
+pub const ANCHOR_FILE: &str = "anchor.invalid. 3600 IN DS 12345 13 2 \
+     0000000000000000000000000000000000000000000000000000000000000000\n";
+
 /// Names served from `local-data` (the dnsperf input cycles through them).
 const NAMES: usize = 100;
 
@@ -56,23 +61,70 @@ pub struct MonitorCost {
     pub stderr: String,
 }
 
+/// One way of running the monitor under load.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct RatePair {
-    pub rate: Rate,
-    pub without: DnsperfResult,
-    pub unbound_cpu_without: f64,
+pub struct MonitorConfig {
+    /// Short name in the report (`default`, `events`, `before`).
+    pub label: String,
+    pub bin: PathBuf,
+    /// `--events`: every DNS message also written as a JSON line.
+    pub events: bool,
+}
+
+impl MonitorConfig {
+    /// The daemon's command line: detection on (its default: `run` raises
+    /// alerts), its engine asking the bench unbound (`--upstream`, so no
+    /// lookup leaves loopback) and that unbound as the expected resolver;
+    /// output to /dev/null. The trust anchor (`anchor`, see
+    /// [`ANCHOR_FILE`]) covers a zone the bench never asks for, so the
+    /// bench names get a cacheable Insecure verdict (no trust anchor), as
+    /// unsigned names do on a real host.
+    pub fn args(&self, anchor: &Path) -> Vec<String> {
+        let server = format!("{ADDR}:{PORT}");
+        let mut a: Vec<String> = ["run", "--output", "/dev/null", "--dns-port"]
+            .map(String::from)
+            .to_vec();
+        a.push(PORT.to_string());
+        a.extend(["--upstream".into(), server.clone()]);
+        a.extend(["--resolver".into(), server]);
+        a.extend(["--trust-anchor".into(), anchor.display().to_string()]);
+        if self.events {
+            a.push("--events".into());
+        }
+        a
+    }
+}
+
+/// One dnsperf run with the monitor running in one configuration.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct WithRun {
+    pub config: MonitorConfig,
     pub with: DnsperfResult,
     pub unbound_cpu_with: f64,
     pub monitor: MonitorCost,
 }
 
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RatePair {
+    pub rate: Rate,
+    pub without: DnsperfResult,
+    pub unbound_cpu_without: f64,
+    /// One run per monitor configuration, right after the run without.
+    pub runs: Vec<WithRun>,
+}
+
 impl RatePair {
-    pub fn qps_ratio(&self) -> f64 {
+    /// q/s with the monitor in configuration `label` ÷ without.
+    pub fn qps_ratio(&self, run: &WithRun) -> f64 {
         if self.without.qps > 0.0 {
-            self.with.qps / self.without.qps
+            run.with.qps / self.without.qps
         } else {
             0.0
         }
+    }
+
+    pub fn run(&self, label: &str) -> Option<&WithRun> {
+        self.runs.iter().find(|r| r.config.label == label)
     }
 }
 
@@ -83,6 +135,12 @@ pub const DROP_COUNTERS: &[&str] = &[
     "channel_full",
     "lines_channel_full",
     "write_errors",
+    // Detection: answers never checked (the stage's input, its pending
+    // evaluations, the verdict queue).
+    "input_full",
+    "pending_full",
+    "verdict_queue_full",
+    "event_lines_full",
 ];
 
 /// Every `name=value` token on the monitor's `dnssec-monitor: …` lines.
@@ -128,24 +186,6 @@ fn unbound_conf(dir: &Path) -> String {
     c
 }
 
-/// `run --output /dev/null --dns-port PORT`, plus `--events` when this
-/// build has it (the detection branch makes per-message events opt-in).
-pub fn monitor_args(bin: &Path) -> Vec<String> {
-    let mut a: Vec<String> = ["run", "--output", "/dev/null", "--dns-port"]
-        .map(String::from)
-        .to_vec();
-    a.push(PORT.to_string());
-    let help = Command::new(bin)
-        .args(["run", "--help"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    if help.contains("--events") {
-        a.push("--events".into());
-    }
-    a
-}
-
 /// The monitor as a child; SIGINT and a bounded wait on drop.
 struct MonitorProc {
     child: Option<Child>,
@@ -153,9 +193,10 @@ struct MonitorProc {
 }
 
 impl MonitorProc {
-    fn start(bin: &Path, stderr: PathBuf) -> Result<Self> {
+    fn start(cfg: &MonitorConfig, anchor: &Path, stderr: PathBuf) -> Result<Self> {
+        let bin = &cfg.bin;
         let child = Command::new(bin)
-            .args(monitor_args(bin))
+            .args(cfg.args(anchor))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr)?)
@@ -251,10 +292,10 @@ fn one_run(
     Ok((r, u0.percent_until(&u1)))
 }
 
-/// Runs every rate without and with the monitor. `monitor_bin` is the
-/// release binary; raw dnsperf and monitor outputs go to `raw_dir`.
+/// Runs every rate without the monitor, then with it in each of
+/// `configs` (back to back); raw dnsperf and monitor outputs go to `raw_dir`.
 pub fn measure(
-    monitor_bin: &Path,
+    configs: &[MonitorConfig],
     rates: &[Rate],
     seconds: u64,
     raw_dir: &Path,
@@ -267,6 +308,8 @@ pub fn measure(
         .tempdir()?;
     let conf = dir.path().join("unbound.conf");
     std::fs::write(&conf, unbound_conf(dir.path()))?;
+    let anchor = dir.path().join("anchor.ds");
+    std::fs::write(&anchor, ANCHOR_FILE)?;
     let queries = dir.path().join("queries.txt");
     let q: String = (0..NAMES).map(|i| format!("h{i}.bench. A\n")).collect();
     std::fs::write(&queries, q)?;
@@ -297,60 +340,82 @@ pub fn measure(
             raw_dir.join(format!("load-{tag}-without.txt")),
             &without.raw,
         )?;
-        eprintln!("bench load: {tag} q/s with the monitor ({seconds} s)");
-        let ids_before = bpfstats::loaded_ids()?;
-        let mut mon =
-            MonitorProc::start(monitor_bin, raw_dir.join(format!("load-{tag}-monitor.err")))?;
-        let pid = mon.pid();
-        // Let the startup work (process table scan, attach) settle.
-        std::thread::sleep(Duration::from_secs(1));
-        let b0 = bpfstats::programs_of(pid, &ids_before)?;
-        let c0 = CpuSample::take(pid).context("monitor's /proc/PID/stat")?;
-        let (with, ucpu1) = one_run(&queries, rate, seconds, upid)?;
-        let c1 = CpuSample::take(pid).context("monitor's /proc/PID/stat")?;
-        let b1 = bpfstats::programs_of(pid, &ids_before)?;
-        let rss_kib = super::procstat::vm_rss_kib(&pid.to_string()).unwrap_or(0);
-        // Let the agent drain what is still in the ring before counting.
-        std::thread::sleep(Duration::from_millis(500));
-        let stderr = mon.stop();
-        std::fs::write(raw_dir.join(format!("load-{tag}-with.txt")), &with.raw)?;
-        let programs = bpfstats::delta(&b0, &b1);
-        let total_ns: u64 = programs.iter().map(|p| p.total_ns).sum();
-        let runs: u64 = programs.iter().map(|p| p.runs).sum();
-        let counters = parse_counters(&stderr);
-        let monitor = MonitorCost {
-            cpu_percent: c0.percent_until(&c1),
-            rss_kib,
-            kernel_ns_per_query: if with.completed > 0 {
-                total_ns as f64 / with.sent.max(1) as f64
-            } else {
-                0.0
-            },
-            kernel_ns_per_run: if runs > 0 {
-                total_ns as f64 / runs as f64
-            } else {
-                0.0
-            },
-            programs,
-            dropped: dropped(&counters),
-            counters,
-            stderr,
-        };
-        eprintln!(
-            "bench load: {tag}: {:.0} → {:.0} q/s, monitor {:.1}% of a core, {} dropped",
-            without.qps, with.qps, monitor.cpu_percent, monitor.dropped
-        );
+        let mut runs = Vec::new();
+        for cfg in configs {
+            runs.push(with_run(
+                cfg, &anchor, &queries, rate, seconds, upid, raw_dir,
+            )?);
+        }
         out.push(RatePair {
             rate,
             without,
             unbound_cpu_without: ucpu0,
-            with,
-            unbound_cpu_with: ucpu1,
-            monitor,
+            runs,
         });
     }
     drop(unbound);
     Ok(out)
+}
+
+/// One dnsperf run at `rate` with the monitor running as `cfg`.
+fn with_run(
+    cfg: &MonitorConfig,
+    anchor: &Path,
+    queries: &Path,
+    rate: Rate,
+    seconds: u64,
+    upid: u32,
+    raw_dir: &Path,
+) -> Result<WithRun> {
+    let tag = format!("{}-{}", rate.label(), cfg.label);
+    eprintln!("bench load: {tag}: with the monitor ({seconds} s)");
+    let ids_before = bpfstats::loaded_ids()?;
+    let mut mon = MonitorProc::start(cfg, anchor, raw_dir.join(format!("load-{tag}-monitor.err")))?;
+    let pid = mon.pid();
+    // Let the startup work (process table scan, attach) settle.
+    std::thread::sleep(Duration::from_secs(1));
+    let b0 = bpfstats::programs_of(pid, &ids_before)?;
+    let c0 = CpuSample::take(pid).context("monitor's /proc/PID/stat")?;
+    let (with, ucpu1) = one_run(queries, rate, seconds, upid)?;
+    let c1 = CpuSample::take(pid).context("monitor's /proc/PID/stat")?;
+    let b1 = bpfstats::programs_of(pid, &ids_before)?;
+    let rss_kib = super::procstat::vm_rss_kib(&pid.to_string()).unwrap_or(0);
+    // Let the agent drain what is still in the ring before counting.
+    std::thread::sleep(Duration::from_millis(500));
+    let stderr = mon.stop();
+    std::fs::write(raw_dir.join(format!("load-{tag}-with.txt")), &with.raw)?;
+    let programs = bpfstats::delta(&b0, &b1);
+    let total_ns: u64 = programs.iter().map(|p| p.total_ns).sum();
+    let runs: u64 = programs.iter().map(|p| p.runs).sum();
+    let counters = parse_counters(&stderr);
+    let monitor = MonitorCost {
+        cpu_percent: c0.percent_until(&c1),
+        rss_kib,
+        kernel_ns_per_query: if with.completed > 0 {
+            total_ns as f64 / with.sent.max(1) as f64
+        } else {
+            0.0
+        },
+        kernel_ns_per_run: if runs > 0 {
+            total_ns as f64 / runs as f64
+        } else {
+            0.0
+        },
+        programs,
+        dropped: dropped(&counters),
+        counters,
+        stderr,
+    };
+    eprintln!(
+        "bench load: {tag}: {:.0} q/s, monitor {:.1}% of a core, {} dropped",
+        with.qps, monitor.cpu_percent, monitor.dropped
+    );
+    Ok(WithRun {
+        config: cfg.clone(),
+        with,
+        unbound_cpu_with: ucpu1,
+        monitor,
+    })
 }
 
 #[cfg(test)]

@@ -41,15 +41,21 @@ fn run() -> Result<()> {
             if !bin.is_file() {
                 bail!("{} missing: `cargo xtask build --release`", bin.display());
             }
-            let rates = [
-                Rate(Some(10_000)),
-                Rate(Some(16_384)),
-                Rate(Some(50_000)),
-                Rate(None),
-            ];
-            let r = load::measure(&bin, &rates, secs, &out)?;
-            let a = load::monitor_args(&bin);
-            (serde_json::to_string_pretty(&r)?, load_md(&r, secs, &a))
+            let rates = match args.iter().position(|a| a == "--rates") {
+                Some(i) => parse_rates(args.get(i + 1).context("--rates needs a value")?)?,
+                None => vec![
+                    Rate(Some(10_000)),
+                    Rate(Some(16_384)),
+                    Rate(Some(50_000)),
+                    Rate(None),
+                ],
+            };
+            let configs = load_configs(bin)?;
+            let r = load::measure(&configs, &rates, secs, &out)?;
+            (
+                serde_json::to_string_pretty(&r)?,
+                load_md(&r, secs, &configs),
+            )
         }
         "cold" => {
             let n = arg_u64(&args, "--names", 1000)? as usize;
@@ -74,111 +80,193 @@ fn run() -> Result<()> {
     Ok(())
 }
 
+/// `10000,50000,max` → rates.
+fn parse_rates(s: &str) -> Result<Vec<Rate>> {
+    s.split(',')
+        .map(|r| match r {
+            "max" => Ok(Rate(None)),
+            n => n
+                .parse()
+                .map(|n| Rate(Some(n)))
+                .with_context(|| format!("--rates: {n} is not a rate")),
+        })
+        .collect()
+}
+
+/// The monitor configurations of the load bench: the daemon's default
+/// (detection, no per-message events), the same with `--events`, and,
+/// when `DNSSEC_MONITOR_BASELINE_BIN` names an older build, that build in
+/// the default configuration (`before`), for a same-run comparison.
+fn load_configs(bin: PathBuf) -> Result<Vec<load::MonitorConfig>> {
+    let mut v = vec![
+        load::MonitorConfig {
+            label: "default".into(),
+            bin: bin.clone(),
+            events: false,
+        },
+        load::MonitorConfig {
+            label: "events".into(),
+            bin,
+            events: true,
+        },
+    ];
+    if let Some(b) = std::env::var_os("DNSSEC_MONITOR_BASELINE_BIN") {
+        let b = PathBuf::from(b);
+        if !b.is_file() {
+            bail!("DNSSEC_MONITOR_BASELINE_BIN={} is not a file", b.display());
+        }
+        v.push(load::MonitorConfig {
+            label: "before".into(),
+            bin: b,
+            events: false,
+        });
+    }
+    Ok(v)
+}
+
 fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "**missed**" }
 }
 
-fn load_md(r: &[RatePair], secs: u64, args: &[String]) -> String {
+fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "## Capture overhead under load (dnsperf → unbound on loopback)\n\n\
-         unbound 1 thread on {}:{} answering 100 `local-data` names; dnsperf `-l {secs}` per run; \
-         the monitor is `target/release/dnssec-monitor {}` \
-         (every event serialised as a JSON line, written to /dev/null), started fresh for each \"with\" run. \
-         Each rate's two runs are back to back. CPU = utime+stime from /proc/PID/stat over the \
-         dnsperf run, as % of one core; eBPF = Σ run_time_ns of the monitor's programs \
-         (`kernel.bpf_stats_enabled=1`, bpftool) over the same interval, as % of one core and per query.\n",
+         unbound 1 thread on {}:{} answering 100 `local-data` names; dnsperf `-l {secs}` per run. \
+         For each rate: one run without the monitor, then one per monitor configuration, back to back, \
+         each with a freshly started monitor. CPU = utime+stime from /proc/PID/stat over the dnsperf run, \
+         as % of one core; eBPF = Σ run_time_ns of the monitor's programs \
+         (`kernel.bpf_stats_enabled=1`, bpftool) over the same interval, as % of one core and per query; \
+         events dropped = every drop counter the monitor printed at exit (kernel ring, channels, \
+         detection input, pending evaluations, verdict queue, event lines). `ANCHOR` is a DS \
+         for `anchor.invalid.`, a zone the bench never asks for: the bench names get a cached \
+         Insecure verdict (no trust anchor), as unsigned names do. Configurations:\n",
         load::ADDR,
         load::PORT,
-        args.join(" ")
     );
-    s.push_str("| target rate | q/s without | q/s with | with ÷ without | lost (without/with) | monitor CPU % core | eBPF % core | eBPF ns/query | eBPF ns/run | monitor RSS MiB | events dropped | unbound CPU % (without/with) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for c in configs {
+        let _ = writeln!(
+            s,
+            "- `{}`: `{} {}`",
+            c.label,
+            if c.label == "before" {
+                "<baseline build>"
+            } else {
+                "target/release/dnssec-monitor"
+            },
+            c.args(std::path::Path::new("ANCHOR")).join(" ")
+        );
+    }
+    s.push_str("\n| target rate | config | q/s without | q/s with | with ÷ without | lost (without/with) | monitor CPU % core | eBPF % core | eBPF ns/query | eBPF ns/run | monitor RSS MiB | events dropped | alerts | unbound CPU % (without/with) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for p in r {
-        let ebpf_pct = ebpf_percent(p);
-        let _ = writeln!(
-            s,
-            "| {} | {:.0} | {:.0} | {:.3} | {}/{} | {:.1} | {:.2} | {:.0} | {:.0} | {:.1} | {} | {:.0}/{:.0} |",
-            p.rate.label(),
-            p.without.qps,
-            p.with.qps,
-            p.qps_ratio(),
-            p.without.lost,
-            p.with.lost,
-            p.monitor.cpu_percent,
-            ebpf_pct,
-            p.monitor.kernel_ns_per_query,
-            p.monitor.kernel_ns_per_run,
-            p.monitor.rss_kib as f64 / 1024.0,
-            p.monitor.dropped,
-            p.unbound_cpu_without,
-            p.unbound_cpu_with
-        );
-    }
-    s.push('\n');
-    let find = |rate: Option<u32>| r.iter().find(|p| p.rate.0 == rate);
-    if let Some(p) = find(Some(50_000)) {
-        let _ = writeln!(
-            s,
-            "- At 50k q/s: monitor CPU **{:.1}%** of one core (target ≤ 10%, hard limit 25%: {}), \
-             events dropped **{}** (target 0: {}).",
-            p.monitor.cpu_percent,
-            verdict(p.monitor.cpu_percent <= 25.0),
-            p.monitor.dropped,
-            verdict(p.monitor.dropped == 0)
-        );
-    }
-    if let Some(p) = find(None) {
-        let _ = writeln!(
-            s,
-            "- Maximum rate: with ÷ without = **{:.3}** ({:.0} vs {:.0} q/s; target ≥ 0.95, hard limit 0.85: {}).",
-            p.qps_ratio(),
-            p.with.qps,
-            p.without.qps,
-            verdict(p.qps_ratio() >= 0.85)
-        );
-    }
-    if let Some(p) = find(Some(16_384)) {
-        let _ = writeln!(
-            s,
-            "- At 16,384 q/s: monitor **{:.1}** points of a core (+ {:.2} in eBPF programs), next to \
-             Inspektor Gadget's published **+9.2 points** at 16,384 req/s (its own bench, not re-measured \
-             here; a yardstick, not a same-run ratio).",
-            p.monitor.cpu_percent,
-            ebpf_percent(p)
-        );
-    }
-    s.push_str("\nPer-program kernel cost in the \"with\" runs:\n\n| rate | program | runs | ns/run |\n|---|---|---|---|\n");
-    for p in r {
-        for g in &p.monitor.programs {
+        for w in &p.runs {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} |",
+                "| {} | {} | {:.0} | {:.0} | {:.3} | {}/{} | {:.1} | {:.2} | {:.0} | {:.0} | {:.1} | {} | {} | {:.0}/{:.0} |",
                 p.rate.label(),
-                g.name,
-                g.runs,
-                g.ns_per_run
+                w.config.label,
+                p.without.qps,
+                w.with.qps,
+                p.qps_ratio(w),
+                p.without.lost,
+                w.with.lost,
+                w.monitor.cpu_percent,
+                ebpf_percent(w),
+                w.monitor.kernel_ns_per_query,
+                w.monitor.kernel_ns_per_run,
+                w.monitor.rss_kib as f64 / 1024.0,
+                w.monitor.dropped,
+                w.monitor
+                    .counters
+                    .get("alerts")
+                    .map_or("?".into(), |a| a.to_string()),
+                p.unbound_cpu_without,
+                w.unbound_cpu_with
             );
         }
     }
-    s.push_str("\nMonitor counters at SIGINT (raw: `docs/bench/load-RATE-monitor.err`):\n\n");
+    s.push('\n');
+    let find = |rate: Option<u32>| r.iter().find(|p| p.rate.0 == rate);
+    for label in ["default", "events", "before"] {
+        let (Some(p50), Some(pmax)) = (find(Some(50_000)), find(None)) else {
+            continue;
+        };
+        let (Some(w50), Some(wmax)) = (p50.run(label), pmax.run(label)) else {
+            continue;
+        };
+        let _ = writeln!(
+            s,
+            "- `{label}`: at 50k q/s monitor CPU **{:.1}%** of one core (target ≤ 10%, hard limit 25%: {}), \
+             events dropped **{}** (target 0: {}); maximum rate with ÷ without = **{:.3}** \
+             ({:.0} vs {:.0} q/s; target ≥ 0.95, hard limit 0.85: {}).",
+            w50.monitor.cpu_percent,
+            verdict(w50.monitor.cpu_percent <= 25.0),
+            w50.monitor.dropped,
+            verdict(w50.monitor.dropped == 0),
+            pmax.qps_ratio(wmax),
+            wmax.with.qps,
+            pmax.without.qps,
+            verdict(pmax.qps_ratio(wmax) >= 0.85)
+        );
+    }
+    if let Some(p) = find(Some(16_384)) {
+        for w in &p.runs {
+            let _ = writeln!(
+                s,
+                "- `{}` at 16,384 q/s: monitor **{:.1}** points of a core (+ {:.2} in eBPF programs), next to \
+                 Inspektor Gadget's published **+9.2 points** at 16,384 req/s (its own bench, not re-measured \
+                 here; a yardstick, not a same-run ratio).",
+                w.config.label,
+                w.monitor.cpu_percent,
+                ebpf_percent(w)
+            );
+        }
+    }
+    s.push_str("\nPer-program kernel cost in the \"with\" runs:\n\n| rate | config | program | runs | ns/run |\n|---|---|---|---|---|\n");
     for p in r {
-        let c: Vec<String> = p
-            .monitor
-            .counters
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let _ = writeln!(s, "- {}: {}", p.rate.label(), c.join(" "));
+        for w in &p.runs {
+            for g in &w.monitor.programs {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {:.0} |",
+                    p.rate.label(),
+                    w.config.label,
+                    g.name,
+                    g.runs,
+                    g.ns_per_run
+                );
+            }
+        }
+    }
+    s.push_str(
+        "\nMonitor counters at SIGINT (raw: `docs/bench/load-RATE-CONFIG-monitor.err`):\n\n",
+    );
+    for p in r {
+        for w in &p.runs {
+            let c: Vec<String> = w
+                .monitor
+                .counters
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "- {} `{}`: {}",
+                p.rate.label(),
+                w.config.label,
+                c.join(" ")
+            );
+        }
     }
     s.push('\n');
     s
 }
 
-fn ebpf_percent(p: &RatePair) -> f64 {
-    let ns: u64 = p.monitor.programs.iter().map(|g| g.total_ns).sum();
-    if p.with.run_time_s > 0.0 {
-        100.0 * ns as f64 / (p.with.run_time_s * 1e9)
+fn ebpf_percent(w: &load::WithRun) -> f64 {
+    let ns: u64 = w.monitor.programs.iter().map(|g| g.total_ns).sum();
+    if w.with.run_time_s > 0.0 {
+        100.0 * ns as f64 / (w.with.run_time_s * 1e9)
     } else {
         0.0
     }
