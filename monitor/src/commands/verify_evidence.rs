@@ -38,7 +38,7 @@ use super::search::DEFAULT_STORE;
 #[derive(clap::Args, Debug)]
 pub struct VerifyEvidenceArgs {
     /// The store (SQLite file); opened read-only.
-    #[arg(long, value_name = "PATH", alias = "store", default_value = DEFAULT_STORE)]
+    #[arg(long = "store", value_name = "PATH", alias = "db", default_value = DEFAULT_STORE)]
     pub db: PathBuf,
     /// The alert id (from `search`).
     #[arg(value_name = "ALERT_ID")]
