@@ -24,8 +24,16 @@ use crate::dnssec::engine::Lookup;
 use crate::dnssec::verdict::Verdict;
 use crate::dnssec::verify::RrsetOutcome;
 
+/// A lookup proves something only when it got an answer: SERVFAIL,
+/// REFUSED and the like from the servers the engine asked (an overloaded
+/// upstream, a lame server) prove neither data nor a denial, whatever the
+/// verdict of the chain above it says.
 fn comparable(l: &Lookup) -> bool {
-    matches!(l.verdict, Verdict::Secure | Verdict::Insecure { .. })
+    matches!(l.verdict, Verdict::Secure | Verdict::Insecure { .. }) && answered(l.rcode)
+}
+
+fn answered(rcode: ResponseCode) -> bool {
+    matches!(rcode, ResponseCode::NoError | ResponseCode::NXDomain)
 }
 
 /// Every RRset of the host's data carries RRSIGs that verify against the
@@ -152,4 +160,18 @@ pub async fn check(a: &Answer<'_>, l: &Lookup, verdicts: &VerdictService) -> Opt
         severity,
         format!("{why}; confirmed by a fresh lookup ({kind})"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_answered_lookups_are_compared() {
+        assert!(answered(ResponseCode::NoError));
+        assert!(answered(ResponseCode::NXDomain));
+        // An upstream that failed proves no denial: no answer_mismatch.
+        assert!(!answered(ResponseCode::ServFail));
+        assert!(!answered(ResponseCode::Refused));
+    }
 }
