@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use hickory_proto::rr::Name;
 
 use super::alert::{Alert, Rule, Severity};
-use super::policy::{DetectPolicy, PolicyError};
+use super::policy::{DetectPolicy, PolicyError, parse_name};
 use crate::config::{CriticalName, Mode, Require, ZoneConfig};
 use crate::event::DnsEvent;
 
@@ -39,24 +39,14 @@ pub struct CriticalNames {
     entries: Vec<CriticalEntry>,
 }
 
-fn fqdn(key: &'static str, s: &str) -> Result<Name, PolicyError> {
-    let mut n = Name::from_ascii(s).map_err(|e| PolicyError::BadName {
-        key,
-        value: s.to_owned(),
-        why: e.to_string(),
-    })?;
-    n.set_fqdn(true);
-    Ok(n.to_lowercase())
-}
-
 impl CriticalNames {
     pub fn from_config(list: &[CriticalName]) -> Result<Self, PolicyError> {
         let entries = list
             .iter()
             .map(|c| {
                 let pattern = match c.name.strip_prefix("*.") {
-                    Some(suffix) => Pattern::Below(fqdn("critical.name", suffix)?),
-                    None => Pattern::Exact(fqdn("critical.name", &c.name)?),
+                    Some(suffix) => Pattern::Below(parse_name("critical.name", suffix)?),
+                    None => Pattern::Exact(parse_name("critical.name", &c.name)?),
                 };
                 Ok(CriticalEntry {
                     pattern,
@@ -108,7 +98,7 @@ impl Modes {
         let zones = zones
             .iter()
             .filter_map(|z| z.mode.map(|m| (z, m)))
-            .map(|(z, m)| Ok((fqdn("zone.name", &z.name)?, m)))
+            .map(|(z, m)| Ok((parse_name("zone.name", &z.name)?, m)))
             .collect::<Result<_, PolicyError>>()?;
         Ok(Modes { global, zones })
     }

@@ -50,7 +50,7 @@ pub struct DetectPolicy {
     pub signature_expiry_window: std::time::Duration,
 }
 
-fn parse_name(key: &'static str, s: &str) -> Result<Name, PolicyError> {
+pub(crate) fn parse_name(key: &'static str, s: &str) -> Result<Name, PolicyError> {
     let mut n = Name::from_ascii(s).map_err(|e| PolicyError::BadName {
         key,
         value: s.to_owned(),
