@@ -21,7 +21,7 @@ use super::run_output::Output;
 use super::validate::parse_server;
 use crate::config::{Config, Nta, check_config};
 use crate::detect::alert::Rule;
-use crate::detect::detector::{Detector, DetectorConfig};
+use crate::detect::detector::{Detector, DetectorConfig, LossProbe};
 use crate::detect::policy::DetectPolicy;
 use crate::detect::stage::{LossSource, StageHandle, StageOptions, spawn_detect_stage};
 use crate::dnssec::anchors::TrustAnchors;
@@ -177,12 +177,19 @@ pub fn start(
     let policy = DetectPolicy::from_config(&cfg)?;
     let engine = build_engine(&cfg, &policy)?;
     let own = policy.clone();
+    // The same drop counters feed `capture_loss` (stage, every interval)
+    // and the detector's probe (an unmatched answer right after a loss).
+    let loss = Arc::new(loss);
+    let probe = loss.clone();
     let detector = Detector::new(
         engine,
         policy,
         DetectorConfig {
             started: Some(SystemTime::now()),
             health: cfg.resolver_health.health_config(),
+            loss_probe: Some(LossProbe(Arc::new(move || {
+                probe().iter().map(|(_, v)| *v).sum()
+            }))),
             ..DetectorConfig::default()
         },
     );
@@ -190,7 +197,7 @@ pub fn start(
     let with_events = cfg.events;
     let (alert_tx, alert_rx) = mpsc::channel(4_096);
     let opts = StageOptions {
-        loss_source: Some(loss),
+        loss_source: Some(Box::new(move || loss())),
         posture_interval: cfg.resolver_health.window,
         posture_sink: posture_sink(&lines),
         ..StageOptions::default()

@@ -177,3 +177,50 @@ async fn monitor_own_queries_are_left_out() {
         2
     );
 }
+
+// ---- capture loss: unmatched answers are no evidence right after it -----------
+
+fn detector_with_loss(
+    total: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> super::detector::Detector {
+    use super::detector::{DetectorConfig, LossProbe};
+    let (net, anchor) = crate::dnssec::testnet::standard_hierarchy(Vec::new());
+    let engine = super::lab::engine_over(std::sync::Arc::new(net), anchor, &[]);
+    super::detector::Detector::new(
+        engine,
+        policy(),
+        DetectorConfig {
+            outstanding: crate::correlate::outstanding::OutstandingConfig {
+                warmup: std::time::Duration::ZERO,
+                ..Default::default()
+            },
+            loss_probe: Some(LossProbe(std::sync::Arc::new(move || {
+                total.load(std::sync::atomic::Ordering::Relaxed)
+            }))),
+            ..DetectorConfig::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn unmatched_answer_right_after_capture_loss_is_suppressed_and_counted() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let lost = std::sync::Arc::new(AtomicU64::new(0));
+    let mut det = detector_with_loss(lost.clone());
+    let answer = |id: u16| {
+        let q = query_msg(id, "www.secure.test.", RecordType::A, true, false);
+        answer_msg(
+            &q,
+            ResponseCode::NoError,
+            vec![a_rec("www.secure.test.", [6, 6, 6, 6])],
+        )
+    };
+    // No loss: an answer without a query is unsolicited.
+    let al = det.on_event(event(answer(1), CLIENT, RESOLVER, 5)).await;
+    assert_eq!(rules(&al), vec![Rule::UnsolicitedResponse], "{al:?}");
+    // The kernel ring dropped messages: the query may be among them.
+    lost.store(3, Ordering::Relaxed);
+    let al = det.on_event(event(answer(2), CLIENT, RESOLVER, 6)).await;
+    assert!(al.is_empty(), "{al:?}");
+    assert_eq!(det.counters().suppressed_of(Rule::UnsolicitedResponse), 1);
+}

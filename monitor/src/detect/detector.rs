@@ -29,6 +29,22 @@ use crate::correlate::outstanding::{
 use crate::dnssec::engine::Engine;
 use crate::event::{DnsEvent, DnsKind};
 
+/// The total of the capture side's drop counters (kernel ring, channels):
+/// when it grew a moment ago, an unmatched answer's query may be the
+/// message that was lost.
+#[derive(Clone)]
+pub struct LossProbe(pub Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl std::fmt::Debug for LossProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LossProbe")
+    }
+}
+
+/// How long after capture lost messages unmatched answers are not called
+/// unsolicited or a txid burst (their queries may be among those lost).
+pub const LOSS_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Clone, Debug, Default)]
 pub struct DetectorConfig {
     pub outstanding: OutstandingConfig,
@@ -41,6 +57,8 @@ pub struct DetectorConfig {
     pub health: HealthConfig,
     /// `[[critical]]` names, labelled in the posture the report reads.
     pub critical: CriticalLabels,
+    /// Capture-side loss (see [`LossProbe`]); None: never suppress.
+    pub loss_probe: Option<LossProbe>,
 }
 
 /// The resolver health tracker, shared with the verdict tasks (AD rate)
@@ -118,6 +136,10 @@ pub struct Pending {
 }
 
 pub struct Detector {
+    loss_probe: Option<LossProbe>,
+    /// The probe's last total and when it last grew.
+    loss_seen: u64,
+    loss_grew: Option<std::time::Instant>,
     table: OutstandingTable,
     verdicts: VerdictService,
     policy: Arc<DetectPolicy>,
@@ -168,6 +190,9 @@ impl Detector {
             cfg.critical
         };
         Detector {
+            loss_probe: cfg.loss_probe,
+            loss_seen: 0,
+            loss_grew: None,
             table,
             verdicts,
             policy: Arc::new(policy),
@@ -353,6 +378,14 @@ impl Detector {
         .into_iter()
         .flatten()
         {
+            // Several different answers to one captured query are a race
+            // whatever was lost; an answer matching no captured query is
+            // not evidence while capture is losing messages.
+            let unmatched = matches!(join, Join::Unsolicited | Join::TxidBurst { .. });
+            if unmatched && self.loss_recent() {
+                c.suppressed[f.rule.index()].fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             let mut a = Alert::from_finding(f, &ev, query.as_ref(), None);
             annotate(&mut a, &self.policy);
             correlation.push(a);
@@ -414,6 +447,21 @@ impl Detector {
             alerts.extend(p.evaluate().await);
         }
         alerts
+    }
+
+    /// Whether capture lost messages within [`LOSS_GRACE`].
+    fn loss_recent(&mut self) -> bool {
+        let Some(probe) = &self.loss_probe else {
+            return false;
+        };
+        let total = (probe.0)();
+        let now = std::time::Instant::now();
+        if total > self.loss_seen {
+            self.loss_seen = total;
+            self.loss_grew = Some(now);
+        }
+        self.loss_grew
+            .is_some_and(|t| now.duration_since(t) < LOSS_GRACE)
     }
 
     /// `capture_loss`: compare `external` drop counters (kernel, ring,
