@@ -139,10 +139,15 @@ pub fn detect_samples(h: &StageHandle) -> Vec<Sample> {
         ));
     }
     // Policy: repeats within a rule's period, and audit-mode emissions.
-    for rule in [Rule::CriticalNameUnprotected, Rule::SignatureExpiring] {
+    for rule in [
+        Rule::CriticalNameUnprotected,
+        Rule::SignatureExpiring,
+        Rule::UnsolicitedResponse,
+        Rule::ResponseRace,
+    ] {
         out.push(sample(
             "dnssec_monitor_alerts_suppressed_total",
-            "Alerts not raised: one was raised for the same key within the rule's period.",
+            "Alerts not raised: one was raised for the same key within the rule's period, or (unsolicited_response, response_race) the answer matched no captured query just after capture lost messages.",
             &[("rule", rule.name())],
             h.detect.suppressed_of(rule),
         ));
