@@ -180,3 +180,29 @@ impl Drop for Monitor {
         let _ = std::fs::remove_file(&self.stderr);
     }
 }
+
+/// `GET /metrics` from a daemon's `--metrics-listen 127.0.0.1:PORT`. The
+/// endpoint starts listening just after the daemon logs its capability
+/// drop: a refused connection is retried for a bounded while.
+pub fn scrape_metrics(port: u16) -> Result<String> {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut s = loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ConnectionRefused
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e).context("connecting to the metrics endpoint"),
+        }
+    };
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}

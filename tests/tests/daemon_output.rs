@@ -10,8 +10,8 @@
 //! Needs `target/debug/dnssec-monitor` with its eBPF object (`cargo xtask
 //! build`). Skipped when not root, unless DNSSEC_MONITOR_REQUIRE_ROOT_TESTS=1.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -256,12 +256,7 @@ fn alert_reaches_file_syslog_and_store_then_sighup_and_sigterm() -> Result<()> {
 }
 
 fn scrape(port: u16) -> Result<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
+    tests::monitor::scrape_metrics(port)
 }
 
 fn free_port() -> Result<u16> {

@@ -10,8 +10,7 @@
 //! Needs `target/debug/dnssec-monitor` with its eBPF object (`cargo xtask
 //! build`). Skipped when not root, unless DNSSEC_MONITOR_REQUIRE_ROOT_TESTS=1.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -103,12 +102,7 @@ fn free_port() -> u16 {
 }
 
 fn scrape(port: u16) -> Result<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
+    tests::monitor::scrape_metrics(port)
 }
 
 fn failures(m: &Monitor) -> Vec<Value> {
