@@ -123,6 +123,18 @@ pub fn try_flow(ctx: &SkBuffContext) -> Option<()> {
         key.src_addr = pkt.read(8)?;
         key.dst_addr = pkt.read(24)?;
     }
+    // A stub sending query after query on one 4-tuple (a connected
+    // socket, or a resolver library reusing its port): already recorded,
+    // skip the LRU update, which takes the map's lock and costs several
+    // times the lookup (kernel/bpf/bpf_lru_list.c).
+    // SAFETY: fields copied out at once.
+    if let Some(old) = unsafe { FLOWS.get(&key) }
+        && old.tgid == info.tgid
+        && old.tid == info.tid
+        && old.cgroup_id == info.cgroup_id
+    {
+        return Some(());
+    }
     if FLOWS.insert(&key, &info, 0).is_ok() {
         bump(counter::FLOWS_RECORDED);
     }

@@ -121,6 +121,15 @@ fn load_configs(bin: PathBuf) -> Result<Vec<load::MonitorConfig>> {
             events: false,
         });
     }
+    // `BENCH_CONFIGS=default,before`: only these (a quicker run while
+    // profiling; the report wants them all).
+    if let Ok(only) = std::env::var("BENCH_CONFIGS") {
+        let keep: Vec<&str> = only.split(',').map(str::trim).collect();
+        v.retain(|c| keep.contains(&c.label.as_str()));
+        if v.is_empty() {
+            bail!("BENCH_CONFIGS={only}: no such configuration (default, events, before)");
+        }
+    }
     Ok(v)
 }
 
