@@ -27,7 +27,7 @@ pub fn transaction_of(ev: &DnsEvent, query: Option<&QueryInfo>) -> store::Transa
     let p = ev
         .process
         .as_ref()
-        .or(query.and_then(|q| q.process.as_ref()));
+        .or(query.and_then(|q| q.process.as_deref()));
     let answer = ev.kind == DnsKind::Answer;
     store::Transaction {
         time: Some(ev.timestamp),

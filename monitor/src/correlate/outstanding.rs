@@ -17,21 +17,29 @@
 //! threshold stay quiet (counted in `wrong_txid`) — a stub's late answer to
 //! its own retransmission under a fresh txid looks exactly like one guess.
 //!
-//! Bounded: at most `max_entries` queries (the oldest is evicted, counted)
-//! and `max_sockets` sockets tracked for bursts. Time is the capture
-//! timestamp of the events, so a pcap replay behaves like live capture.
+//! Bounded: at most `max_entries` queries (when full, an answered entry
+//! still in its race window is evicted first, else the oldest unanswered
+//! query; counted) and `max_sockets` sockets tracked for bursts. Time is
+//! the capture timestamp of the events, so a pcap replay behaves like live
+//! capture.
+//!
+//! Cost: this runs for every DNS message, so the steady state allocates
+//! nothing but the query's shared copy ([`QueryInfo::raw`]) and, for a
+//! first answer that is not plain addresses, a copy of its records. Entries live
+//! in a slab indexed by a compact `Copy` key; each sits on one of two
+//! intrusive lists kept in deadline order (waiting for an answer, or in
+//! the race window), so expiry only looks at what is due.
 
 use std::collections::VecDeque;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{Name, RecordType};
+use hashbrown::HashTable;
 
+use super::fingerprint::{Fingerprints, FirstAnswer};
 use crate::decode::Transport;
-use crate::decode::presentation as pres;
 use crate::event::{DnsEvent, DnsKind, ProcessInfo};
 
 /// foldhash instead of SipHash: these maps are hit several times per DNS
@@ -71,7 +79,9 @@ impl Default for OutstandingConfig {
     }
 }
 
-/// What the rules need to know about the query an answer answers.
+/// What the rules need to know about the query an answer answers. Cheap
+/// to clone (it is cloned into every join result): the process and the
+/// raw query are shared.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueryInfo {
     pub id: u16,
@@ -84,14 +94,17 @@ pub struct QueryInfo {
     pub ad: bool,
     /// Checking disabled (RFC 4035 §3.2.2).
     pub cd: bool,
-    pub process: Option<ProcessInfo>,
-    /// The query as captured, for the forensic store (shared: the info is
-    /// cloned into every join result).
-    pub raw: std::sync::Arc<[u8]>,
+    pub process: Option<Arc<ProcessInfo>>,
+    /// The query as captured, for the forensic store.
+    pub raw: Arc<[u8]>,
 }
 
 impl QueryInfo {
     pub fn of(ev: &DnsEvent) -> QueryInfo {
+        QueryInfo::with_process(ev, ev.process.clone().map(Arc::new))
+    }
+
+    fn with_process(ev: &DnsEvent, process: Option<Arc<ProcessInfo>>) -> QueryInfo {
         let m = &ev.message.metadata;
         QueryInfo {
             id: m.id,
@@ -104,7 +117,8 @@ impl QueryInfo {
                 .is_some_and(|e| e.flags().dnssec_ok),
             ad: m.authentic_data,
             cd: m.checking_disabled,
-            process: ev.process.clone(),
+            process,
+            // One copy per query: DnsEvent owns its bytes as a Vec.
             raw: ev.raw.as_slice().into(),
         }
     }
@@ -164,30 +178,115 @@ pub struct OutstandingStats {
     pub entries: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Socket {
     transport: Transport,
     client: SocketAddr,
     server: SocketAddr,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Feeds `a` to `h` in one or two words (the derived `Hash` of a
+/// `SocketAddr` makes a call per field, which showed in profiles).
+fn write_addr(h: &mut impl Hasher, a: &SocketAddr) {
+    match a {
+        SocketAddr::V4(v4) => {
+            h.write_u64(u64::from(v4.ip().to_bits()) << 16 | u64::from(v4.port()))
+        }
+        SocketAddr::V6(v6) => {
+            // Everything `SocketAddrV6`'s equality compares.
+            h.write_u128(v6.ip().to_bits());
+            h.write_u64(u64::from(v6.scope_id()) << 32 | u64::from(v6.flowinfo()));
+            h.write_u16(v6.port());
+        }
+    }
+}
+
+impl Socket {
+    /// Hashed once per message; the key's hash is derived from it.
+    fn hash(&self, state: &foldhash::fast::RandomState) -> u64 {
+        let mut h = state.build_hasher();
+        h.write_u8(self.transport as u8);
+        write_addr(&mut h, &self.client);
+        write_addr(&mut h, &self.server);
+        h.finish()
+    }
+}
+
+/// Live entries of one socket (for the wrong-txid test).
+struct SocketCount {
+    socket: Socket,
+    hash: u64,
+    n: usize,
+}
+
+/// The match key, `Copy` and built without allocating. The question is
+/// kept as a keyed 64-bit hash ([`Fingerprints::question`]): a collision
+/// could only merge two different questions sent from the same socket
+/// under the same txid while both are outstanding (about 2^-64 per such
+/// pair, and an attacker cannot aim for it without the table's key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Key {
     socket: Socket,
     id: u16,
-    qname: Name,
-    qtype: RecordType,
+    question: u64,
+}
+
+/// The answers seen for an answered query.
+struct Answers {
+    /// Digest of the first answer, when it came and what it said.
+    first: u64,
+    at: SystemTime,
+    shown: FirstAnswer,
+    /// Digests of the other distinct answers (allocated only on a race),
+    /// at most [`MAX_DISTINCT`] - 1.
+    others: Vec<u64>,
 }
 
 struct Entry {
     query: QueryInfo,
-    expires: SystemTime,
-    /// (digest, one-line summary, first seen) of each distinct answer, at most [`MAX_DISTINCT`].
-    answers: Vec<(u64, String, SystemTime)>,
+    /// None until the first answer.
+    answers: Option<Answers>,
     race_reported: bool,
 }
 
 const MAX_DISTINCT: usize = 8;
+
+/// No slot (end of a list).
+const NIL: u32 = u32::MAX;
+
+/// The two deadline lists: unanswered queries (`timeout`) and answered
+/// ones in their race window (`race_window`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Waiting = 0,
+    Answered = 1,
+}
+
+/// A slab slot: an entry, its key and its place in its deadline list.
+struct Slot {
+    key: Key,
+    /// Hash of `key` in `index`, and of its socket in `per_socket`.
+    hash: u64,
+    socket_hash: u64,
+    expires: SystemTime,
+    phase: Phase,
+    prev: u32,
+    next: u32,
+    /// None: free.
+    entry: Option<Entry>,
+}
+
+#[derive(Clone, Copy)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+/// How far back from a list's tail a slot is moved to keep deadline
+/// order. Capture times arrive nearly in order (per-CPU rings); a replay
+/// of a badly shuffled pcap stays O(1) per message, and an entry put too
+/// late in its list is still caught when an answer looks it up.
+const MAX_REORDER: usize = 64;
 
 /// A query that expired without any answer (resolver health).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,84 +301,71 @@ pub struct ExpiredQuery {
 /// See the module comment.
 pub struct OutstandingTable {
     cfg: OutstandingConfig,
-    entries: HashMap<Key, Entry>,
-    /// Insertion order, for expiry and eviction (lazy: stale keys are skipped).
-    order: VecDeque<Key>,
-    /// Live entries per socket (for the wrong-txid test).
-    per_socket: HashMap<Socket, usize>,
+    fingerprints: Fingerprints,
+    hasher: foldhash::fast::RandomState,
+    /// Key → slot.
+    index: HashTable<u32>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    lists: [List; 2],
+    live: usize,
+    /// Sockets with live entries (for the wrong-txid test).
+    per_socket: HashTable<SocketCount>,
     /// Wrong-txid answer times per client socket, and whether reported.
     bursts: HashMap<(Transport, SocketAddr), (VecDeque<SystemTime>, bool)>,
+    /// No burst time leaves its window before this (None: no bursts).
+    bursts_due: Option<SystemTime>,
     /// Time of the first event seen.
     started: Option<SystemTime>,
     stats: OutstandingStats,
     /// Unanswered expired queries, kept for [`OutstandingTable::take_expired`]
     /// when enabled (bounded by `max_entries`).
     expired_log: Option<Vec<ExpiredQuery>>,
+    /// The last process seen, shared by the queries it sends in a row.
+    last_process: Option<Arc<ProcessInfo>>,
+}
+
+/// A key and its hashes, computed once per message.
+#[derive(Clone, Copy)]
+struct Hashed {
+    key: Key,
+    hash: u64,
+    socket_hash: u64,
 }
 
 fn after(t: SystemTime, d: Duration) -> SystemTime {
     t.checked_add(d).unwrap_or(t)
 }
 
-fn key_of(ev: &DnsEvent) -> Option<Key> {
-    let q = ev.message.queries.first()?;
-    Some(Key {
-        socket: Socket {
-            transport: ev.transport,
-            client: ev.client,
-            server: ev.server,
-        },
-        id: ev.message.metadata.id,
-        qname: q.name().to_lowercase(),
-        qtype: q.query_type(),
-    })
-}
-
-/// Order-independent digest of an answer's rcode and data (TTLs and RRSIGs
-/// left out: a resolver answering a retransmission decrements TTLs).
-fn digest(ev: &DnsEvent) -> (u64, String) {
-    let mut items: Vec<String> = ev
-        .message
-        .answers
-        .iter()
-        .filter(|r| r.record_type() != RecordType::RRSIG)
-        .map(|r| {
-            format!(
-                "{} {} {}",
-                r.name.to_lowercase(),
-                pres::rtype(r.record_type()),
-                pres::rdata(&r.data)
-            )
-        })
-        .collect();
-    items.sort();
-    let rcode: ResponseCode = ev.message.metadata.response_code;
-    let mut h = DefaultHasher::new();
-    pres::rcode(rcode).hash(&mut h);
-    items.hash(&mut h);
-    let data: Vec<&str> = items
-        .iter()
-        .map(|s| s.rsplit_once(' ').map_or(s.as_str(), |(_, d)| d))
-        .collect();
-    let summary = if data.is_empty() {
-        pres::rcode(rcode).to_string()
-    } else {
-        format!("{} {}", pres::rcode(rcode), data.join(","))
-    };
-    (h.finish(), summary)
+fn socket_of(ev: &DnsEvent) -> Socket {
+    Socket {
+        transport: ev.transport,
+        client: ev.client,
+        server: ev.server,
+    }
 }
 
 impl OutstandingTable {
     pub fn new(cfg: OutstandingConfig) -> Self {
         Self {
             cfg,
-            entries: HashMap::default(),
-            order: VecDeque::new(),
-            per_socket: HashMap::default(),
+            fingerprints: Fingerprints::default(),
+            hasher: foldhash::fast::RandomState::default(),
+            index: HashTable::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            lists: [List {
+                head: NIL,
+                tail: NIL,
+            }; 2],
+            live: 0,
+            per_socket: HashTable::new(),
             bursts: HashMap::default(),
+            bursts_due: None,
             started: None,
             stats: OutstandingStats::default(),
             expired_log: None,
+            last_process: None,
         }
     }
 
@@ -296,19 +382,6 @@ impl OutstandingTable {
             .unwrap_or_default()
     }
 
-    fn note_expired(&mut self, key: &Key, e: &Entry) {
-        if let Some(log) = &mut self.expired_log
-            && log.len() < self.cfg.max_entries
-        {
-            log.push(ExpiredQuery {
-                server: key.socket.server,
-                client: key.socket.client,
-                query: e.query.clone(),
-                expired: e.expires,
-            });
-        }
-    }
-
     /// When capture started (live: the daemon's start); without it, the
     /// first event's time is taken (replay).
     pub fn mark_started(&mut self, t: SystemTime) {
@@ -317,48 +390,225 @@ impl OutstandingTable {
 
     pub fn stats(&self) -> OutstandingStats {
         OutstandingStats {
-            entries: self.entries.len() as u64,
+            entries: self.live as u64,
             ..self.stats
         }
     }
 
-    fn remove(&mut self, key: &Key) -> Option<Entry> {
-        let e = self.entries.remove(key)?;
-        if let Some(n) = self.per_socket.get_mut(&key.socket) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_socket.remove(&key.socket);
+    fn key_of(&self, ev: &DnsEvent) -> Option<Hashed> {
+        let q = ev.message.queries.first()?;
+        let key = Key {
+            socket: socket_of(ev),
+            id: ev.message.metadata.id,
+            question: self.fingerprints.question(q),
+        };
+        let socket_hash = key.socket.hash(&self.hasher);
+        let mut h = self.hasher.build_hasher();
+        h.write_u64(socket_hash);
+        h.write_u64(key.question);
+        h.write_u16(key.id);
+        Some(Hashed {
+            key,
+            hash: h.finish(),
+            socket_hash,
+        })
+    }
+
+    fn socket_has_entries(&self, socket: &Socket) -> bool {
+        self.per_socket
+            .find(socket.hash(&self.hasher), |c| c.socket == *socket)
+            .is_some()
+    }
+
+    fn find(&self, at: &Hashed) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(at.hash, |&i| slots[i as usize].key == at.key)
+            .copied()
+    }
+
+    /// The process as shared: dnsperf, a browser or a resolver sends many
+    /// queries in a row, so one `Arc` serves them all.
+    fn share_process(&mut self, p: Option<&ProcessInfo>) -> Option<Arc<ProcessInfo>> {
+        let p = p?;
+        if let Some(last) = &self.last_process
+            && **last == *p
+        {
+            return Some(last.clone());
+        }
+        let shared = Arc::new(p.clone());
+        self.last_process = Some(shared.clone());
+        Some(shared)
+    }
+
+    /// Put slot `i` into `phase`'s list, in deadline order (searching at
+    /// most [`MAX_REORDER`] slots back from the tail).
+    fn link(&mut self, i: u32, phase: Phase) {
+        let expires = self.slots[i as usize].expires;
+        let list = self.lists[phase as usize];
+        let mut before = list.tail;
+        let mut steps = 0;
+        while before != NIL && steps < MAX_REORDER && self.slots[before as usize].expires > expires
+        {
+            before = self.slots[before as usize].prev;
+            steps += 1;
+        }
+        let next = match before {
+            NIL => list.head,
+            b => self.slots[b as usize].next,
+        };
+        let s = &mut self.slots[i as usize];
+        s.phase = phase;
+        s.prev = before;
+        s.next = next;
+        match before {
+            NIL => self.lists[phase as usize].head = i,
+            b => self.slots[b as usize].next = i,
+        }
+        match next {
+            NIL => self.lists[phase as usize].tail = i,
+            n => self.slots[n as usize].prev = i,
+        }
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let Slot {
+            prev, next, phase, ..
+        } = self.slots[i as usize];
+        match prev {
+            NIL => self.lists[phase as usize].head = next,
+            p => self.slots[p as usize].next = next,
+        }
+        match next {
+            NIL => self.lists[phase as usize].tail = prev,
+            n => self.slots[n as usize].prev = prev,
+        }
+    }
+
+    /// Move slot `i` to the end of `phase` with a new deadline.
+    fn relink(&mut self, i: u32, phase: Phase, expires: SystemTime) {
+        self.unlink(i);
+        self.slots[i as usize].expires = expires;
+        self.link(i, phase);
+    }
+
+    fn insert(&mut self, at: Hashed, expires: SystemTime, entry: Entry) {
+        let slot = Slot {
+            key: at.key,
+            hash: at.hash,
+            socket_hash: at.socket_hash,
+            expires,
+            phase: Phase::Waiting,
+            prev: NIL,
+            next: NIL,
+            entry: Some(entry),
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = slot;
+                i
+            }
+            None => {
+                self.slots.push(slot);
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 entries")
+            }
+        };
+        let slots = &self.slots;
+        self.index
+            .insert_unique(at.hash, i, |&j| slots[j as usize].hash);
+        self.link(i, Phase::Waiting);
+        let socket = at.key.socket;
+        match self
+            .per_socket
+            .find_mut(at.socket_hash, |c| c.socket == socket)
+        {
+            Some(c) => c.n += 1,
+            None => {
+                self.per_socket.insert_unique(
+                    at.socket_hash,
+                    SocketCount {
+                        socket,
+                        hash: at.socket_hash,
+                        n: 1,
+                    },
+                    |c| c.hash,
+                );
             }
         }
-        Some(e)
+        self.live += 1;
+    }
+
+    /// Take slot `i` out of the index, its list and the socket counts;
+    /// the caller takes or drops its entry.
+    fn unindex(&mut self, i: u32) {
+        self.unlink(i);
+        let s = &self.slots[i as usize];
+        let (hash, socket_hash, socket) = (s.hash, s.socket_hash, s.key.socket);
+        if let Ok(found) = self.index.find_entry(hash, |&j| j == i) {
+            found.remove();
+        }
+        if let Ok(mut found) = self
+            .per_socket
+            .find_entry(socket_hash, |c| c.socket == socket)
+        {
+            found.get_mut().n -= 1;
+            if found.get().n == 0 {
+                found.remove();
+            }
+        }
+        self.free.push(i);
+        self.live -= 1;
+    }
+
+    /// Remove slot `i` whose time ran out; an unanswered one is a timeout.
+    fn expire_slot(&mut self, i: u32) {
+        self.unindex(i);
+        let s = &mut self.slots[i as usize];
+        if s.entry.as_ref().is_some_and(|e| e.answers.is_some()) {
+            s.entry = None;
+            return;
+        }
+        let (client, server, expired) = (s.key.socket.client, s.key.socket.server, s.expires);
+        let Some(e) = s.entry.take() else { return };
+        self.stats.expired += 1;
+        if let Some(log) = &mut self.expired_log
+            && log.len() < self.cfg.max_entries
+        {
+            log.push(ExpiredQuery {
+                server,
+                client,
+                query: e.query,
+                expired,
+            });
+        }
     }
 
     /// Forget entries whose time is up (as of `now`).
     pub fn expire(&mut self, now: SystemTime) {
-        while let Some(k) = self.order.front() {
-            match self.entries.get(k) {
-                None => {
-                    self.order.pop_front();
+        for phase in [Phase::Waiting, Phase::Answered] {
+            loop {
+                let head = self.lists[phase as usize].head;
+                if head == NIL || self.slots[head as usize].expires > now {
+                    break;
                 }
-                Some(e) if e.expires <= now => {
-                    let k = self.order.pop_front().expect("front exists");
-                    if let Some(e) = self.remove(&k).filter(|e| e.answers.is_empty()) {
-                        self.stats.expired += 1;
-                        self.note_expired(&k, &e);
-                    }
-                }
-                // Insertion order is nearly deadline order; a later entry
-                // due earlier is caught by the check in `on_answer`.
-                Some(_) => break,
+                self.expire_slot(head);
             }
         }
-        let window = self.cfg.burst_window;
-        self.bursts.retain(|_, (times, _)| {
-            while times.front().is_some_and(|t| after(*t, window) <= now) {
-                times.pop_front();
-            }
-            !times.is_empty()
-        });
+        if self.bursts_due.is_some_and(|due| due <= now) {
+            let window = self.cfg.burst_window;
+            let mut due: Option<SystemTime> = None;
+            self.bursts.retain(|_, (times, _)| {
+                while times.front().is_some_and(|t| after(*t, window) <= now) {
+                    times.pop_front();
+                }
+                if let Some(t) = times.front() {
+                    let d = after(*t, window);
+                    due = Some(due.map_or(d, |x| x.min(d)));
+                }
+                !times.is_empty()
+            });
+            self.bursts_due = due;
+        }
     }
 
     /// Record a query (QR=0). A retransmission with the same key restarts
@@ -366,38 +616,53 @@ impl OutstandingTable {
     /// retransmission of one still unanswered).
     pub fn on_query(&mut self, ev: &DnsEvent) -> bool {
         debug_assert_eq!(ev.kind, DnsKind::Query);
-        let Some(key) = key_of(ev) else { return false };
+        let Some(at) = self.key_of(ev) else {
+            return false;
+        };
         self.stats.queries += 1;
         let now = ev.timestamp;
         self.started.get_or_insert(now);
         self.expire(now);
         let expires = after(now, self.cfg.timeout);
-        if let Some(e) = self.entries.get_mut(&key) {
+        let process = self.share_process(ev.process.as_ref());
+        let query = QueryInfo::with_process(ev, process);
+        if let Some(i) = self.find(&at) {
             // Unanswered: a retransmission restarts the timer. Answered: a
             // new transaction that happens to reuse the key starts afresh.
-            let new = !e.answers.is_empty();
-            e.query = QueryInfo::of(ev);
-            e.expires = expires;
-            e.answers.clear();
-            e.race_reported = false;
+            let e = self.slots[i as usize]
+                .entry
+                .as_mut()
+                .expect("an indexed slot is live");
+            let new = e.answers.is_some();
+            *e = Entry {
+                query,
+                answers: None,
+                race_reported: false,
+            };
+            self.relink(i, Phase::Waiting, expires);
             return new;
         }
-        while self.entries.len() >= self.cfg.max_entries {
-            let Some(old) = self.order.pop_front() else {
-                break;
+        while self.live >= self.cfg.max_entries {
+            // Answered entries first: they only wait for a race, while an
+            // evicted unanswered query makes its answer look unsolicited.
+            let answered = self.lists[Phase::Answered as usize].head;
+            let victim = match answered {
+                NIL => self.lists[Phase::Waiting as usize].head,
+                i => i,
             };
-            if self.remove(&old).is_some() {
-                self.stats.evicted_full += 1;
+            if victim == NIL {
+                break;
             }
+            self.unindex(victim);
+            self.slots[victim as usize].entry = None;
+            self.stats.evicted_full += 1;
         }
-        *self.per_socket.entry(key.socket.clone()).or_insert(0) += 1;
-        self.order.push_back(key.clone());
-        self.entries.insert(
-            key,
+        self.insert(
+            at,
+            expires,
             Entry {
-                query: QueryInfo::of(ev),
-                expires,
-                answers: Vec::new(),
+                query,
+                answers: None,
                 race_reported: false,
             },
         );
@@ -411,38 +676,45 @@ impl OutstandingTable {
         let now = ev.timestamp;
         let started = *self.started.get_or_insert(now);
         self.expire(now);
-        let key = key_of(ev);
-        if let Some(k) = &key
-            && self.entries.get(k).is_some_and(|e| e.expires <= now)
-            && let Some(e) = self.remove(k).filter(|e| e.answers.is_empty())
+        let mut slot = self.key_of(ev).and_then(|at| self.find(&at));
+        if let Some(i) = slot
+            && self.slots[i as usize].expires <= now
         {
-            // Not yet swept by `expire` (out of insertion order): it timed out.
-            self.stats.expired += 1;
-            self.note_expired(k, &e);
+            // Not yet swept by `expire` (out of deadline order): it timed out.
+            self.expire_slot(i);
+            slot = None;
         }
-        let Some(entry) = key.as_ref().and_then(|k| self.entries.get_mut(k)) else {
+        let Some(i) = slot else {
             if now < after(started, self.cfg.warmup) {
                 self.stats.warmup += 1;
                 return Join::BeforeStart;
             }
             return self.unmatched(ev, now);
         };
-        let (d, summary) = digest(ev);
+        let d = self.fingerprints.answer(&ev.message);
+        let entry = self.slots[i as usize]
+            .entry
+            .as_mut()
+            .expect("an indexed slot is live");
         let query = entry.query.clone();
-        if entry.answers.is_empty() {
-            entry.answers.push((d, summary, now));
-            entry.expires = after(now, self.cfg.race_window);
+        let Some(answers) = &mut entry.answers else {
+            entry.answers = Some(Answers {
+                first: d,
+                at: now,
+                shown: FirstAnswer::of(&ev.message),
+                others: Vec::new(),
+            });
+            self.relink(i, Phase::Answered, after(now, self.cfg.race_window));
             self.stats.joined += 1;
             return Join::Answered { query };
-        }
-        if entry.answers.iter().any(|(x, _, _)| *x == d) {
+        };
+        if answers.first == d || answers.others.contains(&d) {
             return Join::Repeated { query };
         }
-        if entry.answers.len() < MAX_DISTINCT {
-            entry.answers.push((d, summary, now));
+        if answers.others.len() + 1 < MAX_DISTINCT {
+            answers.others.push(d);
         }
-        let (_, first, at) = entry.answers[0].clone();
-        let distinct = entry.answers.len();
+        let distinct = answers.others.len() + 1;
         if entry.race_reported {
             return Join::Repeated { query };
         }
@@ -451,18 +723,15 @@ impl OutstandingTable {
         Join::Race {
             query,
             distinct,
-            first,
-            since_first: now.duration_since(at).unwrap_or_default(),
+            // Rendered now: the only time anyone reads it.
+            first: answers.shown.render(),
+            since_first: now.duration_since(answers.at).unwrap_or_default(),
         }
     }
 
     fn unmatched(&mut self, ev: &DnsEvent, now: SystemTime) -> Join {
-        let socket = Socket {
-            transport: ev.transport,
-            client: ev.client,
-            server: ev.server,
-        };
-        if !self.per_socket.contains_key(&socket) {
+        let socket = socket_of(ev);
+        if !self.socket_has_entries(&socket) {
             self.stats.unsolicited += 1;
             return Join::Unsolicited;
         }
@@ -475,6 +744,8 @@ impl OutstandingTable {
             self.stats.sockets_dropped += 1;
             return Join::WrongTxid { answers: 1 };
         }
+        let due = after(now, self.cfg.burst_window);
+        self.bursts_due = Some(self.bursts_due.map_or(due, |d| d.min(due)));
         let (times, reported) = self.bursts.entry(bkey).or_default();
         times.push_back(now);
         if times.len() > self.cfg.burst_threshold * 4 {
@@ -488,16 +759,18 @@ impl OutstandingTable {
             return Join::WrongTxid { answers: n };
         }
         *reported = true;
-        self.stats.races += 1;
-        let query = self
-            .entries
-            .iter()
-            .find(|(k, _)| k.socket == socket)
-            .map(|(_, e)| e.query.clone())
-            .unwrap_or_else(|| QueryInfo::of(ev));
         let window = now
             .duration_since(*times.front().unwrap_or(&now))
             .unwrap_or_default();
+        self.stats.races += 1;
+        // Rare (once per burst): a scan is fine.
+        let query = self
+            .slots
+            .iter()
+            .filter(|s| s.key.socket == socket)
+            .find_map(|s| s.entry.as_ref())
+            .map(|e| e.query.clone())
+            .unwrap_or_else(|| QueryInfo::of(ev));
         Join::TxidBurst {
             query,
             answers: n,

@@ -7,6 +7,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::*;
 use crate::detect::testkit::{CLIENT, RESOLVER, answer_msg, event, query_msg};
+use crate::event::ProcessInfo;
 
 fn a(name: &str, ip: [u8; 4]) -> Record {
     Record::from_rdata(
@@ -400,4 +401,175 @@ fn a_closed_burst_window_starts_a_new_count() {
         Join::WrongTxid { answers: 1 }
     );
     assert_eq!(t.stats().races, 0);
+}
+
+/// An answered entry leaves when its race window closes even when an
+/// older query, still unanswered, is due later.
+#[test]
+fn answered_entries_leave_after_the_race_window_behind_an_older_query() {
+    let mut t = table();
+    let old = query_msg(1, "old.secure.test.", RecordType::A, true, false);
+    let q = query_msg(2, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(old, CLIENT, RESOLVER, 0));
+    t.on_query(&event(q.clone(), CLIENT, RESOLVER, 1));
+    let ans = answer_msg(&q, ResponseCode::NoError, vec![]);
+    t.on_answer(&event(ans, CLIENT, RESOLVER, 2));
+    // Twin: inside the race window both are still there.
+    t.expire(crate::detect::testkit::at(2_001));
+    assert_eq!(t.stats().entries, 2);
+    t.expire(crate::detect::testkit::at(2_002));
+    let s = t.stats();
+    // The answered one left without counting as a timeout.
+    assert_eq!((s.entries, s.expired), (1, 0));
+}
+
+/// A query captured with an earlier time than the last one (another
+/// CPU's ring) still expires on its own deadline.
+#[test]
+fn out_of_order_queries_expire_in_deadline_order() {
+    let mut t = table();
+    t.log_expired();
+    let late = query_msg(1, "www.secure.test.", RecordType::A, true, false);
+    let early = query_msg(2, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(late, CLIENT, RESOLVER, 1_000));
+    t.on_query(&event(early, CLIENT, RESOLVER, 0));
+    t.expire(crate::detect::testkit::at(10_500));
+    let e = t.take_expired();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].query.id, 2);
+    assert_eq!(t.stats().entries, 1);
+    t.expire(crate::detect::testkit::at(11_000));
+    assert_eq!(t.take_expired()[0].query.id, 1);
+}
+
+/// When full, an answered query (only waiting for a race) goes before an
+/// unanswered one, whose answer would otherwise look unsolicited.
+#[test]
+fn a_full_table_evicts_answered_entries_first() {
+    let mut t = OutstandingTable::new(OutstandingConfig {
+        max_entries: 2,
+        warmup: Duration::ZERO,
+        ..OutstandingConfig::default()
+    });
+    let q1 = query_msg(1, "www.secure.test.", RecordType::A, true, false);
+    let q2 = query_msg(2, "www.secure.test.", RecordType::A, true, false);
+    let q3 = query_msg(3, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q1.clone(), CLIENT, RESOLVER, 0));
+    t.on_query(&event(q2.clone(), CLIENT, RESOLVER, 1));
+    let a2 = answer_msg(&q2, ResponseCode::NoError, vec![]);
+    t.on_answer(&event(a2.clone(), CLIENT, RESOLVER, 2));
+    t.on_query(&event(q3, CLIENT, RESOLVER, 3));
+    assert_eq!(t.stats().evicted_full, 1);
+    let a1 = answer_msg(&q1, ResponseCode::NoError, vec![]);
+    assert!(matches!(
+        t.on_answer(&event(a1, CLIENT, RESOLVER, 4)),
+        Join::Answered { .. }
+    ));
+    // Twin: the evicted answered query no longer joins.
+    assert!(!matches!(
+        t.on_answer(&event(a2, CLIENT, RESOLVER, 5)),
+        Join::Repeated { .. }
+    ));
+}
+
+#[test]
+fn each_query_keeps_its_own_process() {
+    let mut t = table();
+    let q1 = query_msg(1, "www.secure.test.", RecordType::A, true, false);
+    let q2 = query_msg(2, "www.secure.test.", RecordType::A, true, false);
+    let q3 = query_msg(3, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q1.clone(), CLIENT, RESOLVER, 0));
+    let mut other = event(q2.clone(), CLIENT, RESOLVER, 1);
+    other.process = Some(ProcessInfo {
+        pid: 7,
+        name: "wget".into(),
+        ..crate::detect::testkit::process()
+    });
+    t.on_query(&other);
+    t.on_query(&event(q3.clone(), CLIENT, RESOLVER, 2));
+    let process_of = |t: &mut OutstandingTable, q: &hickory_proto::op::Message, ms| match t
+        .on_answer(&event(
+            answer_msg(q, ResponseCode::NoError, vec![]),
+            CLIENT,
+            RESOLVER,
+            ms,
+        )) {
+        Join::Answered { query } => query.process.expect("attributed"),
+        j => panic!("expected Answered, got {j:?}"),
+    };
+    let p1 = process_of(&mut t, &q1, 3);
+    let p2 = process_of(&mut t, &q2, 4);
+    let p3 = process_of(&mut t, &q3, 5);
+    assert_eq!((p1.name.as_str(), p2.name.as_str()), ("curl", "wget"));
+    assert_eq!((p2.pid, p3.name.as_str()), (7, "curl"));
+}
+
+/// RFC 5452 §9.1: the question's class is part of the match.
+#[test]
+fn an_answer_for_another_class_does_not_join() {
+    let mut t = table();
+    let q = query_msg(7, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q.clone(), CLIENT, RESOLVER, 0));
+    let mut chaos = q.clone();
+    chaos.queries[0].set_query_class(hickory_proto::rr::DNSClass::CH);
+    let ans = answer_msg(&chaos, ResponseCode::NoError, vec![]);
+    assert_eq!(
+        t.on_answer(&event(ans, CLIENT, RESOLVER, 1)),
+        Join::WrongTxid { answers: 1 }
+    );
+    // Twin: the same class joins.
+    let ans = answer_msg(&q, ResponseCode::NoError, vec![]);
+    assert!(matches!(
+        t.on_answer(&event(ans, CLIENT, RESOLVER, 2)),
+        Join::Answered { .. }
+    ));
+}
+
+/// Many transactions through a small table: slots are reused, the index
+/// stays consistent, every answer finds its query.
+#[test]
+fn slots_are_reused_without_mixing_entries() {
+    let mut t = OutstandingTable::new(OutstandingConfig {
+        max_entries: 64,
+        warmup: Duration::ZERO,
+        ..OutstandingConfig::default()
+    });
+    let clients = ["10.0.0.2:40000", "10.0.0.2:40001", "10.0.0.3:40000"];
+    for n in 0..5_000u64 {
+        let name = format!("www{}.secure.test.", n % 100);
+        let q = query_msg(n as u16, &name, RecordType::A, true, false);
+        let client = clients[(n % 3) as usize];
+        t.on_query(&event(q.clone(), client, RESOLVER, n * 10));
+        let ip = [192, 0, 2, (n % 250) as u8];
+        let ans = answer_msg(&q, ResponseCode::NoError, vec![a(&name, ip)]);
+        match t.on_answer(&event(ans, client, RESOLVER, n * 10 + 1)) {
+            Join::Answered { query } => assert_eq!(query.id, n as u16),
+            j => panic!("pair {n}: expected Answered, got {j:?}"),
+        }
+    }
+    let s = t.stats();
+    assert!(s.entries <= 64, "{s:?}");
+    assert_eq!((s.joined, s.races, s.unsolicited), (5_000, 0, 0));
+}
+
+#[test]
+fn ipv6_sockets_join_and_keep_apart() {
+    let mut t = table();
+    let (client, server) = ("[fd00::2]:40000", "[fd00::53]:53");
+    let q = query_msg(7, "www.secure.test.", RecordType::AAAA, true, false);
+    t.on_query(&event(q.clone(), client, server, 0));
+    let ans = answer_msg(&q, ResponseCode::NoError, vec![]);
+    // Twin first: the same answer toward another port or scope is not it.
+    assert_eq!(
+        t.on_answer(&event(ans.clone(), "[fd00::2]:40001", server, 1)),
+        Join::Unsolicited
+    );
+    assert_eq!(
+        t.on_answer(&event(ans.clone(), "[fd00::2%3]:40000", server, 1)),
+        Join::Unsolicited
+    );
+    assert!(matches!(
+        t.on_answer(&event(ans, client, server, 2)),
+        Join::Answered { .. }
+    ));
 }

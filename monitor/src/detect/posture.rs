@@ -172,7 +172,7 @@ impl PostureRecorder {
         let process = ev
             .process
             .as_ref()
-            .or(query.and_then(|q| q.process.as_ref()));
+            .or(query.and_then(|q| q.process.as_deref()));
         let key = Key {
             qname: normalize_name(&pres::name(q.name())),
             qtype: u16::from(q.query_type()),
