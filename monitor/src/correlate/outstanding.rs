@@ -169,8 +169,14 @@ pub struct OutstandingStats {
     pub races: u64,
     pub wrong_txid: u64,
     pub expired: u64,
-    /// Evicted because the table was full (their answers will look unsolicited).
+    /// Unanswered queries evicted because the table was full (their
+    /// answers will look unsolicited): a loss, reported by `capture_loss`.
     pub evicted_full: u64,
+    /// Answered entries evicted before their race window closed because
+    /// the table was full: a later second answer to one of them is not
+    /// compared with the first. Not a loss of any answer's check; counted
+    /// so a race window shortened by load is visible in the metrics.
+    pub evicted_answered: u64,
     /// Burst tracking skipped because too many sockets were tracked.
     pub sockets_dropped: u64,
     /// Unmatched answers in the first `warmup` after capture started.
@@ -655,7 +661,11 @@ impl OutstandingTable {
             }
             self.unindex(victim);
             self.slots[victim as usize].entry = None;
-            self.stats.evicted_full += 1;
+            if victim == answered {
+                self.stats.evicted_answered += 1;
+            } else {
+                self.stats.evicted_full += 1;
+            }
         }
         self.insert(
             at,
