@@ -518,6 +518,11 @@ impl Pending {
     /// otherwise hands the answer back for [`Pending::evaluate`], having
     /// changed nothing. Never waits; the alerts are those `evaluate`
     /// would return.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the answer handed back is moved once, into the future that waits; \
+                  boxing it here would add an allocation on that path"
+    )]
     pub fn try_now(mut self) -> Result<Vec<Alert>, Pending> {
         let lookup = match self.ticket.now() {
             Poll::Ready(Some(l)) => l,

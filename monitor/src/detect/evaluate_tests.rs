@@ -74,7 +74,7 @@ async fn a_cached_bogus_verdict_alerts_at_once() {
     let f = relayed(&lab, BROKEN, "www.broken.test.").await;
     // The first answer's verdict is still being looked up: handed back.
     let p = observe(&mut lab, 10, "www.broken.test.", false, f);
-    let p = p.try_now().err().expect("the verdict is not here yet");
+    let p = p.try_now().expect_err("the verdict is not here yet");
     assert_eq!(rules(&p.evaluate().await), [Rule::BogusSignature]);
     // Cached now, and no RRSIG in the answer (DO=0) to verify.
     let f = relayed(&lab, BROKEN, "www.broken.test.").await;
@@ -91,8 +91,7 @@ async fn captured_rrsigs_are_verified_on_the_engine_path() {
     let p = observe(&mut lab, 10, "www.secure.test.", true, f);
     let p = p
         .try_now()
-        .err()
-        .expect("RRSIGs to check against the zone's keys");
+        .expect_err("RRSIGs to check against the zone's keys");
     assert!(p.evaluate().await.is_empty());
     // Benign twin without RRSIGs (DO=0): no engine needed.
     let f = relayed(&lab, SECURE, "www.secure.test.").await;
@@ -111,7 +110,7 @@ async fn a_disagreeing_answer_is_handed_back_untouched() {
             vec![a_rec("www.secure.test.", [6, 6, 6, 6])],
         )
     });
-    let p = p.try_now().err().expect("a mismatch is confirmed first");
+    let p = p.try_now().expect_err("a mismatch is confirmed first");
     // Nothing recorded yet: the evaluation does it once.
     let before = lab.det.take_posture(super::testkit::at(1_000));
     assert!(before.names.is_empty(), "{:?}", before.names);

@@ -204,12 +204,15 @@ async fn a_full_interval_drops_new_keys_and_keeps_counting_old_ones() {
     assert_eq!(r.take().len(), 1);
 }
 
+/// The old row key: name, type, resolver, process, container.
+type RefKey = (String, u16, Option<String>, Option<String>, Option<String>);
+
 /// The recorder as it was: a map keyed by the row's strings, every fact
 /// rebuilt per answer. The new one must produce the same rows.
 #[derive(Default)]
 struct Reference {
     labels: CriticalLabels,
-    names: HashMap<(String, u16, Option<String>, Option<String>, Option<String>), NameObservation>,
+    names: HashMap<RefKey, NameObservation>,
     max_names: usize,
     dropped: u64,
 }
