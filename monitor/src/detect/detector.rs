@@ -6,13 +6,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::SystemTime;
 
 use hickory_proto::op::OpCode;
 use hickory_proto::rr::RecordType;
 use tokio::task::JoinHandle;
 
-use super::alert::{Alert, Rule};
+use super::alert::{Alert, Finding, Rule};
 use super::critical::{RuleState, annotate};
 use super::policy::DetectPolicy;
 use super::posture::{CriticalLabels, PostureRecorder};
@@ -26,7 +27,7 @@ use super::verdicts::{Ticket, VerdictConfig, VerdictService};
 use crate::correlate::outstanding::{
     Join, OutstandingConfig, OutstandingStats, OutstandingTable, QueryInfo,
 };
-use crate::dnssec::engine::Engine;
+use crate::dnssec::engine::{Engine, Lookup};
 use crate::event::{DnsEvent, DnsKind};
 
 /// The total of the capture side's drop counters (kernel ring, channels):
@@ -127,6 +128,12 @@ pub struct Pending {
     ev: DnsEvent,
     query: Option<QueryInfo>,
     ticket: Ticket,
+    ctx: Arc<EvalCtx>,
+}
+
+/// What every evaluation uses: one shared reference per answer rather
+/// than a clone of each part.
+struct EvalCtx {
     verdicts: VerdictService,
     policy: Arc<DetectPolicy>,
     counters: Arc<DetectCounters>,
@@ -144,7 +151,6 @@ pub struct Detector {
     verdicts: VerdictService,
     policy: Arc<DetectPolicy>,
     counters: Arc<DetectCounters>,
-    state: Arc<RuleState>,
     loss: LossTracker,
     health: SharedHealth,
     posture: SharedPosture,
@@ -152,6 +158,8 @@ pub struct Detector {
     /// periodic check runs on capture time (see [`Detector::health_tick`]).
     last_event: Option<(SystemTime, std::time::Instant)>,
     dispatcher: JoinHandle<()>,
+    /// The same parts as above, for [`Pending`].
+    eval: Arc<EvalCtx>,
 }
 
 impl Drop for Detector {
@@ -189,20 +197,28 @@ impl Detector {
         } else {
             cfg.critical
         };
+        let eval = Arc::new(EvalCtx {
+            verdicts,
+            policy: Arc::new(policy),
+            counters: Arc::default(),
+            health: Arc::new(Mutex::new(ResolverHealth::new(cfg.health))),
+            posture: Arc::new(Mutex::new(PostureRecorder::new(critical, 4_096))),
+            state: Arc::default(),
+        });
         Detector {
             loss_probe: cfg.loss_probe,
             loss_seen: 0,
             loss_grew: None,
             table,
-            verdicts,
-            policy: Arc::new(policy),
-            counters: Arc::default(),
-            state: Arc::default(),
+            verdicts: eval.verdicts.clone(),
+            policy: eval.policy.clone(),
+            counters: eval.counters.clone(),
             loss: LossTracker::default(),
-            health: Arc::new(Mutex::new(ResolverHealth::new(cfg.health))),
-            posture: Arc::new(Mutex::new(PostureRecorder::new(critical, 4_096))),
+            health: eval.health.clone(),
+            posture: eval.posture.clone(),
             last_event: None,
             dispatcher,
+            eval,
         }
     }
 
@@ -424,12 +440,7 @@ impl Detector {
             ev,
             query,
             ticket,
-            verdicts: self.verdicts.clone(),
-            policy: self.policy.clone(),
-            counters: self.counters.clone(),
-            health: self.health.clone(),
-            posture: self.posture.clone(),
-            state: self.state.clone(),
+            ctx: self.eval.clone(),
         };
         Observed {
             alerts,
@@ -444,7 +455,11 @@ impl Detector {
             pending,
         } = self.observe(ev);
         if let Some(p) = pending {
-            alerts.extend(p.evaluate().await);
+            // As the detection stage does: at once when it can be.
+            match p.try_now() {
+                Ok(a) => alerts.extend(a),
+                Err(p) => alerts.extend(p.evaluate().await),
+            }
         }
         alerts
     }
@@ -497,38 +512,99 @@ impl Detector {
 }
 
 impl Pending {
+    /// Runs the verdict rules at once when the verdict is already here and
+    /// no rule needs to ask the engine (the common case: a cached verdict
+    /// and an answer that agrees with it, without RRSIGs to verify);
+    /// otherwise hands the answer back for [`Pending::evaluate`], having
+    /// changed nothing. Never waits; the alerts are those `evaluate`
+    /// would return.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the answer handed back is moved once, into the future that waits; \
+                  boxing it here would add an allocation on that path"
+    )]
+    pub fn try_now(mut self) -> Result<Vec<Alert>, Pending> {
+        let lookup = match self.ticket.now() {
+            Poll::Ready(Some(l)) => l,
+            Poll::Ready(None) => return Ok(Vec::new()),
+            Poll::Pending => return Err(self),
+        };
+        let Some(a) = Answer::new(&self.ev, self.query.as_ref()) else {
+            return Ok(Vec::new());
+        };
+        let Some(bogus) = bogus_signature::check_now(&a, &lookup) else {
+            return Err(self);
+        };
+        if answer_mismatch::needs_confirmation(&a, &lookup, &self.ctx.verdicts) {
+            return Err(self);
+        }
+        self.record(&a, &lookup);
+        Ok(self.conclude(&a, &lookup, bogus, None))
+    }
+
     /// Await the verdict and run the verdict rules.
-    pub async fn evaluate(self) -> Vec<Alert> {
-        let Some(lookup) = self.ticket.wait().await else {
+    pub async fn evaluate(mut self) -> Vec<Alert> {
+        let ticket = std::mem::replace(&mut self.ticket, Ticket::Overflow);
+        let Some(lookup) = ticket.wait().await else {
             return Vec::new();
         };
         let Some(a) = Answer::new(&self.ev, self.query.as_ref()) else {
             return Vec::new();
         };
+        self.record(&a, &lookup);
+        let verdicts = &self.ctx.verdicts;
+        let bogus = bogus_signature::check(&a, &lookup, verdicts.engine()).await;
+        let mismatch = answer_mismatch::check(&a, &lookup, verdicts).await;
+        self.conclude(&a, &lookup, bogus, mismatch)
+    }
+
+    /// Resolver health (the AD rate of Secure answers) and posture.
+    fn record(&self, a: &Answer<'_>, lookup: &Arc<Lookup>) {
+        let c = &self.ctx;
         if lookup.verdict.is_secure() && a.rd() {
             let ad = self.ev.message.metadata.authentic_data;
-            lock(&self.health).on_secure_answer(self.ev.server, self.ev.timestamp, ad);
+            lock(&c.health).on_secure_answer(self.ev.server, self.ev.timestamp, ad);
         }
-        lock(&self.posture).observe(&self.ev, self.query.as_ref(), &lookup);
+        lock(&c.posture).observe(&self.ev, self.query.as_ref(), lookup);
+    }
+
+    /// The alerts of every verdict rule, given the findings of the two
+    /// that may ask the engine (`bogus_signature`, `answer_mismatch`).
+    fn conclude(
+        &self,
+        a: &Answer<'_>,
+        lookup: &Arc<Lookup>,
+        bogus: Option<Finding>,
+        mismatch: Option<Finding>,
+    ) -> Vec<Alert> {
+        let c = &self.ctx;
         let mut findings = Vec::new();
-        findings.extend(bogus_signature::check(&a, &lookup, self.verdicts.engine()).await);
-        findings.extend(unsigned_fallback::check(&a, &lookup, &self.policy));
-        findings.extend(answer_mismatch::check(&a, &lookup, &self.verdicts).await);
-        let suppressed = |r: Rule| &self.counters.suppressed[r.index()];
+        findings.extend(bogus);
+        findings.extend(unsigned_fallback::check(a, lookup, &c.policy));
+        findings.extend(mismatch);
+        let suppressed = |r: Rule| &c.counters.suppressed[r.index()];
         findings.extend(critical_name::check(
-            &a,
-            &lookup,
-            &self.policy,
-            &self.state.unprotected,
+            a,
+            lookup,
+            &c.policy,
+            &c.state.unprotected,
             suppressed(Rule::CriticalNameUnprotected),
         ));
+        let critical = c.policy.critical.lookup(&a.qname).is_some();
+        // signature_expiring reads the clock only for a Secure or a
+        // critical name (a clock read per answer otherwise).
+        let now = if lookup.verdict.is_secure() || critical {
+            c.verdicts.engine().config().clock.now_unix()
+        } else {
+            0
+        };
         findings.extend(signature_expiring::check(
-            &lookup,
-            self.policy.critical.lookup(&a.qname).is_some(),
-            &self.policy,
-            self.verdicts.engine().config().clock.now_unix(),
+            lookup,
+            critical,
+            &c.policy,
+            now,
             self.ev.timestamp,
-            &self.state.expiry,
+            &c.state.expiry,
             suppressed(Rule::SignatureExpiring),
         ));
         let alerts: Vec<Alert> = findings
@@ -536,11 +612,11 @@ impl Pending {
             .map(|f| {
                 let mut al =
                     Alert::from_finding(f, &self.ev, self.query.as_ref(), Some(lookup.clone()));
-                annotate(&mut al, &self.policy);
+                annotate(&mut al, &c.policy);
                 al
             })
             .collect();
-        self.counters.count(&alerts);
+        c.counters.count(&alerts);
         alerts
     }
 }

@@ -31,9 +31,13 @@ mod correlation_tests;
 #[cfg(test)]
 mod detector_tests;
 #[cfg(test)]
+mod evaluate_tests;
+#[cfg(test)]
 mod health_tests;
 #[cfg(test)]
 pub(crate) mod lab;
+#[cfg(test)]
+mod posture_tests;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! The detection stage of the pipeline: DNS events in, alerts out.
 //!
-//! Correlation runs inline (it is a table lookup); each verdict evaluation
-//! runs as its own task so a cold lookup never holds up the events behind
-//! it. At most `max_pending` evaluations are outstanding; beyond that the
+//! Correlation runs inline (it is a table lookup); a verdict evaluation
+//! that can complete at once (a cached verdict, nothing to ask the engine)
+//! runs inline too, any other as its own task so a cold lookup never holds
+//! up the events behind it. At most `max_pending` evaluations are outstanding; beyond that the
 //! answer is dropped from checking and counted (`detect_pending_full`,
 //! reported as `capture_loss`). Every `loss_interval` the drop counters
 //! are sampled and a `capture_loss` alert raised if any grew. Alerts are
@@ -161,8 +162,18 @@ async fn run(
                     let obs = detector.observe(ev);
                     send(&tx, &c, obs.alerts).await;
                     let Some(p) = obs.pending else { continue };
-                    // A cached verdict usually completes on the first poll:
-                    // run it here instead of spawning a task per answer.
+                    // A cached verdict that nothing needs to re-check (the
+                    // common case) is judged here, with no future at all.
+                    let p = match p.try_now() {
+                        Ok(alerts) => {
+                            send(&tx, &c, alerts).await;
+                            continue;
+                        }
+                        Err(p) => p,
+                    };
+                    // Otherwise it may still complete on the first poll
+                    // (an engine answer from cache): run it here instead
+                    // of spawning a task per answer.
                     let tx2 = tx.clone();
                     let c2 = c.clone();
                     let mut eval: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {

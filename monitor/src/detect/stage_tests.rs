@@ -116,3 +116,63 @@ async fn pending_bound_is_counted_as_capture_loss() {
     assert_eq!(rules, vec![Rule::CaptureLoss]);
     assert_eq!(h.stage.pending_full.load(Ordering::Relaxed), 1);
 }
+
+#[tokio::test]
+async fn a_cached_verdict_is_judged_inline_without_a_pending_slot() {
+    let (ev_tx, ev_rx) = mpsc::channel(16);
+    let (al_tx, mut al_rx) = mpsc::channel(16);
+    let det = detector();
+    let verdicts = det.verdicts().clone();
+    let (h, task) = spawn_detect_stage(
+        det,
+        ev_rx,
+        al_tx,
+        StageOptions {
+            max_pending: 0,
+            loss_interval: Duration::from_secs(3600),
+            health_interval: Duration::from_secs(3600),
+            ..StageOptions::default()
+        },
+    );
+    let txn = |id: u16| {
+        let q = query_msg(id, "www.broken.test.", RecordType::A, true, false);
+        let a = forged(
+            &q,
+            ResponseCode::NoError,
+            vec![a_rec("www.broken.test.", [192, 0, 2, 4])],
+        );
+        let ms = u64::from(id) * 10;
+        [
+            event(q, CLIENT, RESOLVER, ms),
+            event(a, CLIENT, RESOLVER, ms + 1),
+        ]
+    };
+    // The first answer's verdict is not there yet and there is no room to
+    // wait for it: dropped from checking (counted).
+    for ev in txn(1) {
+        ev_tx.send(ev).await.unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while verdicts.cached() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+    // The verdict is cached now: the next answer needs no slot.
+    for ev in txn(2) {
+        ev_tx.send(ev).await.unwrap();
+    }
+    drop(ev_tx);
+    task.await.unwrap();
+    let mut rules = Vec::new();
+    while let Some(a) = al_rx.recv().await {
+        rules.push(a.rule);
+    }
+    rules.sort_by_key(|r| r.index());
+    let mut want = vec![Rule::BogusSignature, Rule::CaptureLoss];
+    want.sort_by_key(|r| r.index());
+    assert_eq!(rules, want, "the second answer judged, the first reported");
+    assert_eq!(h.stage.pending_full.load(Ordering::Relaxed), 1);
+    assert_eq!(h.detect.alerts_of(Rule::BogusSignature), 1);
+}

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -96,6 +96,27 @@ pub enum Ticket {
 }
 
 impl Ticket {
+    /// The verdict if it is already here, without waiting: `Ready(None)`
+    /// after an overflow or a dropped service (as [`Ticket::wait`]).
+    pub fn now(&mut self) -> std::task::Poll<Option<Arc<Lookup>>> {
+        use std::task::Poll;
+        match self {
+            Ticket::Ready(l) => Poll::Ready(Some(l.clone())),
+            Ticket::Pending(rx) => match rx.try_recv() {
+                Ok(l) => {
+                    *self = Ticket::Ready(l.clone());
+                    Poll::Ready(Some(l))
+                }
+                Err(oneshot::error::TryRecvError::Empty) => Poll::Pending,
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    *self = Ticket::Overflow;
+                    Poll::Ready(None)
+                }
+            },
+            Ticket::Overflow => Poll::Ready(None),
+        }
+    }
+
     /// Wait for the verdict; None after an overflow or a dropped service.
     pub async fn wait(self) -> Option<Arc<Lookup>> {
         match self {
@@ -111,8 +132,8 @@ struct Shared {
     cfg: VerdictConfig,
     cache: Mutex<HashMap<Key, (Arc<Lookup>, Instant)>>,
     inflight: Mutex<HashMap<Key, Vec<oneshot::Sender<Arc<Lookup>>>>>,
-    /// rdata (presentation) → valid until.
-    history: Mutex<HashMap<Key, Vec<(String, Instant)>>>,
+    /// rdata → valid until (values compared as [`same_value`]).
+    history: Mutex<HashMap<Key, Vec<(RData, Instant)>>>,
     /// The last confirming re-query per (key, nth), and when it finished.
     confirmed: Mutex<HashMap<ConfirmKey, (Arc<Lookup>, Instant)>>,
     stats: VerdictStats,
@@ -122,7 +143,23 @@ struct Shared {
 /// An RDATA as compared between the host's answer and validated ones
 /// (presentation form, names lowercased: RFC 4343 case-insensitivity).
 pub fn rdata_value(r: &Record) -> String {
-    pres::rdata(&r.data).to_lowercase()
+    text_value(&r.data)
+}
+
+fn text_value(d: &RData) -> String {
+    pres::rdata(d).to_lowercase()
+}
+
+/// Whether two RDATAs are the same value as [`rdata_value`] compares
+/// them, without building the text when the values decide: addresses
+/// directly; equal RDATAs (names compare case-insensitively, RFC 4343)
+/// have equal text; anything else by the text.
+pub fn same_value(a: &RData, b: &RData) -> bool {
+    match (a, b) {
+        (RData::A(x), RData::A(y)) => x == y,
+        (RData::AAAA(x), RData::AAAA(y)) => x == y,
+        _ => a == b || text_value(a) == text_value(b),
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -258,17 +295,24 @@ impl VerdictService {
     }
 
     /// Every value is in some RRset validation produced for (name, type)
-    /// within its TTL.
-    pub fn history_holds(&self, name: &Name, rtype: RecordType, values: &[String]) -> bool {
+    /// within its TTL (compared as [`same_value`]).
+    pub fn history_holds<'a>(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        values: impl IntoIterator<Item = &'a RData>,
+    ) -> bool {
         let k = key(name, rtype);
         let now = Instant::now();
         let h = lock(&self.shared.history);
+        let mut values = values.into_iter();
         let Some(seen) = h.get(&k) else {
-            return values.is_empty();
+            return values.next().is_none();
         };
-        values
-            .iter()
-            .all(|v| seen.iter().any(|(s, until)| s == v && *until > now))
+        values.all(|v| {
+            seen.iter()
+                .any(|(s, until)| *until > now && same_value(s, v))
+        })
     }
 }
 
@@ -320,13 +364,81 @@ impl Shared {
         let seen = h.entry(k.clone()).or_default();
         seen.retain(|(_, until)| *until > now);
         for r in answers.iter().filter(|r| r.record_type() == k.1) {
-            let v = rdata_value(r);
             let until = now + Duration::from_secs(u64::from(r.ttl.max(l.ttl)));
-            if let Some(e) = seen.iter_mut().find(|(s, _)| *s == v) {
+            if let Some(e) = seen.iter_mut().find(|(s, _)| same_value(s, &r.data)) {
                 e.1 = e.1.max(until);
             } else if seen.len() < self.cfg.max_history_values {
-                seen.push((v, until));
+                seen.push((r.data.clone(), until));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, TXT};
+
+    use super::*;
+
+    fn rdatas() -> Vec<RData> {
+        let n = |s: &str| Name::from_str(s).unwrap();
+        vec![
+            RData::A(A::new(192, 0, 2, 1)),
+            RData::A(A::new(192, 0, 2, 2)),
+            RData::AAAA(AAAA::from_str("2001:db8::1").unwrap()),
+            RData::AAAA(AAAA::from_str("2001:db8::2").unwrap()),
+            RData::CNAME(CNAME(n("www.example.com."))),
+            RData::CNAME(CNAME(n("WWW.Example.COM."))),
+            RData::CNAME(CNAME(n("web.example.com."))),
+            RData::MX(MX::new(10, n("mx.example.com."))),
+            RData::MX(MX::new(10, n("MX.example.com."))),
+            RData::MX(MX::new(20, n("mx.example.com."))),
+            RData::TXT(TXT::new(vec!["Hello".into()])),
+            RData::TXT(TXT::new(vec!["hello".into()])),
+            RData::TXT(TXT::new(vec!["other".into()])),
+        ]
+    }
+
+    #[test]
+    fn values_compare_as_their_lowercased_text() {
+        let v = rdatas();
+        for a in &v {
+            for b in &v {
+                let text = text_value(a) == text_value(b);
+                assert_eq!(same_value(a, b), text, "{a:?} vs {b:?}");
+            }
+        }
+        // Names any case (RFC 4343); addresses and preferences exactly.
+        assert!(same_value(&v[4], &v[5]));
+        assert!(!same_value(&v[4], &v[6]));
+        assert!(!same_value(&v[0], &v[1]));
+        assert!(!same_value(&v[7], &v[9]));
+    }
+
+    #[tokio::test]
+    async fn a_ticket_yields_its_verdict_without_waiting() {
+        let (net, anchor) = crate::dnssec::testnet::standard_hierarchy(Vec::new());
+        let engine = crate::detect::lab::engine_over(Arc::new(net), anchor, &[]);
+        let name = Name::from_str("www.unsigned.test.").unwrap();
+        let l = Arc::new(engine.lookup(&name, RecordType::A).await);
+        let (tx, rx) = oneshot::channel();
+        let mut t = Ticket::Pending(rx);
+        assert!(t.now().is_pending());
+        tx.send(l.clone()).ok().unwrap();
+        assert!(matches!(t.now(), std::task::Poll::Ready(Some(got)) if Arc::ptr_eq(&got, &l)));
+        // Taken once from the channel, kept for the awaiting path.
+        assert!(matches!(t, Ticket::Ready(_)));
+        assert!(Arc::ptr_eq(&t.wait().await.unwrap(), &l));
+        // A dropped service, an overflow: no verdict, as `wait` says.
+        let (tx, rx) = oneshot::channel::<Arc<Lookup>>();
+        drop(tx);
+        let mut t = Ticket::Pending(rx);
+        assert!(matches!(t.now(), std::task::Poll::Ready(None)));
+        assert!(matches!(
+            Ticket::Overflow.now(),
+            std::task::Poll::Ready(None)
+        ));
     }
 }

@@ -16,10 +16,10 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::Name;
 
 use super::bogus_signature::verify_captured;
-use super::{Answer, list, validated_data, validated_negative};
+use super::{Answer, list, validated_data, validated_iter, validated_negative};
 use crate::decode::presentation as pres;
 use crate::detect::alert::{Finding, Rule, Severity};
-use crate::detect::verdicts::{CONFIRM_SERVERS, VerdictService, rdata_value};
+use crate::detect::verdicts::{CONFIRM_SERVERS, VerdictService, rdata_value, same_value};
 use crate::dnssec::engine::Lookup;
 use crate::dnssec::verdict::Verdict;
 use crate::dnssec::verify::RrsetOutcome;
@@ -59,6 +59,40 @@ async fn signed_authentic(a: &Answer<'_>, verdicts: &VerdictService) -> bool {
     true
 }
 
+/// Whether the answer disagrees with `l` (and the history), deciding
+/// what [`disagreement`] decides without building its text (this runs
+/// for every checked answer). Data that `l` itself validated is in the
+/// history for as long as `l` is reused (the service records every
+/// Secure or Insecure lookup before handing it out, for at least its
+/// TTL), so it is accepted without asking the history.
+fn disagrees(a: &Answer<'_>, l: &Lookup, verdicts: &VerdictService, authentic: bool) -> bool {
+    if a.negative() {
+        return !validated_negative(l)
+            || (a.rcode() == ResponseCode::NXDomain && l.rcode != ResponseCode::NXDomain);
+    }
+    if !a.has_data() {
+        return false; // a referral or a chain continued elsewhere
+    }
+    if validated_negative(l) {
+        return true;
+    }
+    if authentic {
+        return false;
+    }
+    let validated =
+        |h: &hickory_proto::rr::Record| validated_iter(l).any(|v| same_value(&v.data, &h.data));
+    if a.data_iter().all(validated) {
+        return false;
+    }
+    !verdicts.history_holds(&a.qname, a.qtype, a.data_iter().map(|r| &r.data))
+}
+
+/// Whether the answer needs the confirming path of [`check`] (which may
+/// ask the engine); false: [`check`] finds nothing. Never waits.
+pub fn needs_confirmation(a: &Answer<'_>, l: &Lookup, verdicts: &VerdictService) -> bool {
+    a.accepted() && !a.referral() && comparable(l) && disagrees(a, l, verdicts, false)
+}
+
 /// Why the answer disagrees with `l` (and the history), or None.
 /// `authentic`: the host's data is validly signed ([`signed_authentic`]).
 fn disagreement(
@@ -67,6 +101,9 @@ fn disagreement(
     verdicts: &VerdictService,
     authentic: bool,
 ) -> Option<String> {
+    if !disagrees(a, l, verdicts, authentic) {
+        return None;
+    }
     let valid: Vec<String> = validated_data(l).into_iter().map(rdata_value).collect();
     let host: Vec<String> = a.data().into_iter().map(rdata_value).collect();
     let host_rcode = pres::rcode(a.rcode());
@@ -103,16 +140,13 @@ fn disagreement(
             pres::rcode(l.rcode)
         ));
     }
-    if authentic || verdicts.history_holds(&a.qname, a.qtype, &host) {
-        return None;
-    }
-    let foreign: Vec<String> = host
-        .iter()
+    let foreign: Vec<String> = a
+        .data_iter()
         .filter(|h| {
-            !valid.contains(h)
-                && !verdicts.history_holds(&a.qname, a.qtype, std::slice::from_ref(h))
+            !validated_iter(l).any(|v| same_value(&v.data, &h.data))
+                && !verdicts.history_holds(&a.qname, a.qtype, [&h.data])
         })
-        .cloned()
+        .map(rdata_value)
         .collect();
     Some(format!(
         "host got {} for {}, in no validated RRset seen within its TTL (validated: {})",
@@ -123,10 +157,9 @@ fn disagreement(
 }
 
 pub async fn check(a: &Answer<'_>, l: &Lookup, verdicts: &VerdictService) -> Option<Finding> {
-    if !a.accepted() || a.referral() || !comparable(l) {
+    if !needs_confirmation(a, l, verdicts) {
         return None;
     }
-    disagreement(a, l, verdicts, false)?;
     // A denial proven by validation still wins over signed data (a replay
     // of a deleted record inside its signatures' validity window).
     let authentic = signed_authentic(a, verdicts).await;

@@ -25,6 +25,28 @@ pub async fn check(a: &Answer<'_>, l: &Lookup, engine: &Engine) -> Option<Findin
     if let Some(f) = captured_rrsigs(a, engine).await {
         return Some(f);
     }
+    from_verdict(a, l)
+}
+
+/// [`check`] when it need not ask the engine: Some(result) unless the
+/// answer carries RRSIGs to verify against the zone's keys (then None:
+/// use [`check`]). Never waits.
+pub fn check_now(a: &Answer<'_>, l: &Lookup) -> Option<Option<Finding>> {
+    if !a.accepted() {
+        return Some(None);
+    }
+    if a.ev.message.answers.iter().any(is_rrsig) {
+        return None;
+    }
+    Some(from_verdict(a, l))
+}
+
+fn is_rrsig(r: &Record) -> bool {
+    matches!(r.data, RData::DNSSEC(DNSSECRData::RRSIG(_)))
+}
+
+/// The finding of a Bogus verdict for an accepted answer.
+fn from_verdict(a: &Answer<'_>, l: &Lookup) -> Option<Finding> {
     if let Verdict::Bogus { reason, .. } = &l.verdict {
         let got = if a.negative() {
             pres::rcode(a.rcode()).to_string()

@@ -78,19 +78,28 @@ impl<'a> Answer<'a> {
     /// The records of qtype in the answer section (the RRset for qname
     /// after CNAMEs).
     pub fn data(&self) -> Vec<&Record> {
-        self.ev
-            .message
+        self.data_iter().collect()
+    }
+
+    /// [`Answer::data`] without collecting it (per-answer paths).
+    pub fn data_iter(&self) -> impl Iterator<Item = &'a Record> + Clone + use<'a> {
+        let (ev, qtype) = (self.ev, self.qtype);
+        ev.message
             .answers
             .iter()
-            .filter(|r| r.record_type() == self.qtype)
-            .collect()
+            .filter(move |r| r.record_type() == qtype)
+    }
+
+    /// Whether [`Answer::data`] is not empty.
+    pub fn has_data(&self) -> bool {
+        self.data_iter().next().is_some()
     }
 
     /// NXDOMAIN, or NOERROR without data (NODATA, RFC 2308 §2.2) — a
     /// referral is neither.
     pub fn negative(&self) -> bool {
         self.rcode() == ResponseCode::NXDomain
-            || (self.data().is_empty() && !self.referral() && !self.partial_chain())
+            || (!self.has_data() && !self.referral() && !self.partial_chain())
     }
 
     /// NOERROR with a CNAME/DNAME but no data at its end: an authoritative
@@ -98,7 +107,7 @@ impl<'a> Answer<'a> {
     /// 3a); the rest is asked elsewhere, so this is no denial.
     pub fn partial_chain(&self) -> bool {
         self.rcode() == ResponseCode::NoError
-            && self.data().is_empty()
+            && !self.has_data()
             && self
                 .ev
                 .message
@@ -138,16 +147,20 @@ impl<'a> Answer<'a> {
 
 /// The records of qtype validation produced.
 pub fn validated_data(l: &Lookup) -> Vec<&Record> {
+    validated_iter(l).collect()
+}
+
+/// [`validated_data`] without collecting it (per-answer paths).
+pub fn validated_iter(l: &Lookup) -> impl Iterator<Item = &Record> + Clone {
     l.answers_with_verdict()
         .1
         .iter()
         .filter(|r| r.record_type() == l.qtype)
-        .collect()
 }
 
 /// The validated answer is a denial (NXDOMAIN or NODATA).
 pub fn validated_negative(l: &Lookup) -> bool {
-    l.rcode == ResponseCode::NXDomain || validated_data(l).is_empty()
+    l.rcode == ResponseCode::NXDomain || validated_iter(l).next().is_none()
 }
 
 /// The deepest signed zone on the validated chain and its DS key tags,
