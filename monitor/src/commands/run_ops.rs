@@ -23,6 +23,12 @@ pub struct OpsArgs {
     /// `metrics_listen`, else 127.0.0.1:9153].
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Niceness of the daemon's threads, -20..19 [default: the config's
+    /// `nice`, else 10]: under CPU contention the monitor yields to the
+    /// host's work and counts what it could not check (`capture_loss`).
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i32).range(-20..=19))]
+    pub nice: Option<i32>,
 }
 
 impl OpsArgs {
@@ -210,6 +216,21 @@ pub async fn start(
 /// After the programs are attached: keep only [`DAEMON_KEEP`]
 /// (CAP_NET_ADMIN, CAP_BPF) in every thread. Fails closed: an error here
 /// stops the daemon rather than run with more privilege than documented.
+/// Sets the calling thread's niceness; threads created afterwards inherit
+/// it (on Linux niceness is per thread, sched(7)), so call this before the
+/// runtime and the output threads are started.
+pub fn set_nice(nice: i32) -> anyhow::Result<()> {
+    // SAFETY: setpriority on the calling thread (who = 0); no memory passed.
+    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        anyhow::bail!(
+            "cannot set niceness {nice}: {e} (a negative value needs CAP_SYS_NICE; `nice = 0` in the config leaves it)"
+        );
+    }
+    Ok(())
+}
+
 pub fn drop_privileges() -> anyhow::Result<()> {
     let r = drop_capabilities(DAEMON_KEEP).context("dropping capabilities")?;
     tracing::info!(

@@ -157,7 +157,17 @@ pub struct Config {
     pub critical: Vec<CriticalName>,
     /// Warn (`signature_expiring`) when signatures expire within this; 0: off.
     pub signature_expiry_window: Duration,
+    /// Niceness of every daemon thread (`nice`, -20..=19, setpriority(2)):
+    /// under CPU contention the monitor yields to the host's own work, so it
+    /// never costs a saturated host more than its share; what it then cannot
+    /// keep up with is counted and raised as `capture_loss`. 0 competes
+    /// equally; negative values need CAP_SYS_NICE.
+    pub nice: i32,
 }
+
+/// Default [`Config::nice`]: a CFS weight of 110 against 1024 for a normal
+/// task (kernel/sched/core.c `sched_prio_to_weight`).
+pub const DEFAULT_NICE: i32 = 10;
 
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9153";
 pub const DEFAULT_SPOOL_ROOT: &str = "/var/lib/dnssec-monitor/spool";
@@ -188,6 +198,7 @@ impl Default for Config {
             resolver_health: ResolverHealthConfig::default(),
             critical: Vec::new(),
             signature_expiry_window: DEFAULT_SIGNATURE_EXPIRY_WINDOW,
+            nice: DEFAULT_NICE,
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub critical: Vec<super::critical::RawCritical>,
     pub signature_expiry_window: Option<Spanned<DurationSpec>>,
+    /// Scheduling niceness of the daemon's threads (see [`super::Config::nice`]).
+    pub nice: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

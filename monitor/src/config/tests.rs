@@ -412,3 +412,15 @@ fn resolver_health_errors_name_key_and_line() {
     let e = err("[resolver_health]\nrefused_rate = \"half\"\n");
     assert_eq!(e.line, Some(2), "{e}");
 }
+
+#[test]
+fn nice_defaults_and_range() {
+    assert_eq!(parse("").unwrap().nice, super::DEFAULT_NICE);
+    assert_eq!(parse("nice = 0").unwrap().nice, 0);
+    assert_eq!(parse("nice = -5").unwrap().nice, -5);
+    for bad in ["nice = 20", "nice = -21", "nice = 99999999999"] {
+        let e = parse(bad).unwrap_err().to_string();
+        assert!(e.contains("nice"), "{bad}: {e}");
+        assert!(e.contains("between -20 and 19"), "{bad}: {e}");
+    }
+}

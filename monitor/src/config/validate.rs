@@ -89,6 +89,18 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             .transpose()?;
         cfg.nta.push(Nta { zone, expires });
     }
+    if let Some(n) = &raw.nice {
+        cfg.nice = i32::try_from(*n.get_ref())
+            .ok()
+            .filter(|v| (-20..=19).contains(v))
+            .ok_or_else(|| {
+                c.bad(
+                    "nice",
+                    n,
+                    format!("{} is not a niceness between -20 and 19", n.get_ref()),
+                )
+            })?;
+    }
     if let Some(m) = &raw.metrics_listen {
         cfg.metrics_listen = m.get_ref().parse().map_err(|_| {
             c.bad(

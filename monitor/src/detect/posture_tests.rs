@@ -225,7 +225,7 @@ impl Reference {
         let process = ev
             .process
             .as_ref()
-            .or(query.and_then(|q| q.process.as_ref()));
+            .or(query.and_then(|q| q.process.as_deref()));
         let key = (
             normalize_name(&pres::name(q.name())),
             u16::from(q.query_type()),
@@ -353,7 +353,7 @@ async fn same_rows_as_the_string_keyed_recorder() {
                             dnssec_ok: false,
                             ad: false,
                             cd: false,
-                            process: p,
+                            process: p.map(std::sync::Arc::new),
                             raw: Arc::from(Vec::new()),
                         })
                     }
