@@ -14,6 +14,7 @@ fn metrics_address_prefers_the_command_line() {
     assert_eq!(OpsArgs::default().metrics_addr(Some(cfg)), cfg);
     let a = OpsArgs {
         metrics_listen: Some(cli),
+        nice: None,
     };
     assert_eq!(a.metrics_addr(Some(cfg)), cli);
 }
