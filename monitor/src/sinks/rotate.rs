@@ -63,6 +63,8 @@ pub struct RotatingFile {
     opts: RotateOptions,
     file: BufWriter<File>,
     size: u64,
+    /// See [`Opened::regular`].
+    regular: bool,
     reopen: ReopenHandle,
     rotations: u64,
 }
@@ -70,7 +72,17 @@ pub struct RotatingFile {
 /// Alerts may name internal hosts and processes: not world-readable.
 const FILE_MODE: u32 = 0o640;
 
-fn open_append(path: &Path) -> Result<(BufWriter<File>, u64), RotateError> {
+/// What [`open_append`] opened.
+struct Opened {
+    file: BufWriter<File>,
+    size: u64,
+    /// A regular file. Anything else (`/dev/null`, a FIFO, a terminal) is
+    /// never rotated: renaming it away would replace a device node with a
+    /// plain file (`--output /dev/null` once did exactly that).
+    regular: bool,
+}
+
+fn open_append(path: &Path) -> Result<Opened, RotateError> {
     let err = |source| RotateError {
         path: path.to_owned(),
         cause: source,
@@ -81,8 +93,12 @@ fn open_append(path: &Path) -> Result<(BufWriter<File>, u64), RotateError> {
         .mode(FILE_MODE)
         .open(path)
         .map_err(err)?;
-    let size = f.metadata().map_err(err)?.len();
-    Ok((BufWriter::with_capacity(64 << 10, f), size))
+    let meta = f.metadata().map_err(err)?;
+    Ok(Opened {
+        file: BufWriter::with_capacity(64 << 10, f),
+        size: meta.len(),
+        regular: meta.is_file(),
+    })
 }
 
 impl RotatingFile {
@@ -92,12 +108,13 @@ impl RotatingFile {
         opts: RotateOptions,
     ) -> Result<RotatingFile, RotateError> {
         let path = path.into();
-        let (file, size) = open_append(&path)?;
+        let o = open_append(&path)?;
         Ok(RotatingFile {
             path,
             opts,
-            file,
-            size,
+            file: o.file,
+            size: o.size,
+            regular: o.regular,
             reopen: ReopenHandle::default(),
             rotations: 0,
         })
@@ -136,7 +153,11 @@ impl RotatingFile {
             self.reopen()?;
         }
         let len = line.len() as u64 + 1;
-        if self.opts.max_bytes > 0 && self.size > 0 && self.size + len > self.opts.max_bytes {
+        if self.regular
+            && self.opts.max_bytes > 0
+            && self.size > 0
+            && self.size + len > self.opts.max_bytes
+        {
             self.rotate()?;
         }
         self.file
@@ -155,15 +176,23 @@ impl RotatingFile {
     /// Flush and reopen the path (after an external rename).
     pub fn reopen(&mut self) -> Result<(), RotateError> {
         self.flush()?;
-        let (file, size) = open_append(&self.path)?;
-        self.file = file;
-        self.size = size;
+        self.install(open_append(&self.path)?);
         Ok(())
     }
 
+    fn install(&mut self, o: Opened) {
+        self.file = o.file;
+        self.size = o.size;
+        self.regular = o.regular;
+    }
+
     /// Rotate now: FILE → FILE.1 → … → FILE.keep, then a fresh FILE.
+    /// Not a regular file (see [`Opened::regular`]): nothing to rotate.
     pub fn rotate(&mut self) -> Result<(), RotateError> {
         self.flush()?;
+        if !self.regular {
+            return Ok(());
+        }
         let numbered = |n: usize| {
             let mut p = self.path.clone().into_os_string();
             p.push(format!(".{n}"));
@@ -183,9 +212,7 @@ impl RotatingFile {
             }
             ignore_missing(fs::rename(&self.path, numbered(1))).map_err(|e| self.err(e))?;
         }
-        let (file, size) = open_append(&self.path)?;
-        self.file = file;
-        self.size = size;
+        self.install(open_append(&self.path)?);
         self.rotations += 1;
         Ok(())
     }
@@ -216,6 +243,46 @@ mod tests {
 
     fn line(i: usize) -> Vec<u8> {
         format!("{{\"n\":{i:>3}}}").into_bytes() // 11 bytes + newline
+    }
+
+    /// `--output /dev/null` (through a symlink here, so a regression
+    /// renames the link, never the machine's device node).
+    #[test]
+    fn a_device_is_never_rotated() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("out");
+        std::os::unix::fs::symlink("/dev/null", &p).unwrap();
+        let mut f = RotatingFile::open(
+            &p,
+            RotateOptions {
+                max_bytes: 36,
+                keep: 2,
+            },
+        )
+        .unwrap();
+        for i in 0..12 {
+            f.write_line(&line(i)).unwrap();
+        }
+        f.rotate().unwrap();
+        f.flush().unwrap();
+        assert_eq!(f.rotations(), 0);
+        assert!(fs::symlink_metadata(&p).unwrap().file_type().is_symlink());
+        assert!(!d.path().join("out.1").exists());
+        // Twin: a regular file with the same options does rotate.
+        let r = d.path().join("regular");
+        let mut g = RotatingFile::open(
+            &r,
+            RotateOptions {
+                max_bytes: 36,
+                keep: 2,
+            },
+        )
+        .unwrap();
+        for i in 0..12 {
+            g.write_line(&line(i)).unwrap();
+        }
+        assert!(g.rotations() > 0);
+        assert!(d.path().join("regular.1").exists());
     }
 
     #[test]
