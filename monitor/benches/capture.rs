@@ -226,5 +226,194 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The reader side of `run`, per message: ring record → packet → dedup →
+/// decode → process join → event in a batch (then dropped, as detection
+/// would). Loopback traffic as in the load test: a few client sockets
+/// asking 100 names of one server, each query's socket known by cookie.
+/// The fake kernel map makes one real (cheap) syscall per lookup to stand
+/// in for bpf(MAP_LOOKUP_ELEM), which costs more.
+mod reader_path {
+    use std::collections::HashMap;
+    use std::net::SocketAddr;
+    use std::sync::{Arc, RwLock};
+    use std::time::Instant;
+
+    use hickory_proto::rr::RecordType;
+    use monitor::capture::dedup::Dedup;
+    use monitor::capture::ringbuf::{InterfaceNames, KtimeClock, parse_record_into};
+    use monitor::capture::{CapturedPacket, LinkType};
+    use monitor::correlate::process::{FlowSource, ProcessTable, Proto, flow_key};
+    use monitor::decode::{DecodeLimits, Decoder, DnsMessage, Transport, build};
+    use monitor::event::{DnsEvent, DnsKind};
+    use monitor_common::{DIR_EGRESS, FlowKey, PKT_F_HAS_COOKIE, PacketHeader, ProcInfo};
+
+    pub const SOCKETS: u64 = 4;
+    const SERVER_COOKIE: u64 = 1_000;
+
+    pub struct Kernel {
+        pub flows: HashMap<FlowKey, ProcInfo>,
+        pub sockets: HashMap<u64, ProcInfo>,
+    }
+
+    fn syscall() {
+        // SAFETY: no preconditions.
+        std::hint::black_box(unsafe { libc::getppid() });
+    }
+
+    impl FlowSource for &Kernel {
+        fn get(&self, key: &FlowKey) -> Option<ProcInfo> {
+            syscall();
+            self.flows.get(key).copied()
+        }
+    }
+
+    fn client(s: u64) -> SocketAddr {
+        SocketAddr::new([127, 0, 0, 1].into(), 40_000 + s as u16)
+    }
+
+    fn server() -> SocketAddr {
+        "127.0.0.1:53".parse().unwrap()
+    }
+
+    fn record(ktime_ns: u64, cookie: u64, frame: &[u8]) -> Vec<u8> {
+        let h = PacketHeader {
+            ktime_ns,
+            socket_cookie: cookie,
+            ifindex: 1,
+            direction: DIR_EGRESS,
+            pkt_len: frame.len() as u32,
+            cap_len: frame.len() as u32,
+            l3_offset: 14,
+            flags: PKT_F_HAS_COOKIE,
+        };
+        let mut v = vec![0u8; std::mem::size_of::<PacketHeader>()];
+        // SAFETY: v has room for the header.
+        unsafe { std::ptr::write_unaligned(v.as_mut_ptr().cast(), h) };
+        v.extend_from_slice(frame);
+        v
+    }
+
+    /// `transactions` query/answer pairs, 10 µs apart.
+    pub fn records(transactions: usize) -> (Vec<Vec<u8>>, Kernel) {
+        let mut recs = Vec::with_capacity(transactions * 2);
+        let mut kernel = Kernel {
+            flows: HashMap::new(),
+            sockets: HashMap::new(),
+        };
+        for s in 0..SOCKETS {
+            let mut comm = [0u8; 16];
+            comm[..7].copy_from_slice(b"dnsperf");
+            let info = ProcInfo {
+                tgid: 100,
+                tid: 101 + s as u32,
+                uid: 0,
+                gid: 0,
+                cgroup_id: 0,
+                comm,
+            };
+            kernel
+                .flows
+                .insert(flow_key(Proto::Udp, client(s), server()), info);
+            kernel.sockets.insert(1 + s, info);
+        }
+        for i in 0..transactions {
+            let s = i as u64 % SOCKETS;
+            let name = format!("n{}.bench.", i % 100);
+            let q = build::dns_query(i as u16, &name, RecordType::A);
+            let a = build::dns_answer_a(i as u16, &name, &["198.18.0.1".parse().unwrap()]);
+            let t = i as u64 * 20_000;
+            recs.push(record(t, 1 + s, &build::udp_frame(client(s), server(), &q)));
+            recs.push(record(
+                t + 10_000,
+                SERVER_COOKIE,
+                &build::udp_frame(server(), client(s), &a),
+            ));
+        }
+        (recs, kernel)
+    }
+
+    pub struct Reader<'k> {
+        names: InterfaceNames,
+        scratch: CapturedPacket,
+        dedup: Dedup,
+        decoder: Decoder,
+        processes: ProcessTable<&'k Kernel>,
+        out: Vec<DnsMessage>,
+        pub batch: Vec<DnsEvent>,
+    }
+
+    impl<'k> Reader<'k> {
+        pub fn new(kernel: &'k Kernel) -> Self {
+            Reader {
+                names: Arc::new(RwLock::new(HashMap::from([(1, "lo".to_owned())]))),
+                scratch: build::captured(
+                    LinkType::RawIp,
+                    Vec::with_capacity(2048),
+                    std::time::UNIX_EPOCH,
+                ),
+                dedup: Dedup::new(),
+                decoder: Decoder::new(DecodeLimits::default()),
+                processes: ProcessTable::new(kernel, None),
+                out: Vec::new(),
+                batch: Vec::new(),
+            }
+        }
+
+        /// One pass over `recs`, the clock `offset_ns` later than the last.
+        pub fn pass(&mut self, recs: &[Vec<u8>], offset_ns: i128) -> usize {
+            let clock = KtimeClock::with_offset_ns(offset_ns);
+            let mut n = 0;
+            for r in recs {
+                parse_record_into(r, &clock, &self.names, &mut self.scratch).unwrap();
+                if !self.dedup.first_sighting(&self.scratch) {
+                    continue;
+                }
+                self.decoder.push(&self.scratch, &mut self.out);
+                for msg in self.out.drain(..) {
+                    self.batch.push(render(msg, &mut self.processes));
+                }
+                if self.batch.len() >= 256 {
+                    n += self.batch.len();
+                    self.batch.clear();
+                }
+            }
+            n += self.batch.len();
+            self.batch.clear();
+            n
+        }
+    }
+
+    /// `commands/run.rs::render` as of the baseline.
+    fn render(msg: DnsMessage, processes: &mut ProcessTable<&Kernel>) -> DnsEvent {
+        let mut ev = DnsEvent::from_message(msg, None);
+        let proto = match ev.transport {
+            Transport::Udp => Proto::Udp,
+            Transport::Tcp => Proto::Tcp,
+        };
+        let is_query = ev.kind == DnsKind::Query;
+        ev.process = processes.lookup(proto, ev.client, ev.server, is_query, Instant::now());
+        ev
+    }
+}
+
+fn bench_reader(c: &mut Criterion) {
+    let transactions = if measuring() { 10_000 } else { 500 };
+    let (recs, kernel) = reader_path::records(transactions);
+    let mut reader = reader_path::Reader::new(&kernel);
+    let mut offset: i128 = 1_764_000_000_000_000_000;
+    assert_eq!(reader.pass(&recs, offset), transactions * 2);
+    let mut g = c.benchmark_group("reader_path");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(recs.len() as u64));
+    g.bench_function("record_to_event", |b| {
+        b.iter(|| {
+            // Each pass a minute later: no packet is a copy of the last pass's.
+            offset += 60_000_000_000;
+            black_box(reader.pass(&recs, offset))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_reader);
 criterion_main!(benches);
