@@ -242,9 +242,10 @@ mod reader_path {
     use monitor::capture::dedup::Dedup;
     use monitor::capture::ringbuf::{InterfaceNames, KtimeClock, parse_record_into};
     use monitor::capture::{CapturedPacket, LinkType};
-    use monitor::correlate::process::{FlowSource, ProcessTable, Proto, flow_key};
-    use monitor::decode::{DecodeLimits, Decoder, DnsMessage, Transport, build};
-    use monitor::event::{DnsEvent, DnsKind};
+    use monitor::commands::run::render;
+    use monitor::correlate::process::{KernelSource, ProcessTable, Proto, flow_key};
+    use monitor::decode::{DecodeLimits, Decoder, DnsMessage, build};
+    use monitor::event::DnsEvent;
     use monitor_common::{DIR_EGRESS, FlowKey, PKT_F_HAS_COOKIE, PacketHeader, ProcInfo};
 
     pub const SOCKETS: u64 = 4;
@@ -260,10 +261,15 @@ mod reader_path {
         std::hint::black_box(unsafe { libc::getppid() });
     }
 
-    impl FlowSource for &Kernel {
-        fn get(&self, key: &FlowKey) -> Option<ProcInfo> {
+    impl KernelSource for &Kernel {
+        fn flow(&self, key: &FlowKey) -> Option<ProcInfo> {
             syscall();
             self.flows.get(key).copied()
+        }
+
+        fn socket(&self, cookie: u64) -> Option<ProcInfo> {
+            syscall();
+            self.sockets.get(&cookie).copied()
         }
     }
 
@@ -345,7 +351,7 @@ mod reader_path {
     impl<'k> Reader<'k> {
         pub fn new(kernel: &'k Kernel) -> Self {
             Reader {
-                names: Arc::new(RwLock::new(HashMap::from([(1, "lo".to_owned())]))),
+                names: Arc::new(RwLock::new(HashMap::from([(1, "lo".into())]))),
                 scratch: build::captured(
                     LinkType::RawIp,
                     Vec::with_capacity(2048),
@@ -362,6 +368,8 @@ mod reader_path {
         /// One pass over `recs`, the clock `offset_ns` later than the last.
         pub fn pass(&mut self, recs: &[Vec<u8>], offset_ns: i128) -> usize {
             let clock = KtimeClock::with_offset_ns(offset_ns);
+            // As `DecodeSink`: the join's clock read once per batch.
+            let mut now = Instant::now();
             let mut n = 0;
             for r in recs {
                 parse_record_into(r, &clock, &self.names, &mut self.scratch).unwrap();
@@ -370,29 +378,18 @@ mod reader_path {
                 }
                 self.decoder.push(&self.scratch, &mut self.out);
                 for msg in self.out.drain(..) {
-                    self.batch.push(render(msg, &mut self.processes));
+                    self.batch.push(render(msg, &mut self.processes, now));
                 }
                 if self.batch.len() >= 256 {
                     n += self.batch.len();
                     self.batch.clear();
+                    now = Instant::now();
                 }
             }
             n += self.batch.len();
             self.batch.clear();
             n
         }
-    }
-
-    /// `commands/run.rs::render` as of the baseline.
-    fn render(msg: DnsMessage, processes: &mut ProcessTable<&Kernel>) -> DnsEvent {
-        let mut ev = DnsEvent::from_message(msg, None);
-        let proto = match ev.transport {
-            Transport::Udp => Proto::Udp,
-            Transport::Tcp => Proto::Tcp,
-        };
-        let is_query = ev.kind == DnsKind::Query;
-        ev.process = processes.lookup(proto, ev.client, ev.server, is_query, Instant::now());
-        ev
     }
 }
 

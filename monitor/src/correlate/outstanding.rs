@@ -84,7 +84,7 @@ pub struct QueryInfo {
     pub ad: bool,
     /// Checking disabled (RFC 4035 §3.2.2).
     pub cd: bool,
-    pub process: Option<ProcessInfo>,
+    pub process: Option<std::sync::Arc<ProcessInfo>>,
     /// The query as captured, for the forensic store (shared: the info is
     /// cloned into every join result).
     pub raw: std::sync::Arc<[u8]>,
@@ -105,7 +105,7 @@ impl QueryInfo {
             ad: m.authentic_data,
             cd: m.checking_disabled,
             process: ev.process.clone(),
-            raw: ev.raw.as_slice().into(),
+            raw: ev.raw.clone(),
         }
     }
 }
