@@ -240,7 +240,7 @@ mod reader_path {
 
     use hickory_proto::rr::RecordType;
     use monitor::capture::dedup::Dedup;
-    use monitor::capture::ringbuf::{InterfaceNames, KtimeClock, parse_record_into};
+    use monitor::capture::ringbuf::{InterfaceNames, KtimeClock, parse_record_checked};
     use monitor::capture::{CapturedPacket, LinkType};
     use monitor::commands::run::render;
     use monitor::correlate::process::{KernelSource, ProcessTable, Proto, flow_key};
@@ -370,9 +370,12 @@ mod reader_path {
             let clock = KtimeClock::with_offset_ns(offset_ns);
             // As `DecodeSink`: the join's clock read once per batch.
             let mut now = Instant::now();
+            // As `RingReader::drain`: interface names checked once a batch.
+            let mut checked = None;
             let mut n = 0;
             for r in recs {
-                parse_record_into(r, &clock, &self.names, &mut self.scratch).unwrap();
+                parse_record_checked(r, &clock, &self.names, &mut checked, &mut self.scratch)
+                    .unwrap();
                 if !self.dedup.first_sighting(&self.scratch) {
                     continue;
                 }
@@ -384,6 +387,7 @@ mod reader_path {
                     n += self.batch.len();
                     self.batch.clear();
                     now = Instant::now();
+                    checked = None;
                 }
             }
             n += self.batch.len();

@@ -329,7 +329,8 @@ impl KernelPrograms {
             (names::TC_INGRESS_RAW, names::TC_EGRESS_RAW)
         };
         // Every packet on a loopback device passes its egress hook and then
-        // its ingress hook: egress alone sees each one exactly once.
+        // its ingress hook: egress alone sees each one exactly once (which
+        // lets dedup.rs skip lo's packets).
         let hooks: &[(&'static str, TcAttachType)] = if arphrd == ARPHRD_LOOPBACK {
             &[(egr, TcAttachType::Egress)]
         } else {

@@ -104,12 +104,27 @@ pub fn parse_record(
 }
 
 /// [`parse_record`] into a packet that is reused from record to record:
-/// its buffer keeps its capacity and its interface name is only re-read
+/// its buffer keeps its capacity and its interface name is only replaced
 /// when the interface changes, so the reader allocates nothing per packet.
 pub fn parse_record_into(
     rec: &[u8],
     clock: &KtimeClock,
     names: &InterfaceNames,
+    pkt: &mut CapturedPacket,
+) -> Result<(), RecordError> {
+    parse_record_checked(rec, clock, names, &mut None, pkt)
+}
+
+/// [`parse_record_into`] that reads `names` (a lock, two atomic operations)
+/// only when the record's interface is not `*checked`, the interface whose
+/// name in `pkt` was last checked against `names`. The reader resets
+/// `checked` to `None` for every batch, so a renamed interface shows its
+/// new name from the next batch on, and a batch costs one lock.
+pub fn parse_record_checked(
+    rec: &[u8],
+    clock: &KtimeClock,
+    names: &InterfaceNames,
+    checked: &mut Option<u32>,
     pkt: &mut CapturedPacket,
 ) -> Result<(), RecordError> {
     const HDR: usize = std::mem::size_of::<PacketHeader>();
@@ -131,25 +146,32 @@ pub fn parse_record_into(
     } else {
         Direction::Ingress
     };
-    let map = names.read().ok();
-    let known = map.as_ref().and_then(|m| m.get(&h.ifindex));
     match pkt.interface.as_mut() {
-        // Same interface, same name (it may have been renamed): keep it.
-        Some(i) if i.index == h.ifindex && known.is_some_and(|n| *n == i.name) => {
+        Some(i) if i.index == h.ifindex && *checked == Some(h.ifindex) => {
             i.direction = direction;
         }
         _ => {
-            let name = known
-                .cloned()
-                .unwrap_or_else(|| format!("if{}", h.ifindex).into());
-            pkt.interface = Some(InterfaceRef {
-                index: h.ifindex,
-                name,
-                direction,
-            });
+            let map = names.read().ok();
+            let known = map.as_ref().and_then(|m| m.get(&h.ifindex));
+            match pkt.interface.as_mut() {
+                // Same interface, same name (it may have been renamed): keep it.
+                Some(i) if i.index == h.ifindex && known.is_some_and(|n| *n == i.name) => {
+                    i.direction = direction;
+                }
+                _ => {
+                    let name = known
+                        .cloned()
+                        .unwrap_or_else(|| format!("if{}", h.ifindex).into());
+                    pkt.interface = Some(InterfaceRef {
+                        index: h.ifindex,
+                        name,
+                        direction,
+                    });
+                }
+            }
+            *checked = Some(h.ifindex);
         }
     }
-    drop(map);
     pkt.timestamp = clock.wall(h.ktime_ns);
     pkt.link = if h.l3_offset == 0 {
         LinkType::RawIp
@@ -291,10 +313,17 @@ impl RingReader {
                 return true;
             }
             let mut n = 0usize;
+            let mut checked = None;
             while n < room {
                 let Some(item) = ring.next() else { break };
                 n += 1;
-                match parse_record_into(&item, &self.clock, &self.names, &mut self.scratch) {
+                match parse_record_checked(
+                    &item,
+                    &self.clock,
+                    &self.names,
+                    &mut checked,
+                    &mut self.scratch,
+                ) {
                     Ok(()) if !self.dedup.first_sighting(&self.scratch) => {
                         stats.duplicates.fetch_add(1, Ordering::Relaxed);
                     }
@@ -376,6 +405,35 @@ mod tests {
         assert_eq!(p.socket_cookie, None);
         let i = p.interface.unwrap();
         assert_eq!((&*i.name, i.direction), ("if9", Direction::Ingress));
+    }
+
+    #[test]
+    fn interface_name_checked_once_per_batch() {
+        let names = names();
+        let clock = KtimeClock::now();
+        let h = PacketHeader {
+            ifindex: 2,
+            cap_len: 1,
+            ..Default::default()
+        };
+        let r = rec(h, &[0x45]);
+        let mut pkt = parse_record(&r, &clock, &names).unwrap();
+        let mut checked = None;
+        let name = |p: &CapturedPacket| p.interface.as_ref().unwrap().name.to_string();
+        parse_record_checked(&r, &clock, &names, &mut checked, &mut pkt).unwrap();
+        assert_eq!(checked, Some(2));
+        // Renamed mid-batch: the batch keeps the name it checked ...
+        names.write().unwrap().insert(2, "veth1".into());
+        parse_record_checked(&r, &clock, &names, &mut checked, &mut pkt).unwrap();
+        assert_eq!(name(&pkt), "veth0");
+        // ... another interface is looked up at once ...
+        let other = rec(PacketHeader { ifindex: 9, ..h }, &[0x45]);
+        parse_record_checked(&other, &clock, &names, &mut checked, &mut pkt).unwrap();
+        assert_eq!((name(&pkt), checked), ("if9".to_owned(), Some(9)));
+        // ... and the next batch sees the new name.
+        let mut checked = None;
+        parse_record_checked(&r, &clock, &names, &mut checked, &mut pkt).unwrap();
+        assert_eq!(name(&pkt), "veth1");
     }
 
     #[test]
