@@ -68,24 +68,29 @@ pub enum Proto {
 
 /// The kernel key for the client→server direction of an exchange.
 pub fn flow_key(proto: Proto, client: SocketAddr, server: SocketAddr) -> FlowKey {
-    fn addr(ip: IpAddr) -> (u8, [u8; 16]) {
+    /// Writes `ip` in place (built once per message: no temporaries).
+    #[inline(always)]
+    fn put(out: &mut [u8; 16], ip: IpAddr) -> u8 {
         match ip {
             IpAddr::V4(a) => {
-                let mut b = [0; 16];
-                b[..4].copy_from_slice(&a.octets());
-                (FAMILY_V4, b)
+                out[..4].copy_from_slice(&a.octets());
+                FAMILY_V4
             }
             IpAddr::V6(a) => match a.to_ipv4_mapped() {
                 // A v4-mapped address is IPv4 on the wire.
-                Some(v4) => addr(IpAddr::V4(v4)),
-                None => (FAMILY_V6, a.octets()),
+                Some(v4) => {
+                    out[..4].copy_from_slice(&v4.octets());
+                    FAMILY_V4
+                }
+                None => {
+                    *out = a.octets();
+                    FAMILY_V6
+                }
             },
         }
     }
-    let (family, src_addr) = addr(client.ip());
-    let (_, dst_addr) = addr(server.ip());
-    FlowKey {
-        family,
+    let mut k = FlowKey {
+        family: FAMILY_V4,
         proto: match proto {
             Proto::Udp => PROTO_UDP,
             Proto::Tcp => PROTO_TCP,
@@ -93,9 +98,12 @@ pub fn flow_key(proto: Proto, client: SocketAddr, server: SocketAddr) -> FlowKey
         _pad: [0; 2],
         src_port: client.port(),
         dst_port: server.port(),
-        src_addr,
-        dst_addr,
-    }
+        src_addr: [0; 16],
+        dst_addr: [0; 16],
+    };
+    k.family = put(&mut k.src_addr, client.ip());
+    put(&mut k.dst_addr, server.ip());
+    k
 }
 
 /// How long a query's process is remembered for its answer; also the age
