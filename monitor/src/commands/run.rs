@@ -406,7 +406,7 @@ impl PacketSink for DecodeSink {
 /// One message → one event (with the process joined in: by the sender's
 /// socket cookie for a query, else by 4-tuple; see correlate/process.rs).
 /// The monitor's own lookups are recognised downstream by pid
-/// (run_detect.rs). `now` is the join's clock (see [`DecodeSink`]).
+/// (run_detect.rs). `now` is the join's clock (see `DecodeSink`).
 pub fn render<K: KernelSource>(
     msg: DnsMessage,
     processes: &mut ProcessTable<K>,

@@ -36,8 +36,8 @@ pub struct DnsMessage {
     pub interface: Option<InterfaceRef>,
     pub socket_cookie: Option<u64>,
     /// The DNS message bytes (no TCP length prefix); shared, so whoever
-    /// keeps them (the outstanding query, the store) takes a reference,
-    /// not a copy.
+    /// keeps them (the outstanding query table) takes a reference, not a
+    /// copy.
     pub raw: Arc<[u8]>,
     /// Boxed: the parsed message is large and the event is moved from
     /// stage to stage (batches, channels) by value.
