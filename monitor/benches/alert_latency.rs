@@ -60,8 +60,8 @@ fn ev(msg: Message, t: SystemTime) -> DnsEvent {
         interface: None,
         socket_cookie: None,
         process: None,
-        raw: msg.to_vec().unwrap(),
-        message: msg,
+        raw: msg.to_vec().unwrap().into(),
+        message: msg.into(),
     }
 }
 

@@ -127,16 +127,18 @@ fn ev(msg: Message, t: SystemTime) -> DnsEvent {
         server: RESOLVER.parse::<SocketAddr>().unwrap(),
         interface: None,
         socket_cookie: None,
-        process: (kind == DnsKind::Query).then(|| ProcessInfo {
-            pid: 4242,
-            tid: 4242,
-            uid: 1000,
-            name: "dnsperf".into(),
-            cgroup_id: 1,
-            container_id: None,
+        process: (kind == DnsKind::Query).then(|| {
+            std::sync::Arc::new(ProcessInfo {
+                pid: 4242,
+                tid: 4242,
+                uid: 1000,
+                name: "dnsperf".into(),
+                cgroup_id: 1,
+                container_id: None,
+            })
         }),
-        raw: msg.to_vec().unwrap(),
-        message: msg,
+        raw: msg.to_vec().unwrap().into(),
+        message: Box::new(msg),
     }
 }
 

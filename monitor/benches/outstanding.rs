@@ -30,9 +30,9 @@ fn event(msg: Message, kind: DnsKind, process: Option<ProcessInfo>) -> DnsEvent 
         server: "10.0.0.53:53".parse::<SocketAddr>().unwrap(),
         interface: None,
         socket_cookie: None,
-        process,
-        raw: msg.to_vec().unwrap(),
-        message: msg,
+        process: process.map(std::sync::Arc::new),
+        raw: msg.to_vec().unwrap().into(),
+        message: Box::new(msg),
     }
 }
 

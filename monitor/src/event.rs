@@ -2,6 +2,7 @@
 //! Elastic Common Schema (ECS) JSON rendering.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -15,7 +16,8 @@ use crate::decode::presentation as pres;
 use crate::decode::{DnsMessage, Transport};
 
 /// The process that sent a query (and so received its answer), from the
-/// kernel's socket-cookie attribution.
+/// kernel's socket-cookie attribution. Events hold it in an [`Arc`]: one
+/// value per socket, shared by all its messages.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ProcessInfo {
     /// Thread-group id (what users call the pid).
@@ -50,6 +52,10 @@ impl DnsKind {
 /// One DNS message seen on the host, oriented as a transaction: `client` is
 /// the side that asked and `server` the side that answers, whichever way
 /// this particular message travelled.
+///
+/// Moved by value through batches and channels, so what is large or
+/// shared is behind a pointer: the parsed message is boxed, the bytes and
+/// the process are reference-counted (a clone of an event copies neither).
 #[derive(Clone, Debug)]
 pub struct DnsEvent {
     pub timestamp: SystemTime,
@@ -59,16 +65,16 @@ pub struct DnsEvent {
     pub server: SocketAddr,
     pub interface: Option<InterfaceRef>,
     pub socket_cookie: Option<u64>,
-    pub process: Option<ProcessInfo>,
+    pub process: Option<Arc<ProcessInfo>>,
     /// The DNS message bytes as captured.
-    pub raw: Vec<u8>,
-    pub message: Message,
+    pub raw: Arc<[u8]>,
+    pub message: Box<Message>,
 }
 
 impl DnsEvent {
     /// Orient a decoded message: a query goes client → server, an answer
     /// server → client (QR bit, RFC 1035 §4.1.1).
-    pub fn from_message(msg: DnsMessage, process: Option<ProcessInfo>) -> DnsEvent {
+    pub fn from_message(msg: DnsMessage, process: Option<Arc<ProcessInfo>>) -> DnsEvent {
         let kind = match msg.message.metadata.message_type {
             MessageType::Query => DnsKind::Query,
             MessageType::Response => DnsKind::Answer,

@@ -154,7 +154,7 @@ fn process_interface_and_container_fields() {
         cgroup_id: 99,
         container_id: Some("0123456789ab".into()),
     };
-    let j = DnsEvent::from_message(msg.clone(), Some(p.clone())).to_ecs();
+    let j = DnsEvent::from_message(msg.clone(), Some(p.clone().into())).to_ecs();
     assert_eq!(
         j["process"],
         json!({"pid": 4242, "name": "dig", "thread": {"id": 4243}})
@@ -167,10 +167,13 @@ fn process_interface_and_container_fields() {
     msg.interface.as_mut().unwrap().direction = Direction::Ingress;
     let j = DnsEvent::from_message(
         msg,
-        Some(ProcessInfo {
-            container_id: None,
-            ..p
-        }),
+        Some(
+            ProcessInfo {
+                container_id: None,
+                ..p
+            }
+            .into(),
+        ),
     )
     .to_ecs();
     assert_eq!(j["observer"]["ingress"]["interface"]["name"], "veth0");
@@ -214,4 +217,29 @@ fn direct_serialisation_matches_value_and_starts_with_timestamp() {
     let back: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(back, e.to_ecs());
     assert_eq!(back["observer"]["ingress"]["interface"]["id"], "2");
+}
+
+#[test]
+fn event_is_cheap_to_move() {
+    // Events are moved by value through batches and channels: what is
+    // large (the parsed message, 150 bytes and more) stays behind a pointer.
+    assert!(std::mem::size_of::<DnsEvent>() <= 192);
+    assert!(std::mem::size_of::<crate::decode::DnsMessage>() <= 192);
+    // Cloning shares the bytes and the process instead of copying them.
+    let q = build::dns_query(1, "p.example.test.", RecordType::A);
+    let p = Arc::new(ProcessInfo {
+        pid: 1,
+        tid: 1,
+        uid: 0,
+        name: "dig".into(),
+        cgroup_id: 0,
+        container_id: None,
+    });
+    let e = DnsEvent::from_message(
+        decode("198.18.0.10:40000", "198.18.0.53:53", &q),
+        Some(p.clone()),
+    );
+    let c = e.clone();
+    assert!(Arc::ptr_eq(&c.raw, &e.raw));
+    assert!(Arc::ptr_eq(c.process.as_ref().unwrap(), &p));
 }

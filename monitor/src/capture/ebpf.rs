@@ -86,17 +86,29 @@ pub fn link_has_ethernet(arphrd: u16) -> Option<bool> {
 /// The maps user space reads, taken out of the loaded object.
 pub struct KernelMaps {
     pub ring: RingBuf<MapData>,
-    pub flows: FlowsMap,
+    pub processes: ProcessMaps,
     pub counters: KernelCounters,
 }
 
-/// 4-tuple → process, filled by the cgroup_skb program.
-pub struct FlowsMap(BpfHashMap<MapData, FlowKey, ProcInfo>);
+/// The process-attribution maps. Every lookup is a bpf(2) syscall, which
+/// is why `correlate::process` caches what they say.
+pub struct ProcessMaps {
+    /// 4-tuple → process, filled by the cgroup_skb program.
+    flows: BpfHashMap<MapData, FlowKey, ProcInfo>,
+    /// Socket cookie → process, filled by the sock_addr programs.
+    sockets: BpfHashMap<MapData, u64, ProcInfo>,
+}
 
-impl FlowsMap {
+impl ProcessMaps {
     /// The process that sent packets with this 4-tuple, if recorded.
-    pub fn get(&self, key: &FlowKey) -> Option<ProcInfo> {
-        self.0.get(key, 0).ok()
+    pub fn flow(&self, key: &FlowKey) -> Option<ProcInfo> {
+        self.flows.get(key, 0).ok()
+    }
+
+    /// The process that last connected or sent to a DNS port on the
+    /// socket with this cookie, if recorded.
+    pub fn socket(&self, cookie: u64) -> Option<ProcInfo> {
+        self.sockets.get(&cookie, 0).ok()
     }
 }
 
@@ -222,18 +234,20 @@ impl KernelPrograms {
         })
     }
 
-    /// Takes the ring buffer, flow map and counters out of the object
+    /// Takes the ring buffer, process maps and counters out of the object
     /// (once; a second call fails with `Missing`).
     pub fn take_maps(&mut self) -> Result<KernelMaps, CaptureError> {
         let mut take =
             |name: &'static str| self.bpf.take_map(name).ok_or(CaptureError::Missing(name));
         let ring = RingBuf::try_from(take(names::RING)?).map_err(map_err(names::RING))?;
         let flows = BpfHashMap::try_from(take(names::FLOWS)?).map_err(map_err(names::FLOWS))?;
+        let sockets =
+            BpfHashMap::try_from(take(names::SOCKETS)?).map_err(map_err(names::SOCKETS))?;
         let counters =
             PerCpuArray::try_from(take(names::COUNTERS)?).map_err(map_err(names::COUNTERS))?;
         Ok(KernelMaps {
             ring,
-            flows: FlowsMap(flows),
+            processes: ProcessMaps { flows, sockets },
             counters: KernelCounters(counters),
         })
     }
@@ -315,7 +329,8 @@ impl KernelPrograms {
             (names::TC_INGRESS_RAW, names::TC_EGRESS_RAW)
         };
         // Every packet on a loopback device passes its egress hook and then
-        // its ingress hook: egress alone sees each one exactly once.
+        // its ingress hook: egress alone sees each one exactly once (which
+        // lets dedup.rs skip lo's packets).
         let hooks: &[(&'static str, TcAttachType)] = if arphrd == ARPHRD_LOOPBACK {
             &[(egr, TcAttachType::Egress)]
         } else {

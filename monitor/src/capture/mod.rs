@@ -8,6 +8,7 @@ pub mod ebpf;
 pub mod netlink;
 pub mod ringbuf;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 pub mod pcap;
@@ -49,6 +50,8 @@ pub struct CapturedPacket {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InterfaceRef {
     pub index: u32,
-    pub name: String,
+    /// Shared: every message of the interface carries it (a clone is a
+    /// reference count, not a string copy).
+    pub name: Arc<str>,
     pub direction: Direction,
 }

@@ -49,7 +49,7 @@ pub fn link_type(linktype: u32) -> Result<LinkType, PcapError> {
 /// One pcapng interface (IDB), as far as packets need it.
 struct Interface {
     link: Result<LinkType, u32>,
-    name: Option<String>,
+    name: Option<std::sync::Arc<str>>,
     /// Timestamp units per second (`if_tsresol`, default 10⁶).
     units_per_sec: u64,
     /// `if_tsoffset`, seconds added to every timestamp.
@@ -69,7 +69,7 @@ impl Interface {
         };
         for o in options {
             match o {
-                InterfaceDescriptionOption::IfName(n) => i.name = Some(n.to_string()),
+                InterfaceDescriptionOption::IfName(n) => i.name = Some(n.as_ref().into()),
                 // pcapng §4.2: MSB clear = negative power of 10, set = of 2.
                 InterfaceDescriptionOption::IfTsResol(r) => {
                     let e = u32::from(r & 0x7f);

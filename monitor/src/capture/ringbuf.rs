@@ -18,12 +18,15 @@ use super::dedup::Dedup;
 use super::{CapturedPacket, Direction, InterfaceRef, LinkType};
 
 /// ifindex → interface name, kept current by whoever attaches.
-pub type InterfaceNames = Arc<RwLock<HashMap<u32, String>>>;
+pub type InterfaceNames = Arc<RwLock<HashMap<u32, Arc<str>>>>;
 
 /// Converts `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) to wall-clock time with
-/// an offset measured once at start. (Wall-clock steps after start are not
-/// followed: the events keep a consistent time line.)
-#[derive(Clone, Copy, Debug)]
+/// one offset, so a record costs an addition, not a clock read. NTP slews
+/// both clocks alike, so the offset only changes when the wall clock is
+/// stepped; the reader re-measures it every [`CLOCK_REFRESH`] and follows
+/// a step larger than [`CLOCK_STEP`] (smaller differences are the jitter
+/// of measuring, ignored so that time does not wobble).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KtimeClock {
     /// CLOCK_REALTIME − CLOCK_MONOTONIC, in ns.
     offset_ns: i128,
@@ -52,12 +55,27 @@ impl KtimeClock {
         KtimeClock { offset_ns }
     }
 
+    /// `self`, or `fresh` if the wall clock was stepped since `self` was
+    /// measured.
+    pub fn follow(self, fresh: KtimeClock) -> KtimeClock {
+        if (fresh.offset_ns - self.offset_ns).unsigned_abs() > CLOCK_STEP.as_nanos() {
+            fresh
+        } else {
+            self
+        }
+    }
+
     pub fn wall(&self, ktime_ns: u64) -> SystemTime {
         let t = i128::from(ktime_ns) + self.offset_ns;
         let t = u64::try_from(t.max(0)).unwrap_or(u64::MAX);
         SystemTime::UNIX_EPOCH + Duration::from_nanos(t)
     }
 }
+
+/// How often the reader re-measures the [`KtimeClock`] offset.
+pub const CLOCK_REFRESH: Duration = Duration::from_secs(60);
+/// The smallest change of the offset taken for a wall-clock step.
+pub const CLOCK_STEP: Duration = Duration::from_millis(1);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RecordError {
@@ -86,12 +104,27 @@ pub fn parse_record(
 }
 
 /// [`parse_record`] into a packet that is reused from record to record:
-/// its buffer keeps its capacity and its interface name is only re-read
+/// its buffer keeps its capacity and its interface name is only replaced
 /// when the interface changes, so the reader allocates nothing per packet.
 pub fn parse_record_into(
     rec: &[u8],
     clock: &KtimeClock,
     names: &InterfaceNames,
+    pkt: &mut CapturedPacket,
+) -> Result<(), RecordError> {
+    parse_record_checked(rec, clock, names, &mut None, pkt)
+}
+
+/// [`parse_record_into`] that reads `names` (a lock, two atomic operations)
+/// only when the record's interface is not `*checked`, the interface whose
+/// name in `pkt` was last checked against `names`. The reader resets
+/// `checked` to `None` for every batch, so a renamed interface shows its
+/// new name from the next batch on, and a batch costs one lock.
+pub fn parse_record_checked(
+    rec: &[u8],
+    clock: &KtimeClock,
+    names: &InterfaceNames,
+    checked: &mut Option<u32>,
     pkt: &mut CapturedPacket,
 ) -> Result<(), RecordError> {
     const HDR: usize = std::mem::size_of::<PacketHeader>();
@@ -113,23 +146,32 @@ pub fn parse_record_into(
     } else {
         Direction::Ingress
     };
-    let map = names.read().ok();
-    let known = map.as_ref().and_then(|m| m.get(&h.ifindex));
     match pkt.interface.as_mut() {
-        // Same interface, same name (it may have been renamed): keep it.
-        Some(i) if i.index == h.ifindex && known.is_some_and(|n| *n == i.name) => {
+        Some(i) if i.index == h.ifindex && *checked == Some(h.ifindex) => {
             i.direction = direction;
         }
         _ => {
-            let name = known.cloned().unwrap_or_else(|| format!("if{}", h.ifindex));
-            pkt.interface = Some(InterfaceRef {
-                index: h.ifindex,
-                name,
-                direction,
-            });
+            let map = names.read().ok();
+            let known = map.as_ref().and_then(|m| m.get(&h.ifindex));
+            match pkt.interface.as_mut() {
+                // Same interface, same name (it may have been renamed): keep it.
+                Some(i) if i.index == h.ifindex && known.is_some_and(|n| *n == i.name) => {
+                    i.direction = direction;
+                }
+                _ => {
+                    let name = known
+                        .cloned()
+                        .unwrap_or_else(|| format!("if{}", h.ifindex).into());
+                    pkt.interface = Some(InterfaceRef {
+                        index: h.ifindex,
+                        name,
+                        direction,
+                    });
+                }
+            }
+            *checked = Some(h.ifindex);
         }
     }
-    drop(map);
     pkt.timestamp = clock.wall(h.ktime_ns);
     pkt.link = if h.l3_offset == 0 {
         LinkType::RawIp
@@ -186,6 +228,7 @@ pub struct RingReader {
     ring: AsyncFd<RingBuf<MapData>>,
     dedup: Dedup,
     clock: KtimeClock,
+    clock_measured: std::time::Instant,
     names: InterfaceNames,
     /// Reused for every record (see [`parse_record_into`]).
     scratch: CapturedPacket,
@@ -200,6 +243,7 @@ impl RingReader {
             ring: unsafe { AsyncFd::register(ring) }.map_err(std::io::Error::from)?,
             dedup: Dedup::new(),
             clock: KtimeClock::now(),
+            clock_measured: std::time::Instant::now(),
             names,
             scratch: CapturedPacket {
                 timestamp: SystemTime::UNIX_EPOCH,
@@ -244,6 +288,10 @@ impl RingReader {
                         return Ok(sink);
                     }
                     sink.tick();
+                    if self.clock_measured.elapsed() >= CLOCK_REFRESH {
+                        self.clock = self.clock.follow(KtimeClock::now());
+                        self.clock_measured = std::time::Instant::now();
+                    }
                 }
                 _ = stop.changed() => {
                     self.drain(&mut sink, &stats);
@@ -265,10 +313,17 @@ impl RingReader {
                 return true;
             }
             let mut n = 0usize;
+            let mut checked = None;
             while n < room {
                 let Some(item) = ring.next() else { break };
                 n += 1;
-                match parse_record_into(&item, &self.clock, &self.names, &mut self.scratch) {
+                match parse_record_checked(
+                    &item,
+                    &self.clock,
+                    &self.names,
+                    &mut checked,
+                    &mut self.scratch,
+                ) {
                     Ok(()) if !self.dedup.first_sighting(&self.scratch) => {
                         stats.duplicates.fetch_add(1, Ordering::Relaxed);
                     }
@@ -303,7 +358,7 @@ mod tests {
     }
 
     fn names() -> InterfaceNames {
-        Arc::new(RwLock::new(HashMap::from([(2, "veth0".to_owned())])))
+        Arc::new(RwLock::new(HashMap::from([(2, "veth0".into())])))
     }
 
     #[test]
@@ -328,7 +383,7 @@ mod tests {
         assert_eq!(p.link, LinkType::Ethernet);
         let i = p.interface.unwrap();
         assert_eq!(
-            (i.index, i.name.as_str(), i.direction),
+            (i.index, &*i.name, i.direction),
             (2, "veth0", Direction::Egress)
         );
         assert_eq!(
@@ -349,7 +404,36 @@ mod tests {
         assert_eq!(p.link, LinkType::RawIp);
         assert_eq!(p.socket_cookie, None);
         let i = p.interface.unwrap();
-        assert_eq!((i.name.as_str(), i.direction), ("if9", Direction::Ingress));
+        assert_eq!((&*i.name, i.direction), ("if9", Direction::Ingress));
+    }
+
+    #[test]
+    fn interface_name_checked_once_per_batch() {
+        let names = names();
+        let clock = KtimeClock::now();
+        let h = PacketHeader {
+            ifindex: 2,
+            cap_len: 1,
+            ..Default::default()
+        };
+        let r = rec(h, &[0x45]);
+        let mut pkt = parse_record(&r, &clock, &names).unwrap();
+        let mut checked = None;
+        let name = |p: &CapturedPacket| p.interface.as_ref().unwrap().name.to_string();
+        parse_record_checked(&r, &clock, &names, &mut checked, &mut pkt).unwrap();
+        assert_eq!(checked, Some(2));
+        // Renamed mid-batch: the batch keeps the name it checked ...
+        names.write().unwrap().insert(2, "veth1".into());
+        parse_record_checked(&r, &clock, &names, &mut checked, &mut pkt).unwrap();
+        assert_eq!(name(&pkt), "veth0");
+        // ... another interface is looked up at once ...
+        let other = rec(PacketHeader { ifindex: 9, ..h }, &[0x45]);
+        parse_record_checked(&other, &clock, &names, &mut checked, &mut pkt).unwrap();
+        assert_eq!((name(&pkt), checked), ("if9".to_owned(), Some(9)));
+        // ... and the next batch sees the new name.
+        let mut checked = None;
+        parse_record_checked(&r, &clock, &names, &mut checked, &mut pkt).unwrap();
+        assert_eq!(name(&pkt), "veth1");
     }
 
     #[test]
@@ -379,6 +463,12 @@ mod tests {
         let now = SystemTime::now();
         let diff = now.duration_since(wall).unwrap_or_else(|e| e.duration());
         assert!(diff < Duration::from_secs(1), "{diff:?}");
+        // A step is followed, measuring jitter is not.
+        let c = KtimeClock::with_offset_ns(5_000_000);
+        let jitter = KtimeClock::with_offset_ns(5_000_000 + 999_999);
+        assert_eq!(c.follow(jitter), c);
+        let step = KtimeClock::with_offset_ns(5_000_000 - 1_000_001);
+        assert_eq!(c.follow(step), step);
         // Negative results clamp to the epoch instead of wrapping.
         assert_eq!(
             KtimeClock::with_offset_ns(-10).wall(5),

@@ -22,11 +22,11 @@ use tokio::sync::{mpsc, watch};
 use super::run_output::{Output, OutputPlan};
 use crate::capture::CapturedPacket;
 use crate::capture::cgroup::{ContainerResolver, cgroup2_mount};
-use crate::capture::ebpf::{FlowsMap, KernelCounters, KernelPrograms};
+use crate::capture::ebpf::{KernelCounters, KernelPrograms, ProcessMaps};
 use crate::capture::netlink::{LinkEvent, LinkSocket, parse_messages};
 use crate::capture::ringbuf::PacketSink;
 use crate::capture::ringbuf::{InterfaceNames, RingReader, RingStats};
-use crate::correlate::process::{ProcessTable, Proto};
+use crate::correlate::process::{KernelSource, ProcessTable, Proto};
 use crate::decode::{DecodeLimits, Decoder, DnsMessage, Transport};
 use crate::event::{DnsEvent, DnsKind};
 
@@ -64,6 +64,9 @@ pub fn main(args: RunArgs) -> anyhow::Result<i32> {
     if args.dns_ports.contains(&0) {
         anyhow::bail!("--dns-port 0 is not a port");
     }
+    // Niceness first: every thread started from here on inherits it.
+    let cfg = super::run_detect::effective_config(&args.detect)?;
+    super::run_ops::set_nice(args.ops.nice.unwrap_or(cfg.nice))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -136,7 +139,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         wanted,
         stop_rx.clone(),
     ));
-    let processes = ProcessTable::new(maps.flows, Some(ContainerResolver::new(cgroup_root)));
+    let processes = ProcessTable::new(maps.processes, Some(ContainerResolver::new(cgroup_root)));
     // The decoder filters by the same ports the kernel does: `--dns-port`
     // must reach both, or messages on other ports are captured, then dropped.
     let limits = DecodeLimits {
@@ -221,7 +224,7 @@ fn apply_link_event(
             arphrd,
         } => {
             if let Ok(mut m) = names.write() {
-                m.insert(index, name.clone());
+                m.insert(index, name.as_str().into());
             }
             if !wanted.is_empty() && !wanted.contains(&name) {
                 return;
@@ -311,7 +314,7 @@ struct Decoded {
 /// the next stage per batch; it takes them with `recv_many`).
 struct DecodeSink {
     decoder: Decoder,
-    processes: ProcessTable<FlowsMap>,
+    processes: ProcessTable<ProcessMaps>,
     out: Vec<DnsMessage>,
     batch: Vec<DnsEvent>,
     tx: mpsc::Sender<DnsEvent>,
@@ -319,12 +322,15 @@ struct DecodeSink {
     packets: u64,
     messages: u64,
     last_expire: Instant,
+    /// The process join's clock, read once per batch, not per message
+    /// (its intervals are a second and more).
+    now: Instant,
 }
 
 impl DecodeSink {
     fn new(
         tx: mpsc::Sender<DnsEvent>,
-        processes: ProcessTable<FlowsMap>,
+        processes: ProcessTable<ProcessMaps>,
         drops: Arc<StageDrops>,
         limits: DecodeLimits,
     ) -> Self {
@@ -338,6 +344,7 @@ impl DecodeSink {
             packets: 0,
             messages: 0,
             last_expire: Instant::now(),
+            now: Instant::now(),
         }
     }
 
@@ -364,11 +371,12 @@ impl PacketSink for DecodeSink {
         self.decoder.push(pkt, &mut self.out);
         for msg in self.out.drain(..) {
             self.messages += 1;
-            self.batch.push(render(msg, &mut self.processes));
+            self.batch.push(render(msg, &mut self.processes, self.now));
         }
     }
 
     fn flush(&mut self) -> bool {
+        self.now = Instant::now();
         let mut events = self.batch.drain(..);
         for ev in events.by_ref() {
             match self.tx.try_send(ev) {
@@ -389,24 +397,31 @@ impl PacketSink for DecodeSink {
     }
 
     fn tick(&mut self) {
+        self.now = Instant::now();
         // Age reassembly state (fragments, TCP flows) even when idle.
-        if self.last_expire.elapsed() >= EXPIRE_EVERY {
+        if self.now.saturating_duration_since(self.last_expire) >= EXPIRE_EVERY {
             self.decoder.expire(SystemTime::now());
-            self.last_expire = Instant::now();
+            self.last_expire = self.now;
         }
     }
 }
 
-/// One message → one event (with the process joined in). The monitor's
-/// own lookups are recognised downstream by pid (run_detect.rs).
-fn render(msg: DnsMessage, processes: &mut ProcessTable<FlowsMap>) -> DnsEvent {
+/// One message → one event (with the process joined in: by the sender's
+/// socket cookie for a query, else by 4-tuple; see correlate/process.rs).
+/// The monitor's own lookups are recognised downstream by pid
+/// (run_detect.rs). `now` is the join's clock (see `DecodeSink`).
+pub fn render<K: KernelSource>(
+    msg: DnsMessage,
+    processes: &mut ProcessTable<K>,
+    now: Instant,
+) -> DnsEvent {
     let mut ev = DnsEvent::from_message(msg, None);
     let proto = match ev.transport {
         Transport::Udp => Proto::Udp,
         Transport::Tcp => Proto::Tcp,
     };
     let is_query = ev.kind == DnsKind::Query;
-    ev.process = processes.lookup(proto, ev.client, ev.server, is_query, Instant::now());
+    ev.process = processes.lookup(proto, ev.client, ev.server, is_query, ev.socket_cookie, now);
     ev
 }
 
@@ -462,8 +477,9 @@ fn report(kernel: &KernelCounters, ring: &RingStats, drops: &StageDrops, d: &Dec
         .map(|(n, v)| format!("{n}={v}"))
         .collect();
     eprintln!("dnssec-monitor: decoder: {}", nz.join(" "));
+    let p = &d.process;
     eprintln!(
-        "dnssec-monitor: process join: kernel={} cache={} not_found={}",
-        d.process.found_kernel, d.process.found_cache, d.process.not_found
+        "dnssec-monitor: process join: cookie={} kernel={} cache={} not_found={} map_lookups={}",
+        p.found_cookie, p.found_kernel, p.found_cache, p.not_found, p.map_lookups
     );
 }

@@ -27,7 +27,7 @@ pub fn transaction_of(ev: &DnsEvent, query: Option<&QueryInfo>) -> store::Transa
     let p = ev
         .process
         .as_ref()
-        .or(query.and_then(|q| q.process.as_deref()));
+        .or(query.and_then(|q| q.process.as_ref()));
     let answer = ev.kind == DnsKind::Answer;
     store::Transaction {
         time: Some(ev.timestamp),
@@ -51,9 +51,9 @@ pub fn transaction_of(ev: &DnsEvent, query: Option<&QueryInfo>) -> store::Transa
         query: match (answer, query) {
             (true, Some(q)) if !q.raw.is_empty() => Some(q.raw.to_vec()),
             (true, _) => None,
-            (false, _) => Some(ev.raw.clone()),
+            (false, _) => Some(ev.raw.to_vec()),
         },
-        answer: answer.then(|| ev.raw.clone()),
+        answer: answer.then(|| ev.raw.to_vec()),
     }
 }
 

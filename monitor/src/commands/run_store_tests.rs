@@ -21,8 +21,8 @@ fn an_answer_with_its_query_keeps_both_messages_and_the_process() {
     let t = transaction_of(&a, Some(&info));
     assert_eq!(t.qname, "www.example.");
     assert_eq!((t.qtype, t.rcode), (1, Some(3)));
-    assert_eq!(t.query.as_deref(), Some(q.raw.as_slice()));
-    assert_eq!(t.answer.as_deref(), Some(a.raw.as_slice()));
+    assert_eq!(t.query.as_deref(), Some(&q.raw[..]));
+    assert_eq!(t.answer.as_deref(), Some(&a.raw[..]));
     assert_eq!(t.query_time, Some(q.timestamp));
     // The answer was not attributed; the query's process is the asker.
     assert_eq!(t.process.as_deref(), Some(process().name.as_str()));
@@ -68,10 +68,13 @@ fn the_sampler_keeps_to_its_rate() {
     // Queries are not transactions; the monitor's own lookups are not the host's.
     assert!(!s.take(&q, t0 + Duration::from_secs(10)));
     let mut own = a.clone();
-    own.process = Some(crate::event::ProcessInfo {
-        pid: std::process::id(),
-        ..process()
-    });
+    own.process = Some(
+        crate::event::ProcessInfo {
+            pid: std::process::id(),
+            ..process()
+        }
+        .into(),
+    );
     assert!(!s.take(&own, t0 + Duration::from_secs(10)));
     assert!(s.take(&a, t0 + Duration::from_secs(10)));
 }

@@ -95,16 +95,14 @@ pub struct QueryInfo {
     /// Checking disabled (RFC 4035 §3.2.2).
     pub cd: bool,
     pub process: Option<Arc<ProcessInfo>>,
-    /// The query as captured, for the forensic store.
+    /// The query as captured, for the forensic store (shared: the info is
+    /// cloned into every join result).
     pub raw: Arc<[u8]>,
 }
 
 impl QueryInfo {
     pub fn of(ev: &DnsEvent) -> QueryInfo {
-        QueryInfo::with_process(ev, ev.process.clone().map(Arc::new))
-    }
-
-    fn with_process(ev: &DnsEvent, process: Option<Arc<ProcessInfo>>) -> QueryInfo {
+        let process = ev.process.clone();
         let m = &ev.message.metadata;
         QueryInfo {
             id: m.id,
@@ -118,8 +116,7 @@ impl QueryInfo {
             ad: m.authentic_data,
             cd: m.checking_disabled,
             process,
-            // One copy per query: DnsEvent owns its bytes as a Vec.
-            raw: ev.raw.as_slice().into(),
+            raw: ev.raw.clone(),
         }
     }
 }
@@ -327,8 +324,6 @@ pub struct OutstandingTable {
     /// Unanswered expired queries, kept for [`OutstandingTable::take_expired`]
     /// when enabled (bounded by `max_entries`).
     expired_log: Option<Vec<ExpiredQuery>>,
-    /// The last process seen, shared by the queries it sends in a row.
-    last_process: Option<Arc<ProcessInfo>>,
 }
 
 /// A key and its hashes, computed once per message.
@@ -371,7 +366,6 @@ impl OutstandingTable {
             started: None,
             stats: OutstandingStats::default(),
             expired_log: None,
-            last_process: None,
         }
     }
 
@@ -431,20 +425,6 @@ impl OutstandingTable {
         self.index
             .find(at.hash, |&i| slots[i as usize].key == at.key)
             .copied()
-    }
-
-    /// The process as shared: dnsperf, a browser or a resolver sends many
-    /// queries in a row, so one `Arc` serves them all.
-    fn share_process(&mut self, p: Option<&ProcessInfo>) -> Option<Arc<ProcessInfo>> {
-        let p = p?;
-        if let Some(last) = &self.last_process
-            && **last == *p
-        {
-            return Some(last.clone());
-        }
-        let shared = Arc::new(p.clone());
-        self.last_process = Some(shared.clone());
-        Some(shared)
     }
 
     /// Put slot `i` into `phase`'s list, in deadline order (searching at
@@ -630,8 +610,7 @@ impl OutstandingTable {
         self.started.get_or_insert(now);
         self.expire(now);
         let expires = after(now, self.cfg.timeout);
-        let process = self.share_process(ev.process.as_ref());
-        let query = QueryInfo::with_process(ev, process);
+        let query = QueryInfo::of(ev);
         if let Some(i) = self.find(&at) {
             // Unanswered: a retransmission restarts the timer. Answered: a
             // new transaction that happens to reuse the key starts afresh.

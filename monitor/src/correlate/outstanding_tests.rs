@@ -482,11 +482,11 @@ fn each_query_keeps_its_own_process() {
     let q3 = query_msg(3, "www.secure.test.", RecordType::A, true, false);
     t.on_query(&event(q1.clone(), CLIENT, RESOLVER, 0));
     let mut other = event(q2.clone(), CLIENT, RESOLVER, 1);
-    other.process = Some(ProcessInfo {
+    other.process = Some(std::sync::Arc::new(ProcessInfo {
         pid: 7,
         name: "wget".into(),
         ..crate::detect::testkit::process()
-    });
+    }));
     t.on_query(&other);
     t.on_query(&event(q3.clone(), CLIENT, RESOLVER, 2));
     let process_of = |t: &mut OutstandingTable, q: &hickory_proto::op::Message, ms| match t

@@ -3,6 +3,7 @@
 //! source; it is not shared between threads.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::counters::{DecodeCounters, Outcome};
@@ -36,7 +37,9 @@ pub struct Decoder {
     counters: DecodeCounters,
     defrag: Defragmenter,
     tcp: TcpReassembler,
-    last_expire: Option<SystemTime>,
+    /// Packet time at which `push` expires state by itself next (`None`:
+    /// on the first packet).
+    next_expire: Option<SystemTime>,
     /// Scratch for messages framed out of a TCP segment.
     frames: Vec<Vec<u8>>,
 }
@@ -53,7 +56,7 @@ impl Decoder {
             counters: DecodeCounters::default(),
             defrag: Defragmenter::new(),
             tcp: TcpReassembler::new(),
-            last_expire: None,
+            next_expire: None,
             frames: Vec::new(),
         }
     }
@@ -80,21 +83,16 @@ impl Decoder {
     pub fn expire(&mut self, now: SystemTime) {
         self.defrag.expire(now, &self.limits, &mut self.counters);
         self.tcp.expire(now, &self.limits, &mut self.counters);
-        self.last_expire = Some(now);
+        // A clock that cannot go a second further has nothing left to age.
+        self.next_expire = Some(now.checked_add(SELF_EXPIRE_EVERY).unwrap_or(now));
     }
 
     /// Decode one packet; append the DNS messages it completes (zero, one,
     /// or several for TCP) to `out`.
     pub fn push(&mut self, pkt: &CapturedPacket, out: &mut Vec<DnsMessage>) {
         self.counters.packets += 1;
-        let due = match self.last_expire {
-            None => true,
-            Some(t) => pkt
-                .timestamp
-                .duration_since(t)
-                .is_ok_and(|d| d >= SELF_EXPIRE_EVERY),
-        };
-        if due {
+        // One comparison per packet, no time arithmetic.
+        if self.next_expire.is_none_or(|t| pkt.timestamp >= t) {
             self.expire(pkt.timestamp);
         }
         if let Err(o) = self.decode(pkt, out) {
@@ -185,7 +183,7 @@ impl Decoder {
                 self.counters.udp_payloads += 1;
                 let src = SocketAddr::new(src, u.src_port);
                 let dst = SocketAddr::new(dst, u.dst_port);
-                self.emit(meta, Transport::Udp, src, dst, u.payload.to_vec(), out);
+                self.emit(meta, Transport::Udp, src, dst, u.payload, out);
                 Ok(())
             }
             PROTO_TCP => {
@@ -208,7 +206,7 @@ impl Decoder {
                     &mut frames,
                 );
                 for raw in frames.drain(..) {
-                    self.emit(meta, Transport::Tcp, key.src, key.dst, raw, out);
+                    self.emit(meta, Transport::Tcp, key.src, key.dst, &raw, out);
                 }
                 self.frames = frames;
                 Ok(())
@@ -223,13 +221,15 @@ impl Decoder {
         transport: Transport,
         src: SocketAddr,
         dst: SocketAddr,
-        raw: Vec<u8>,
+        raw: &[u8],
         out: &mut Vec<DnsMessage>,
     ) {
-        let Some(message) = dns::parse(&raw, &self.limits, &mut self.counters) else {
+        let Some(message) = dns::parse(raw, &self.limits, &mut self.counters) else {
             return;
         };
         self.counters.messages += 1;
+        // The one copy of the payload, made only for a message that parsed.
+        let raw: Arc<[u8]> = raw.into();
         out.push(DnsMessage {
             timestamp: meta.pkt.timestamp,
             transport,

@@ -73,7 +73,7 @@ fn udp_query_and_answer_ipv4() {
     assert_eq!((out[0].src, out[0].dst), (sa(CLIENT4), sa(SERVER4)));
     assert_eq!(out[1].message.metadata.message_type, MessageType::Response);
     assert_eq!(out[1].transport, Transport::Udp);
-    assert_eq!(out[1].raw, a);
+    assert_eq!(*out[1].raw, *a);
     assert_eq!(out[1].timestamp, t(1));
     assert_eq!(d.counters().messages, 2);
 }
@@ -216,7 +216,7 @@ fn fragmented_ipv4_answer_reassembles_in_any_order() {
         let mut d = Decoder::new(DecodeLimits::default());
         let out = run(&mut d, frags.into_iter().map(eth).collect());
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].raw, a);
+        assert_eq!(*out[0].raw, *a);
         assert_eq!(out[0].src, sa(SERVER4));
         let c = d.counters();
         assert_eq!((c.fragments, c.frag_reassembled, c.udp_payloads), (3, 1, 1));
@@ -236,7 +236,7 @@ fn fragmented_ipv6_answer_reassembles() {
         frags.iter().map(|f| eth(build::ethernet(f, &[]))).collect(),
     );
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].raw, a);
+    assert_eq!(*out[0].raw, *a);
 }
 
 #[test]
@@ -316,7 +316,7 @@ fn tcp_query_and_split_answer() {
     assert_eq!(out.len(), 2);
     assert_eq!(out[0].transport, Transport::Tcp);
     assert_eq!((out[1].src, out[1].dst), (s, c));
-    assert_eq!(out[1].raw, big_txt_answer());
+    assert_eq!(*out[1].raw, *big_txt_answer());
     assert_eq!(d.held().tcp_streams, 1); // the client side has not closed
 }
 

@@ -15,13 +15,13 @@ pub(crate) fn parse(
     payload: &[u8],
     limits: &DecodeLimits,
     c: &mut DecodeCounters,
-) -> Option<Message> {
+) -> Option<Box<Message>> {
     if payload.len() > limits.max_message {
         c.oversized += 1;
         return None;
     }
     match Message::from_vec(payload) {
-        Ok(m) => Some(m),
+        Ok(m) => Some(Box::new(m)),
         Err(e) => {
             c.malformed_dns += 1;
             tracing::trace!(error = %e, len = payload.len(), "undecodable DNS message");

@@ -1,6 +1,7 @@
 //! What the decoder hands on: one complete DNS message and where it was seen.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::capture::InterfaceRef;
@@ -34,7 +35,11 @@ pub struct DnsMessage {
     pub dst: SocketAddr,
     pub interface: Option<InterfaceRef>,
     pub socket_cookie: Option<u64>,
-    /// The DNS message bytes (no TCP length prefix).
-    pub raw: Vec<u8>,
-    pub message: hickory_proto::op::Message,
+    /// The DNS message bytes (no TCP length prefix); shared, so whoever
+    /// keeps them (the outstanding query table) takes a reference, not a
+    /// copy.
+    pub raw: Arc<[u8]>,
+    /// Boxed: the parsed message is large and the event is moved from
+    /// stage to stage (batches, channels) by value.
+    pub message: Box<hickory_proto::op::Message>,
 }

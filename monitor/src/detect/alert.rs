@@ -148,7 +148,7 @@ impl Alert {
         // The answer's process is the asker's: take it from the query if
         // the answer itself was not attributed.
         if event.process.is_none() {
-            event.process = query.and_then(|q| q.process.as_deref().cloned());
+            event.process = query.and_then(|q| q.process.clone());
         }
         Alert {
             rule: f.rule,

@@ -133,6 +133,7 @@ async fn lookup_as(
     let q = query_msg(id, qname, RecordType::A, true, dnssec_ok);
     let mut qe = event(q.clone(), CLIENT, server, ms);
     if let Some(p) = qe.process.as_mut() {
+        let p = std::sync::Arc::make_mut(p);
         p.pid = pid;
         p.tid = pid;
     }

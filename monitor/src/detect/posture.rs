@@ -274,7 +274,7 @@ impl PostureRecorder {
         let process = ev
             .process
             .as_ref()
-            .or(query.and_then(|q| q.process.as_deref()));
+            .or(query.and_then(|q| q.process.as_ref()));
         lower_wire(q.name(), &mut self.scratch);
         let wire = self.scratch.as_slice();
         let name_hash = self.state.hash_one(wire);

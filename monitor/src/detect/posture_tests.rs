@@ -52,7 +52,7 @@ fn answer(qname: &str, qtype: RecordType, server: &str, ms: u64, ad: bool) -> Dn
     );
     m.metadata.authentic_data = ad;
     let mut ev = event(m, CLIENT, server, ms);
-    ev.process = Some(process());
+    ev.process = Some(Arc::new(process()));
     ev
 }
 
@@ -225,7 +225,7 @@ impl Reference {
         let process = ev
             .process
             .as_ref()
-            .or(query.and_then(|q| q.process.as_deref()));
+            .or(query.and_then(|q| q.process.as_ref()));
         let key = (
             normalize_name(&pres::name(q.name())),
             u16::from(q.query_type()),
@@ -341,7 +341,7 @@ async fn same_rows_as_the_string_keyed_recorder() {
                 let p = procs[pick(procs.len(), 14)].clone();
                 let query = match pick(3, 17) {
                     0 => {
-                        ev.process = p;
+                        ev.process = p.map(Arc::new);
                         None
                     }
                     1 => {

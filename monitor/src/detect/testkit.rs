@@ -78,8 +78,8 @@ pub fn event(msg: Message, client: &str, server: &str, ms: u64) -> DnsEvent {
         server: sa(server),
         interface: None,
         socket_cookie: None,
-        process: (kind == DnsKind::Query).then(process),
-        raw,
-        message: msg,
+        process: (kind == DnsKind::Query).then(|| process().into()),
+        raw: raw.into(),
+        message: msg.into(),
     }
 }

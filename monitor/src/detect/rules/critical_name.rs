@@ -126,7 +126,7 @@ pub fn check(
     let proc =
         a.ev.process
             .as_ref()
-            .or_else(|| a.query.and_then(|q| q.process.as_deref()));
+            .or_else(|| a.query.and_then(|q| q.process.as_ref()));
     let key: ProcessKey = (
         proc.map(|p| p.pid),
         proc.and_then(|p| p.container_id.clone()),
