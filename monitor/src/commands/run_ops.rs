@@ -24,8 +24,8 @@ pub struct OpsArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<SocketAddr>,
     /// Niceness of the daemon's threads, -20..19 [default: the config's
-    /// `nice`, else 10]: under CPU contention the monitor yields to the
-    /// host's work and counts what it could not check (`capture_loss`).
+    /// `nice`, else 0]: a positive value yields to the host's work under
+    /// CPU contention; what is not checked is counted (`capture_loss`).
     #[arg(long, value_name = "N", allow_negative_numbers = true,
           value_parser = clap::value_parser!(i32).range(-20..=19))]
     pub nice: Option<i32>,

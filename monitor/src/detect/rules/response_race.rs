@@ -8,6 +8,10 @@ use crate::detect::alert::{Finding, Rule, Severity};
 use crate::event::DnsEvent;
 
 pub fn check(ev: &DnsEvent, join: &Join) -> Option<Finding> {
+    // Called for every answer: nothing is formatted unless it is a race.
+    if !matches!(join, Join::Race { .. } | Join::TxidBurst { .. }) {
+        return None;
+    }
     let what = ev
         .message
         .queries
