@@ -6,63 +6,23 @@
 //! Besides criterion's estimates, each case prints p50/p99 over a fixed
 //! number of samples: `cargo bench -p monitor --bench alert_latency`.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use monitor::decode::Transport;
 use monitor::detect::alert::Rule;
-use monitor::detect::detector::{Detector, DetectorConfig};
-use monitor::detect::policy::DetectPolicy;
-use monitor::dnssec::anchors::TrustAnchors;
-use monitor::dnssec::clock::Clock;
-use monitor::dnssec::engine::{Engine, EngineConfig, RootHints};
-use monitor::dnssec::testnet::{NOW, standard_hierarchy};
-use monitor::event::{DnsEvent, DnsKind};
+use monitor::detect::detector::Detector;
+use monitor::event::DnsEvent;
 
-const CLIENT: &str = "10.0.0.2:40000";
-const RESOLVER: &str = "10.0.0.53:53";
-
-fn detector(rt: &tokio::runtime::Runtime) -> Detector {
-    let (net, anchor) = standard_hierarchy(Vec::new());
-    let mut cfg =
-        EngineConfig::iterative(RootHints::from_addrs(vec![IpAddr::from([198, 18, 0, 1])]));
-    let mut anchors = TrustAnchors::empty();
-    anchors.add_dnskey(&Name::root(), anchor);
-    cfg.trust_anchors = anchors;
-    cfg.clock = Clock::fixed(i64::from(NOW));
-    let engine = Engine::new(cfg, Arc::new(net));
-    let policy = DetectPolicy {
-        resolvers: vec![RESOLVER.parse().unwrap()],
-        ..DetectPolicy::default()
-    };
-    let _guard = rt.enter();
-    let mut c = DetectorConfig::default();
-    c.outstanding.warmup = Duration::ZERO;
-    Detector::new(engine, policy, c)
-}
+#[path = "support/detect.rs"]
+mod support;
+use support::detector;
 
 fn ev(msg: Message, t: SystemTime) -> DnsEvent {
-    let kind = match msg.metadata.message_type {
-        MessageType::Query => DnsKind::Query,
-        MessageType::Response => DnsKind::Answer,
-    };
-    DnsEvent {
-        timestamp: t,
-        kind,
-        transport: Transport::Udp,
-        client: CLIENT.parse::<SocketAddr>().unwrap(),
-        server: RESOLVER.parse::<SocketAddr>().unwrap(),
-        interface: None,
-        socket_cookie: None,
-        process: None,
-        raw: msg.to_vec().unwrap().into(),
-        message: msg.into(),
-    }
+    support::event(msg, t, None)
 }
 
 /// A query and an answer of `ip` for www.broken.test./A (bogus zone):

@@ -20,7 +20,6 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
@@ -30,15 +29,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use monitor::decode::Transport;
 use monitor::detect::alert::Alert;
-use monitor::detect::detector::{Detector, DetectorConfig, Pending};
-use monitor::detect::policy::DetectPolicy;
-use monitor::dnssec::anchors::TrustAnchors;
-use monitor::dnssec::clock::Clock;
-use monitor::dnssec::engine::{Engine, EngineConfig, RootHints};
-use monitor::dnssec::testnet::{NOW, standard_hierarchy};
-use monitor::event::{DnsEvent, DnsKind, ProcessInfo};
+use monitor::detect::detector::{Detector, Pending};
+use monitor::dnssec::testnet::NOW;
+use monitor::event::{DnsEvent, ProcessInfo};
 
 /// Counts allocations while `COUNTING` (a load and a branch otherwise).
 struct Counting;
@@ -92,54 +86,24 @@ fn allocs_per_answer(
     total as f64 / f64::from(n)
 }
 
-const CLIENT: &str = "10.0.0.2:40000";
-const RESOLVER: &str = "10.0.0.53:53";
+#[path = "support/detect.rs"]
+mod support;
+use support::detector;
 
-fn detector(rt: &tokio::runtime::Runtime) -> Detector {
-    let (net, anchor) = standard_hierarchy(Vec::new());
-    let mut cfg =
-        EngineConfig::iterative(RootHints::from_addrs(vec![IpAddr::from([198, 18, 0, 1])]));
-    let mut anchors = TrustAnchors::empty();
-    anchors.add_dnskey(&Name::root(), anchor);
-    cfg.trust_anchors = anchors;
-    cfg.clock = Clock::fixed(i64::from(NOW));
-    let engine = Engine::new(cfg, Arc::new(net));
-    let policy = DetectPolicy {
-        resolvers: vec![RESOLVER.parse().unwrap()],
-        ..DetectPolicy::default()
-    };
-    let _guard = rt.enter();
-    let mut c = DetectorConfig::default();
-    c.outstanding.warmup = Duration::ZERO;
-    Detector::new(engine, policy, c)
-}
-
+/// The process of the queries (dnsperf's), none on answers (joined from
+/// the query, as in the daemon).
 fn ev(msg: Message, t: SystemTime) -> DnsEvent {
-    let kind = match msg.metadata.message_type {
-        MessageType::Query => DnsKind::Query,
-        MessageType::Response => DnsKind::Answer,
-    };
-    DnsEvent {
-        timestamp: t,
-        kind,
-        transport: Transport::Udp,
-        client: CLIENT.parse::<SocketAddr>().unwrap(),
-        server: RESOLVER.parse::<SocketAddr>().unwrap(),
-        interface: None,
-        socket_cookie: None,
-        process: (kind == DnsKind::Query).then(|| {
-            std::sync::Arc::new(ProcessInfo {
-                pid: 4242,
-                tid: 4242,
-                uid: 1000,
-                name: "dnsperf".into(),
-                cgroup_id: 1,
-                container_id: None,
-            })
-        }),
-        raw: msg.to_vec().unwrap().into(),
-        message: Box::new(msg),
-    }
+    let process = (msg.metadata.message_type == MessageType::Query).then(|| {
+        Arc::new(ProcessInfo {
+            pid: 4242,
+            tid: 4242,
+            uid: 1000,
+            name: "dnsperf".into(),
+            cgroup_id: 1,
+            container_id: None,
+        })
+    });
+    support::event(msg, t, process)
 }
 
 /// Transaction `n` for `qname`/A answered with `ip`: DO=0, RD=1, the

@@ -241,6 +241,10 @@ mod tests {
             .unwrap_or_default()
     }
 
+    fn open(p: &Path, max_bytes: u64, keep: usize) -> RotatingFile {
+        RotatingFile::open(p, RotateOptions { max_bytes, keep }).unwrap()
+    }
+
     fn line(i: usize) -> Vec<u8> {
         format!("{{\"n\":{i:>3}}}").into_bytes() // 11 bytes + newline
     }
@@ -252,14 +256,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("out");
         std::os::unix::fs::symlink("/dev/null", &p).unwrap();
-        let mut f = RotatingFile::open(
-            &p,
-            RotateOptions {
-                max_bytes: 36,
-                keep: 2,
-            },
-        )
-        .unwrap();
+        let mut f = open(&p, 36, 2);
         for i in 0..12 {
             f.write_line(&line(i)).unwrap();
         }
@@ -270,14 +267,7 @@ mod tests {
         assert!(!d.path().join("out.1").exists());
         // Twin: a regular file with the same options does rotate.
         let r = d.path().join("regular");
-        let mut g = RotatingFile::open(
-            &r,
-            RotateOptions {
-                max_bytes: 36,
-                keep: 2,
-            },
-        )
-        .unwrap();
+        let mut g = open(&r, 36, 2);
         for i in 0..12 {
             g.write_line(&line(i)).unwrap();
         }
@@ -289,14 +279,7 @@ mod tests {
     fn rotates_by_size_and_keeps_n() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("alerts.jsonl");
-        let mut f = RotatingFile::open(
-            &p,
-            RotateOptions {
-                max_bytes: 36,
-                keep: 2,
-            },
-        )
-        .unwrap();
+        let mut f = open(&p, 36, 2);
         for i in 0..12 {
             f.write_line(&line(i)).unwrap();
         }
@@ -316,14 +299,7 @@ mod tests {
     fn no_rotation_when_disabled() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("a.jsonl");
-        let mut f = RotatingFile::open(
-            &p,
-            RotateOptions {
-                max_bytes: 0,
-                keep: 2,
-            },
-        )
-        .unwrap();
+        let mut f = open(&p, 0, 2);
         for i in 0..100 {
             f.write_line(&line(i)).unwrap();
         }
@@ -336,14 +312,7 @@ mod tests {
     fn keep_zero_discards_the_old_file() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("a.jsonl");
-        let mut f = RotatingFile::open(
-            &p,
-            RotateOptions {
-                max_bytes: 12,
-                keep: 0,
-            },
-        )
-        .unwrap();
+        let mut f = open(&p, 12, 0);
         f.write_line(&line(1)).unwrap();
         f.write_line(&line(2)).unwrap();
         f.flush().unwrap();
@@ -355,14 +324,7 @@ mod tests {
     fn an_oversized_line_is_written_whole() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("a.jsonl");
-        let mut f = RotatingFile::open(
-            &p,
-            RotateOptions {
-                max_bytes: 5,
-                keep: 1,
-            },
-        )
-        .unwrap();
+        let mut f = open(&p, 5, 1);
         f.write_line(&line(1)).unwrap();
         f.write_line(&line(2)).unwrap();
         f.flush().unwrap();
@@ -396,14 +358,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("a.jsonl");
         fs::write(&p, "{\"old\":1}\n{\"old\":2}\n").unwrap();
-        let mut f = RotatingFile::open(
-            &p,
-            RotateOptions {
-                max_bytes: 25,
-                keep: 1,
-            },
-        )
-        .unwrap();
+        let mut f = open(&p, 25, 1);
         f.write_line(&line(1)).unwrap(); // 20 + 12 > 25: rotates first
         f.flush().unwrap();
         assert_eq!(
