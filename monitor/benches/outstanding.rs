@@ -32,7 +32,8 @@ fn event(msg: Message, kind: DnsKind, process: Option<ProcessInfo>) -> DnsEvent 
         socket_cookie: None,
         process: process.map(std::sync::Arc::new),
         raw: msg.to_vec().unwrap().into(),
-        message: Box::new(msg),
+        txid: msg.metadata.id,
+        message: std::sync::Arc::new(msg),
     }
 }
 
@@ -97,7 +98,7 @@ impl Run {
             (&mut *q, self.t),
             (&mut *a, self.t + Duration::from_micros(100)),
         ] {
-            ev.message.metadata.id = id;
+            ev.txid = id;
             ev.client.set_port(port);
             ev.timestamp = at;
         }

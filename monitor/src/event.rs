@@ -68,7 +68,10 @@ pub struct DnsEvent {
     pub process: Option<Arc<ProcessInfo>>,
     /// The DNS message bytes as captured.
     pub raw: Arc<[u8]>,
-    pub message: Box<Message>,
+    /// This message's transaction id. `message.metadata.id` may be another
+    /// copy's: repeated messages share one parse (decode/memo.rs).
+    pub txid: u16,
+    pub message: Arc<Message>,
 }
 
 impl DnsEvent {
@@ -93,6 +96,7 @@ impl DnsEvent {
             socket_cookie: msg.socket_cookie,
             process,
             raw: msg.raw,
+            txid: msg.txid,
             message: msg.message,
         }
     }
@@ -171,7 +175,7 @@ impl DnsEvent {
             },
             dns: EcsDns {
                 r#type: self.kind.as_str(),
-                id: m.metadata.id,
+                id: self.txid,
                 op_code: pres::opcode(m.metadata.op_code),
                 header_flags: self.header_flags(),
                 response_code: answer.then(|| pres::rcode(m.metadata.response_code)),

@@ -59,6 +59,7 @@ pub fn event(msg: Message, t: SystemTime, process: Option<Arc<ProcessInfo>>) -> 
         socket_cookie: None,
         process,
         raw: msg.to_vec().unwrap().into(),
-        message: Box::new(msg),
+        txid: msg.metadata.id,
+        message: std::sync::Arc::new(msg),
     }
 }

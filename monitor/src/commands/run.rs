@@ -305,6 +305,7 @@ struct Decoded {
     packets: u64,
     messages: u64,
     counters: Vec<(&'static str, u64)>,
+    memo: crate::decode::memo::MemoStats,
     process: crate::correlate::process::ProcessStats,
 }
 
@@ -354,6 +355,7 @@ impl DecodeSink {
             packets: self.packets,
             messages: self.messages,
             counters: self.decoder.counters().fields().to_vec(),
+            memo: self.decoder.memo_stats(),
             process: self.processes.stats(),
         }
     }
@@ -472,12 +474,14 @@ fn report(kernel: &KernelCounters, ring: &RingStats, drops: &StageDrops, d: &Dec
         .collect();
     eprintln!("dnssec-monitor: kernel: {}", k.join(" "));
     eprintln!(
-        "dnssec-monitor: ring: records={} malformed={} channel_full={}; decode: packets={} messages={}; lines_channel_full={}",
+        "dnssec-monitor: ring: records={} malformed={} channel_full={}; decode: packets={} messages={} memo_hits={} memo_stored={}; lines_channel_full={}",
         ring.records.load(Ordering::Relaxed),
         ring.malformed.load(Ordering::Relaxed),
         ring.channel_full.load(Ordering::Relaxed),
         d.packets,
         d.messages,
+        d.memo.hits,
+        d.memo.stored,
         drops.lines_channel_full.load(Ordering::Relaxed),
     );
     let nz: Vec<String> = d

@@ -105,7 +105,7 @@ impl QueryInfo {
         let process = ev.process.clone();
         let m = &ev.message.metadata;
         QueryInfo {
-            id: m.id,
+            id: ev.txid,
             sent: ev.timestamp,
             rd: m.recursion_desired,
             dnssec_ok: ev
@@ -399,7 +399,7 @@ impl OutstandingTable {
         let q = ev.message.queries.first()?;
         let key = Key {
             socket: socket_of(ev),
-            id: ev.message.metadata.id,
+            id: ev.txid,
             question: self.fingerprints.question(q),
         };
         let socket_hash = key.socket.hash(&self.hasher);

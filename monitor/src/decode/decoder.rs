@@ -3,7 +3,6 @@
 //! source; it is not shared between threads.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::counters::{DecodeCounters, Outcome};
@@ -12,6 +11,7 @@ use super::ip::{self, IpPacket, PROTO_TCP, PROTO_UDP};
 use super::ipfrag::{Defragmenter, FragKey, FragResult};
 use super::l4;
 use super::limits::DecodeLimits;
+use super::memo::{MemoStats, ParseMemo};
 use super::link::{self, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use super::message::{DnsMessage, Transport};
 use super::tcp_stream::{FlowKey, TcpReassembler};
@@ -42,6 +42,7 @@ pub struct Decoder {
     next_expire: Option<SystemTime>,
     /// Scratch for messages framed out of a TCP segment.
     frames: Vec<Vec<u8>>,
+    memo: ParseMemo,
 }
 
 /// The parts of a packet every message it yields carries along.
@@ -58,11 +59,17 @@ impl Decoder {
             tcp: TcpReassembler::new(),
             next_expire: None,
             frames: Vec::new(),
+            memo: ParseMemo::new(),
         }
     }
 
     pub fn counters(&self) -> &DecodeCounters {
         &self.counters
+    }
+
+    /// How often the parse memo saved a parse.
+    pub fn memo_stats(&self) -> MemoStats {
+        self.memo.stats()
     }
 
     pub fn limits(&self) -> &DecodeLimits {
@@ -224,12 +231,12 @@ impl Decoder {
         raw: &[u8],
         out: &mut Vec<DnsMessage>,
     ) {
-        let Some(message) = dns::parse(raw, &self.limits, &mut self.counters) else {
+        let Some(dns::Parsed { raw, txid, message }) =
+            dns::parse(raw, &self.limits, &mut self.counters, &mut self.memo)
+        else {
             return;
         };
         self.counters.messages += 1;
-        // The one copy of the payload, made only for a message that parsed.
-        let raw: Arc<[u8]> = raw.into();
         out.push(DnsMessage {
             timestamp: meta.pkt.timestamp,
             transport,
@@ -238,6 +245,7 @@ impl Decoder {
             interface: meta.pkt.interface.clone(),
             socket_cookie: meta.pkt.socket_cookie,
             raw,
+            txid,
             message,
         });
     }

@@ -79,6 +79,31 @@ fn udp_query_and_answer_ipv4() {
 }
 
 #[test]
+fn repeated_messages_keep_their_own_id_and_bytes() {
+    // The same query three times under different ids (a stub retrying, or
+    // asking again): the parse is shared, each message keeps its own id
+    // and its own bytes.
+    let mut d = Decoder::new(DecodeLimits::default());
+    let ids = [7u16, 0x1234, 0xfffe];
+    let frames = ids
+        .iter()
+        .map(|&id| {
+            let q = build::dns_query(id, "www.example.test.", RecordType::A);
+            eth(build::udp_frame(sa(CLIENT4), sa(SERVER4), &q))
+        })
+        .collect();
+    let out = run(&mut d, frames);
+    assert_eq!(out.len(), 3);
+    for (m, id) in out.iter().zip(ids) {
+        assert_eq!(m.txid, id);
+        assert_eq!(*m.raw, *build::dns_query(id, "www.example.test.", RecordType::A));
+    }
+    assert!(std::sync::Arc::ptr_eq(&out[0].message, &out[2].message));
+    assert_eq!(d.memo_stats().hits, 2);
+    assert_eq!(d.counters().messages, 3);
+}
+
+#[test]
 fn other_ports_and_protocols_are_not_dns() {
     let mut d = Decoder::new(DecodeLimits::default());
     let q = build::dns_query(7, "www.example.test.", RecordType::A);

@@ -39,7 +39,11 @@ pub struct DnsMessage {
     /// keeps them (the outstanding query table) takes a reference, not a
     /// copy.
     pub raw: Arc<[u8]>,
-    /// Boxed: the parsed message is large and the event is moved from
-    /// stage to stage (batches, channels) by value.
-    pub message: Box<hickory_proto::op::Message>,
+    /// The transaction id of *this* message (RFC 1035 §4.1.1). Read it
+    /// here, not from `message.metadata.id`: the parsed message may be
+    /// shared with an earlier copy under another id (see `decode/memo.rs`).
+    pub txid: u16,
+    /// Shared: the parsed message is large, the event is moved from stage
+    /// to stage by value, and repeated messages share one parse.
+    pub message: Arc<hickory_proto::op::Message>,
 }

@@ -12,6 +12,8 @@
 //! * `l4` — UDP and TCP headers.
 //! * `tcp_stream` — DNS over TCP: per-flow reassembly and length framing.
 //! * `dns` — the DNS message, via hickory-proto.
+//! * [`memo`] — a parse memo: repeated messages (the same bytes under
+//!   another id) share one parse.
 //! * [`presentation`] — DNS data as text (names, RDATA, mnemonics).
 //! * [`build`] — packet builders for tests and benches.
 
@@ -24,6 +26,7 @@ mod ipfrag;
 mod l4;
 pub mod limits;
 mod link;
+pub mod memo;
 pub mod message;
 pub mod presentation;
 #[cfg(test)]

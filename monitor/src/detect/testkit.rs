@@ -80,6 +80,7 @@ pub fn event(msg: Message, client: &str, server: &str, ms: u64) -> DnsEvent {
         socket_cookie: None,
         process: (kind == DnsKind::Query).then(|| process().into()),
         raw: raw.into(),
+        txid: msg.metadata.id,
         message: msg.into(),
     }
 }

@@ -23,7 +23,7 @@ pub fn check(ev: &DnsEvent, join: &Join) -> Option<Finding> {
         Severity::Medium,
         format!(
             "response id {} for {what} from {} to {} matches no outstanding query (none is out on that socket)",
-            ev.message.metadata.id, ev.server, ev.client
+            ev.txid, ev.server, ev.client
         ),
     ))
 }
