@@ -28,6 +28,7 @@ use crate::capture::ringbuf::PacketSink;
 use crate::capture::ringbuf::{InterfaceNames, RingReader, RingStats};
 use crate::correlate::process::{KernelSource, ProcessTable, Proto};
 use crate::decode::{DecodeLimits, Decoder, DnsMessage, Transport};
+use crate::detect::batches::{BatchSender, TrySendError, batch_channel};
 use crate::event::{DnsEvent, DnsKind};
 
 #[derive(clap::Args, Debug)]
@@ -57,6 +58,8 @@ pub struct RunArgs {
 
 /// Capacity of the event and line channels (items, not batches).
 const CHANNEL: usize = 65_536;
+/// Starting capacity of the decode stage's next batch (it grows as needed).
+const BATCH_HINT: usize = 1_024;
 /// How often the decoder's reassembly state is aged out.
 const EXPIRE_EVERY: Duration = Duration::from_millis(500);
 
@@ -130,7 +133,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let ring_stats = Arc::new(RingStats::default());
     let drops = Arc::new(StageDrops::default());
     let (line_tx, line_rx) = mpsc::channel::<Output>(CHANNEL);
-    let (ev_tx, ev_rx) = mpsc::channel::<DnsEvent>(CHANNEL);
+    let (ev_tx, ev_rx) = batch_channel(CHANNEL);
 
     let link_task = tokio::spawn(watch_links(
         links,
@@ -318,7 +321,7 @@ struct DecodeSink {
     processes: ProcessTable<ProcessMaps>,
     out: Vec<DnsMessage>,
     batch: Vec<DnsEvent>,
-    tx: mpsc::Sender<DnsEvent>,
+    tx: BatchSender,
     drops: Arc<StageDrops>,
     packets: u64,
     messages: u64,
@@ -330,7 +333,7 @@ struct DecodeSink {
 
 impl DecodeSink {
     fn new(
-        tx: mpsc::Sender<DnsEvent>,
+        tx: BatchSender,
         processes: ProcessTable<ProcessMaps>,
         drops: Arc<StageDrops>,
         limits: DecodeLimits,
@@ -365,7 +368,7 @@ impl PacketSink for DecodeSink {
     fn room(&self) -> usize {
         // A UDP packet makes at most one message; a TCP segment that
         // completes several may still find the channel full (counted).
-        self.tx.capacity().saturating_sub(self.batch.len())
+        self.tx.room().saturating_sub(self.batch.len())
     }
 
     fn packet(&mut self, pkt: &CapturedPacket) {
@@ -382,30 +385,21 @@ impl PacketSink for DecodeSink {
         if self.batch.is_empty() {
             return !self.tx.is_closed();
         }
-        // The batch's slots in one step (one semaphore operation, not one
-        // per event); what finds no room is counted as dropped.
-        let want = self.batch.len();
-        let room = want.min(self.tx.capacity());
-        let permits = match self.tx.try_reserve_many(room) {
-            Ok(p) => Some(p),
-            Err(mpsc::error::TrySendError::Full(())) => None,
-            Err(mpsc::error::TrySendError::Closed(())) => return false,
-        };
-        let mut events = self.batch.drain(..);
-        let mut sent = 0;
-        if let Some(permits) = permits {
-            for (permit, ev) in permits.zip(events.by_ref()) {
-                permit.send(ev);
-                sent += 1;
+        // The whole batch in one channel operation; a batch that finds no
+        // room (the reader reads only what `room` allows, so only a TCP
+        // segment completing several messages can overshoot) is dropped
+        // and counted.
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_HINT));
+        match self.tx.try_send(batch) {
+            Ok(()) => true,
+            Err(TrySendError::Full(b)) => {
+                self.drops
+                    .lines_channel_full
+                    .fetch_add(b.len() as u64, Ordering::Relaxed);
+                true
             }
+            Err(TrySendError::Closed(_)) => false,
         }
-        if sent < want {
-            self.drops
-                .lines_channel_full
-                .fetch_add((want - sent) as u64, Ordering::Relaxed);
-        }
-        drop(events);
-        true
     }
 
     fn tick(&mut self) {

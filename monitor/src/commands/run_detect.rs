@@ -21,13 +21,13 @@ use super::run_output::Output;
 use super::validate::parse_server;
 use crate::config::{Config, Nta, check_config};
 use crate::detect::alert::Rule;
+use crate::detect::batches::{BatchReceiver, batch_channel};
 use crate::detect::detector::{Detector, DetectorConfig, LossProbe};
 use crate::detect::policy::DetectPolicy;
 use crate::detect::stage::{LossSource, StageHandle, StageOptions, spawn_detect_stage};
 use crate::dnssec::anchors::TrustAnchors;
 use crate::dnssec::engine::{Engine, EngineConfig, NegativeTrustAnchor, RootHints};
 use crate::dnssec::transport_net::NetTransport;
-use crate::event::DnsEvent;
 
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct DetectArgs {
@@ -148,9 +148,6 @@ pub fn build_engine(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<Engin
     Ok(Engine::new(ec, Arc::new(NetTransport::default())))
 }
 
-/// Most events the tee takes from the decode stage at once.
-const TEE_BATCH: usize = 1_024;
-
 /// The running detection step.
 pub struct Detection {
     pub handle: StageHandle,
@@ -168,7 +165,7 @@ pub struct Detection {
 /// own accounting upstream of it (alerts wait instead, see [`send_line`]).
 pub fn start(
     args: &DetectArgs,
-    events: mpsc::Receiver<DnsEvent>,
+    events: BatchReceiver,
     lines: mpsc::Sender<Output>,
     loss: LossSource,
     mut sampler: Option<super::run_store::TxSampler>,
@@ -214,17 +211,16 @@ pub fn start(
             out: spawn_alert_out(alert_rx, lines),
         });
     }
-    let (det_tx, det_rx) = mpsc::channel::<DnsEvent>(65_536);
+    let (det_tx, det_rx) = batch_channel(65_536);
     let (handle, stage) = spawn_detect_stage(detector, det_rx, alert_tx, opts);
     let ev_lines = lines.clone();
     let counters = handle.stage.clone();
     let tee = tokio::spawn(async move {
         let mut events = events;
-        let mut batch: Vec<DnsEvent> = Vec::with_capacity(TEE_BATCH);
         // Event lines of one batch, rendered into one buffer (one item on
         // the output channel per batch, not per message).
         let mut rendered: Vec<u8> = Vec::new();
-        while events.recv_many(&mut batch, TEE_BATCH).await > 0 {
+        while let Some(batch) = events.recv().await {
             if with_events {
                 for ev in &batch {
                     let mut doc = ev.ecs();
@@ -245,14 +241,16 @@ pub fn start(
             // Waits for room: a slow detector holds the tee, which holds
             // the reader, which leaves records in the kernel ring (where a
             // loss is counted as ring_full), so nothing is dropped here.
-            for ev in batch.drain(..) {
-                // A bounded sample of answers for the forensic store.
-                if let Some(s) = sampler.as_mut() {
-                    s.offer(&ev, &ev_lines);
+            // A bounded sample of answers for the forensic store.
+            if let Some(s) = sampler.as_mut() {
+                for ev in &batch {
+                    s.offer(ev, &ev_lines);
                 }
-                if det_tx.send(ev).await.is_err() {
-                    counters.output_closed.fetch_add(1, Ordering::Relaxed);
-                }
+            }
+            if let Err(b) = det_tx.send(batch).await {
+                counters
+                    .output_closed
+                    .fetch_add(b.len() as u64, Ordering::Relaxed);
             }
         }
     });

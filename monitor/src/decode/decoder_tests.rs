@@ -96,7 +96,10 @@ fn repeated_messages_keep_their_own_id_and_bytes() {
     assert_eq!(out.len(), 3);
     for (m, id) in out.iter().zip(ids) {
         assert_eq!(m.txid, id);
-        assert_eq!(*m.raw, *build::dns_query(id, "www.example.test.", RecordType::A));
+        assert_eq!(
+            *m.raw,
+            *build::dns_query(id, "www.example.test.", RecordType::A)
+        );
     }
     assert!(std::sync::Arc::ptr_eq(&out[0].message, &out[2].message));
     assert_eq!(d.memo_stats().hits, 2);

@@ -84,7 +84,14 @@ mod tests {
             "www.example.test.",
             &["198.18.1.1".parse().unwrap()],
         );
-        assert_eq!(parse(&a, &l, &mut c, &mut memo).unwrap().message.answers.len(), 1);
+        assert_eq!(
+            parse(&a, &l, &mut c, &mut memo)
+                .unwrap()
+                .message
+                .answers
+                .len(),
+            1
+        );
         assert_eq!(c, DecodeCounters::default());
     }
 
@@ -95,7 +102,10 @@ mod tests {
         let mut memo = ParseMemo::new();
         let a = build::dns_answer_a(1, "www.example.test.", &["198.18.1.1".parse().unwrap()]);
         for cut in [0, 5, 11, 12, a.len() - 1] {
-            assert!(parse(&a[..cut], &l, &mut c, &mut memo).is_none(), "cut at {cut}");
+            assert!(
+                parse(&a[..cut], &l, &mut c, &mut memo).is_none(),
+                "cut at {cut}"
+            );
         }
         assert_eq!(c.malformed_dns, 5);
     }

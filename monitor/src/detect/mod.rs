@@ -12,8 +12,10 @@
 //! - [`posture`]: per-name observations for `dnssec-monitor report`.
 //! - [`detector`]: [`detector::Detector`], the per-event entry point.
 //! - [`stage`]: the pipeline stage (channel in, channel out, counters).
+//! - [`batches`]: the event channel into the stage, in batches bounded in events.
 
 pub mod alert;
+pub mod batches;
 pub mod critical;
 pub mod detector;
 pub mod latency;

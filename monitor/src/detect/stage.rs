@@ -22,11 +22,8 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::alert::Alert;
+use super::batches::BatchReceiver;
 use super::detector::{DetectCounters, Detector, SharedHealth};
-use crate::event::DnsEvent;
-
-/// Most events taken from the input channel at once.
-const BATCH: usize = 1_024;
 
 /// Named drop counters of the stages before this one (kernel, ring, channels).
 pub type LossSource = Box<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
@@ -86,7 +83,7 @@ pub struct StageHandle {
 /// Runs the stage until `rx` closes, then finishes pending evaluations.
 pub fn spawn_detect_stage(
     detector: Detector,
-    rx: mpsc::Receiver<DnsEvent>,
+    rx: BatchReceiver,
     tx: mpsc::Sender<Alert>,
     opts: StageOptions,
 ) -> (StageHandle, JoinHandle<()>) {
@@ -112,7 +109,7 @@ async fn send(tx: &mpsc::Sender<Alert>, c: &StageCounters, alerts: Vec<Alert>) {
 
 async fn run(
     mut detector: Detector,
-    mut rx: mpsc::Receiver<DnsEvent>,
+    mut rx: BatchReceiver,
     tx: mpsc::Sender<Alert>,
     opts: StageOptions,
     c: Arc<StageCounters>,
@@ -149,16 +146,15 @@ async fn run(
         ));
         d.check_loss(&counters)
     };
-    let mut batch: Vec<DnsEvent> = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
-            n = rx.recv_many(&mut batch, BATCH) => {
-                if n == 0 {
+            batch = rx.recv() => {
+                let Some(batch) = batch else {
                     break;
-                }
-                c.received.fetch_add(n as u64, Ordering::Relaxed);
+                };
+                c.received.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 while pending.try_join_next().is_some() {}
-                for ev in batch.drain(..) {
+                for ev in batch {
                     let obs = detector.observe(ev);
                     send(&tx, &c, obs.alerts).await;
                     let Some(p) = obs.pending else { continue };

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use super::*;
 use crate::detect::alert::Rule;
+use crate::detect::batches::batch_channel;
 use crate::detect::detector::{Detector, DetectorConfig};
 use crate::detect::lab::{a_rec, engine_over, forged, policy};
 use crate::detect::testkit::{CLIENT, RESOLVER, event, query_msg};
@@ -24,7 +25,7 @@ fn detector() -> Detector {
 
 #[tokio::test]
 async fn events_in_alerts_out_with_counters() {
-    let (ev_tx, ev_rx) = mpsc::channel(16);
+    let (ev_tx, ev_rx) = batch_channel(16);
     let (al_tx, mut al_rx) = mpsc::channel(16);
     let dropped = Arc::new(AtomicU64::new(0));
     let d2 = dropped.clone();
@@ -44,7 +45,7 @@ async fn events_in_alerts_out_with_counters() {
     for (id, ip) in [(1u16, [192, 0, 2, 1]), (2, [6, 6, 6, 6])] {
         let q = query_msg(id, "www.secure.test.", RecordType::A, true, false);
         ev_tx
-            .send(event(q.clone(), CLIENT, RESOLVER, u64::from(id) * 10))
+            .send(vec![event(q.clone(), CLIENT, RESOLVER, u64::from(id) * 10)])
             .await
             .unwrap();
         let ans = forged(
@@ -53,7 +54,7 @@ async fn events_in_alerts_out_with_counters() {
             vec![a_rec("www.secure.test.", ip)],
         );
         ev_tx
-            .send(event(ans, CLIENT, RESOLVER, u64::from(id) * 10 + 1))
+            .send(vec![event(ans, CLIENT, RESOLVER, u64::from(id) * 10 + 1)])
             .await
             .unwrap();
     }
@@ -81,7 +82,7 @@ async fn events_in_alerts_out_with_counters() {
 
 #[tokio::test]
 async fn pending_bound_is_counted_as_capture_loss() {
-    let (ev_tx, ev_rx) = mpsc::channel(16);
+    let (ev_tx, ev_rx) = batch_channel(16);
     let (al_tx, mut al_rx) = mpsc::channel(16);
     let (h, task) = spawn_detect_stage(
         detector(),
@@ -97,7 +98,7 @@ async fn pending_bound_is_counted_as_capture_loss() {
     );
     let q = query_msg(1, "www.secure.test.", RecordType::A, true, false);
     ev_tx
-        .send(event(q.clone(), CLIENT, RESOLVER, 0))
+        .send(vec![event(q.clone(), CLIENT, RESOLVER, 0)])
         .await
         .unwrap();
     let ans = forged(
@@ -105,7 +106,10 @@ async fn pending_bound_is_counted_as_capture_loss() {
         ResponseCode::NoError,
         vec![a_rec("www.secure.test.", [6, 6, 6, 6])],
     );
-    ev_tx.send(event(ans, CLIENT, RESOLVER, 1)).await.unwrap();
+    ev_tx
+        .send(vec![event(ans, CLIENT, RESOLVER, 1)])
+        .await
+        .unwrap();
     drop(ev_tx);
     task.await.unwrap();
     let mut rules = Vec::new();
@@ -119,7 +123,7 @@ async fn pending_bound_is_counted_as_capture_loss() {
 
 #[tokio::test]
 async fn a_cached_verdict_is_judged_inline_without_a_pending_slot() {
-    let (ev_tx, ev_rx) = mpsc::channel(16);
+    let (ev_tx, ev_rx) = batch_channel(16);
     let (al_tx, mut al_rx) = mpsc::channel(16);
     let det = detector();
     let verdicts = det.verdicts().clone();
@@ -150,7 +154,7 @@ async fn a_cached_verdict_is_judged_inline_without_a_pending_slot() {
     // The first answer's verdict is not there yet and there is no room to
     // wait for it: dropped from checking (counted).
     for ev in txn(1) {
-        ev_tx.send(ev).await.unwrap();
+        ev_tx.send(vec![ev]).await.unwrap();
     }
     tokio::time::timeout(Duration::from_secs(10), async {
         while verdicts.cached() == 0 {
@@ -161,7 +165,7 @@ async fn a_cached_verdict_is_judged_inline_without_a_pending_slot() {
     .unwrap();
     // The verdict is cached now: the next answer needs no slot.
     for ev in txn(2) {
-        ev_tx.send(ev).await.unwrap();
+        ev_tx.send(vec![ev]).await.unwrap();
     }
     drop(ev_tx);
     task.await.unwrap();
