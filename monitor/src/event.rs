@@ -67,7 +67,7 @@ pub struct DnsEvent {
     pub socket_cookie: Option<u64>,
     pub process: Option<Arc<ProcessInfo>>,
     /// The DNS message bytes as captured.
-    pub raw: Arc<[u8]>,
+    pub raw: crate::decode::Wire,
     /// This message's transaction id. `message.metadata.id` may be another
     /// copy's: repeated messages share one parse (decode/memo.rs).
     pub txid: u16,
@@ -220,7 +220,7 @@ impl DnsEvent {
                 .and_then(|p| p.container_id.as_deref())
                 .map(|id| EcsContainer { id }),
             dnssec_monitor: EcsOwn {
-                raw: base64::engine::general_purpose::STANDARD.encode(&self.raw),
+                raw: base64::engine::general_purpose::STANDARD.encode(self.raw.bytes()),
                 own_query: false,
             },
         }

@@ -240,6 +240,6 @@ fn event_is_cheap_to_move() {
         Some(p.clone()),
     );
     let c = e.clone();
-    assert!(Arc::ptr_eq(&c.raw, &e.raw));
+    assert!(Arc::ptr_eq(c.raw.body(), e.raw.body()));
     assert!(Arc::ptr_eq(c.process.as_ref().unwrap(), &p));
 }

@@ -21,8 +21,8 @@ fn an_answer_with_its_query_keeps_both_messages_and_the_process() {
     let t = transaction_of(&a, Some(&info));
     assert_eq!(t.qname, "www.example.");
     assert_eq!((t.qtype, t.rcode), (1, Some(3)));
-    assert_eq!(t.query.as_deref(), Some(&q.raw[..]));
-    assert_eq!(t.answer.as_deref(), Some(&a.raw[..]));
+    assert_eq!(t.query.as_deref(), Some(&q.raw.to_vec()[..]));
+    assert_eq!(t.answer.as_deref(), Some(&a.raw.to_vec()[..]));
     assert_eq!(t.query_time, Some(q.timestamp));
     // The answer was not attributed; the query's process is the asker.
     assert_eq!(t.process.as_deref(), Some(process().name.as_str()));

@@ -97,7 +97,7 @@ pub struct QueryInfo {
     pub process: Option<Arc<ProcessInfo>>,
     /// The query as captured, for the forensic store (shared: the info is
     /// cloned into every join result).
-    pub raw: Arc<[u8]>,
+    pub raw: crate::decode::Wire,
 }
 
 impl QueryInfo {

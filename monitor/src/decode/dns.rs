@@ -12,12 +12,13 @@ use hickory_proto::op::Message;
 use super::counters::DecodeCounters;
 use super::limits::DecodeLimits;
 use super::memo::ParseMemo;
+use super::wire::Wire;
 
 /// A parsed payload: its own bytes, and the parsed message (possibly
 /// shared with an earlier copy that differed only in its id, see
 /// [`super::memo`]).
 pub(crate) struct Parsed {
-    pub raw: Arc<[u8]>,
+    pub raw: Wire,
     pub txid: u16,
     pub message: Arc<Message>,
 }
@@ -35,10 +36,11 @@ pub(crate) fn parse(
     }
     // A message hickory parsed has its 12-byte header (RFC 1035 §4.1.1).
     let txid = |p: &[u8]| u16::from_be_bytes([p[0], p[1]]);
-    if let Some(message) = memo.get(payload) {
+    if let Some((body, message)) = memo.get(payload) {
+        let txid = txid(payload);
         return Some(Parsed {
-            txid: txid(payload),
-            raw: payload.into(),
+            txid,
+            raw: Wire::shared(body, txid),
             message,
         });
     }
@@ -50,7 +52,7 @@ pub(crate) fn parse(
             memo.put(&raw, &message);
             Some(Parsed {
                 txid: txid(payload),
-                raw,
+                raw: Wire::new(raw),
                 message,
             })
         }

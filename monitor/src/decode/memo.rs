@@ -87,9 +87,9 @@ impl ParseMemo {
         Some((hash, (hash as usize) % SETS))
     }
 
-    /// The parsed message of an earlier copy of `payload` (same bytes
-    /// after the id), if one is kept.
-    pub fn get(&mut self, payload: &[u8]) -> Option<Arc<Message>> {
+    /// The bytes and parsed message of an earlier copy of `payload` (same
+    /// bytes after the id), if one is kept.
+    pub fn get(&mut self, payload: &[u8]) -> Option<(Arc<[u8]>, Arc<Message>)> {
         let (hash, set) = self.key(payload)?;
         for way in 0..2 {
             if let Some(e) = &self.sets[set][way]
@@ -98,7 +98,7 @@ impl ParseMemo {
             {
                 self.recent[set] = way as u8;
                 self.stats.hits += 1;
-                return Some(e.message.clone());
+                return Some((e.bytes.clone(), e.message.clone()));
             }
         }
         None

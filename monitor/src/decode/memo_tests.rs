@@ -26,10 +26,11 @@ fn a_copy_under_another_id_shares_the_parse() {
     assert!(memo.get(&q).is_none(), "empty memo");
     let (raw, msg) = parsed(&q);
     memo.put(&raw, &msg);
-    let hit = memo
+    let (body, hit) = memo
         .get(&with_id(&q, 0xbeef))
         .expect("same bytes after the id");
     assert!(Arc::ptr_eq(&hit, &msg));
+    assert!(Arc::ptr_eq(&body, &raw));
     assert_eq!(memo.stats(), MemoStats { hits: 1, stored: 1 });
 }
 

@@ -38,7 +38,7 @@ pub struct DnsMessage {
     /// The DNS message bytes (no TCP length prefix); shared, so whoever
     /// keeps them (the outstanding query table) takes a reference, not a
     /// copy.
-    pub raw: Arc<[u8]>,
+    pub raw: crate::decode::Wire,
     /// The transaction id of *this* message (RFC 1035 §4.1.1). Read it
     /// here, not from `message.metadata.id`: the parsed message may be
     /// shared with an earlier copy under another id (see `decode/memo.rs`).

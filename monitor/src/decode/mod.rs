@@ -14,6 +14,7 @@
 //! * `dns` — the DNS message, via hickory-proto.
 //! * [`memo`] — a parse memo: repeated messages (the same bytes under
 //!   another id) share one parse.
+//! * [`wire`] — [`Wire`], a message's bytes, shared between such repeats.
 //! * [`presentation`] — DNS data as text (names, RDATA, mnemonics).
 //! * [`build`] — packet builders for tests and benches.
 
@@ -32,8 +33,10 @@ pub mod presentation;
 #[cfg(test)]
 mod proptests;
 mod tcp_stream;
+pub mod wire;
 
 pub use counters::DecodeCounters;
 pub use decoder::{Decoder, Held};
 pub use limits::DecodeLimits;
 pub use message::{DnsMessage, Transport};
+pub use wire::Wire;

@@ -354,7 +354,7 @@ async fn same_rows_as_the_string_keyed_recorder() {
                             ad: false,
                             cd: false,
                             process: p.map(std::sync::Arc::new),
-                            raw: Arc::from(Vec::new()),
+                            raw: Vec::new().into(),
                         })
                     }
                     _ => {
