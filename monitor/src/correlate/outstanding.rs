@@ -451,16 +451,18 @@ impl OutstandingTable {
         let id = ev.message.metadata.id;
         let question = self.fingerprints.question(q);
         let socket_hash = socket.hash(&self.hasher);
-        let mut h = self.hasher.build_hasher();
-        h.write_u64(socket_hash);
-        h.write_u64(question);
-        h.write_u16(id);
+        // Both hashes are keyed and well mixed, so a combination is enough
+        // (no third hashing); the odd multiplier spreads the txid over the
+        // high bits too (hashbrown's tag).
+        let hash = question
+            ^ socket_hash.rotate_left(29)
+            ^ u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         Some(Probe {
             socket,
             socket_hash,
             id,
             question,
-            hash: h.finish(),
+            hash,
         })
     }
 
