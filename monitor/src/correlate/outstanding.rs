@@ -34,7 +34,7 @@ use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashTable;
 
@@ -215,34 +215,48 @@ impl Socket {
     }
 }
 
-/// Live entries of one socket (for the wrong-txid test).
-struct SocketCount {
+/// A socket with live entries: its id is what the entries' keys hold, and
+/// `n` (live entries) answers the wrong-txid test. `n == 0`: a free id.
+struct SocketSlot {
     socket: Socket,
     hash: u64,
-    n: usize,
+    n: u32,
 }
 
-/// The match key, `Copy` and built without allocating. The question is
+/// The match key, `Copy`, 16 bytes and built without allocating. The
+/// socket is its id in the socket table (one id per socket while it has
+/// live entries, so comparing ids is comparing sockets). The question is
 /// kept as a keyed 64-bit hash ([`Fingerprints::question`]): a collision
 /// could only merge two different questions sent from the same socket
 /// under the same txid while both are outstanding (about 2^-64 per such
 /// pair, and an attacker cannot aim for it without the table's key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Key {
-    socket: Socket,
-    id: u16,
     question: u64,
+    socket: u32,
+    id: u16,
 }
 
 /// The answers seen for an answered query.
 struct Answers {
-    /// Digest of the first answer, when it came and what it said.
+    /// Digest of the first answer, when it came (see [`nanos`]) and what
+    /// it said.
     first: u64,
-    at: SystemTime,
+    at: u64,
     shown: FirstAnswer,
     /// Digests of the other distinct answers (allocated only on a race),
-    /// at most [`MAX_DISTINCT`] - 1.
-    others: Vec<u64>,
+    /// at most [`MAX_DISTINCT`] - 1; boxed to keep every slot small.
+    #[expect(
+        clippy::box_collection,
+        reason = "8 bytes in every slot instead of 24; the second allocation happens only on a race"
+    )]
+    others: Option<Box<Vec<u64>>>,
+}
+
+impl Answers {
+    fn others(&self) -> &[u64] {
+        self.others.as_deref().map_or(&[], Vec::as_slice)
+    }
 }
 
 struct Entry {
@@ -266,12 +280,14 @@ enum Phase {
 }
 
 /// A slab slot: an entry, its key and its place in its deadline list.
+/// Kept small (the table holds ~65k of them at 50k q/s, so each message
+/// touches cold ones): the sockets live in the socket table, times are
+/// [`nanos`].
 struct Slot {
     key: Key,
-    /// Hash of `key` in `index`, and of its socket in `per_socket`.
+    /// Hash of the key in `index`.
     hash: u64,
-    socket_hash: u64,
-    expires: SystemTime,
+    expires: u64,
     phase: Phase,
     prev: u32,
     next: u32,
@@ -304,6 +320,9 @@ pub struct ExpiredQuery {
 /// See the module comment.
 pub struct OutstandingTable {
     cfg: OutstandingConfig,
+    /// `cfg.timeout` and `cfg.race_window` in nanoseconds.
+    timeout: u64,
+    race_window: u64,
     fingerprints: Fingerprints,
     hasher: foldhash::fast::RandomState,
     /// Key → slot.
@@ -312,8 +331,10 @@ pub struct OutstandingTable {
     free: Vec<u32>,
     lists: [List; 2],
     live: usize,
-    /// Sockets with live entries (for the wrong-txid test).
-    per_socket: HashTable<SocketCount>,
+    /// Sockets with live entries (their ids are in the keys), and Socket → id.
+    sockets: Vec<SocketSlot>,
+    free_sockets: Vec<u32>,
+    socket_index: HashTable<u32>,
     /// Wrong-txid answer times per client socket, and whether reported.
     bursts: HashMap<(Transport, SocketAddr), (VecDeque<SystemTime>, bool)>,
     /// No burst time leaves its window before this (None: no bursts).
@@ -326,16 +347,45 @@ pub struct OutstandingTable {
     expired_log: Option<Vec<ExpiredQuery>>,
 }
 
-/// A key and its hashes, computed once per message.
-#[derive(Clone, Copy)]
-struct Hashed {
-    key: Key,
-    hash: u64,
+/// A message's socket, question and txid with their hashes, computed once
+/// per message; the key proper needs the socket's id ([`Probe::key`]).
+struct Probe {
+    socket: Socket,
     socket_hash: u64,
+    id: u16,
+    question: u64,
+    /// Hash of the key in `index`.
+    hash: u64,
+}
+
+impl Probe {
+    fn key(&self, socket: u32) -> Key {
+        Key {
+            question: self.question,
+            socket,
+            id: self.id,
+        }
+    }
 }
 
 fn after(t: SystemTime, d: Duration) -> SystemTime {
     t.checked_add(d).unwrap_or(t)
+}
+
+/// A capture time as nanoseconds since the Unix epoch, the table's clock
+/// for deadlines: a `u64` compares and adds in one instruction and halves
+/// a slot's times (good until 2554; earlier than 1970 reads as 0).
+fn nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn time_of(n: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_nanos(n)
 }
 
 fn socket_of(ev: &DnsEvent) -> Socket {
@@ -349,6 +399,8 @@ fn socket_of(ev: &DnsEvent) -> Socket {
 impl OutstandingTable {
     pub fn new(cfg: OutstandingConfig) -> Self {
         Self {
+            timeout: duration_nanos(cfg.timeout),
+            race_window: duration_nanos(cfg.race_window),
             cfg,
             fingerprints: Fingerprints::default(),
             hasher: foldhash::fast::RandomState::default(),
@@ -360,7 +412,9 @@ impl OutstandingTable {
                 tail: NIL,
             }; 2],
             live: 0,
-            per_socket: HashTable::new(),
+            sockets: Vec::new(),
+            free_sockets: Vec::new(),
+            socket_index: HashTable::new(),
             bursts: HashMap::default(),
             bursts_due: None,
             started: None,
@@ -395,35 +449,72 @@ impl OutstandingTable {
         }
     }
 
-    fn key_of(&self, ev: &DnsEvent) -> Option<Hashed> {
+    fn key_of(&self, ev: &DnsEvent) -> Option<Probe> {
         let q = ev.message.queries.first()?;
-        let key = Key {
-            socket: socket_of(ev),
-            id: ev.txid,
-            question: self.fingerprints.question(q),
-        };
-        let socket_hash = key.socket.hash(&self.hasher);
-        let mut h = self.hasher.build_hasher();
-        h.write_u64(socket_hash);
-        h.write_u64(key.question);
-        h.write_u16(key.id);
-        Some(Hashed {
-            key,
-            hash: h.finish(),
+        let socket = socket_of(ev);
+        let id = ev.txid;
+        let question = self.fingerprints.question(q);
+        let socket_hash = socket.hash(&self.hasher);
+        // Both hashes are keyed and well mixed, so a combination is enough
+        // (no third hashing); the odd multiplier spreads the txid over the
+        // high bits too (hashbrown's tag).
+        let hash = question
+            ^ socket_hash.rotate_left(29)
+            ^ u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        Some(Probe {
+            socket,
             socket_hash,
+            id,
+            question,
+            hash,
         })
     }
 
-    fn socket_has_entries(&self, socket: &Socket) -> bool {
-        self.per_socket
-            .find(socket.hash(&self.hasher), |c| c.socket == *socket)
-            .is_some()
+    /// The id of `socket` if it has live entries.
+    fn socket_id(&self, socket: &Socket, hash: u64) -> Option<u32> {
+        let sockets = &self.sockets;
+        self.socket_index
+            .find(hash, |&j| sockets[j as usize].socket == *socket)
+            .copied()
     }
 
-    fn find(&self, at: &Hashed) -> Option<u32> {
+    /// A new id for `socket` (with no live entries yet).
+    fn add_socket(&mut self, socket: Socket, hash: u64) -> u32 {
+        let s = SocketSlot { socket, hash, n: 0 };
+        let id = match self.free_sockets.pop() {
+            Some(id) => {
+                self.sockets[id as usize] = s;
+                id
+            }
+            None => {
+                self.sockets.push(s);
+                u32::try_from(self.sockets.len() - 1).expect("fewer than 2^32 sockets")
+            }
+        };
+        let sockets = &self.sockets;
+        self.socket_index
+            .insert_unique(hash, id, |&j| sockets[j as usize].hash);
+        id
+    }
+
+    /// One live entry less on socket `id`; its last frees the id.
+    fn release_socket(&mut self, id: u32) {
+        let s = &mut self.sockets[id as usize];
+        s.n -= 1;
+        if s.n > 0 {
+            return;
+        }
+        if let Ok(found) = self.socket_index.find_entry(s.hash, |&j| j == id) {
+            found.remove();
+        }
+        self.free_sockets.push(id);
+    }
+
+    fn find(&self, at: &Probe, socket: u32) -> Option<u32> {
+        let key = at.key(socket);
         let slots = &self.slots;
         self.index
-            .find(at.hash, |&i| slots[i as usize].key == at.key)
+            .find(at.hash, |&i| slots[i as usize].key == key)
             .copied()
     }
 
@@ -458,9 +549,8 @@ impl OutstandingTable {
     }
 
     fn unlink(&mut self, i: u32) {
-        let Slot {
-            prev, next, phase, ..
-        } = self.slots[i as usize];
+        let s = &self.slots[i as usize];
+        let (prev, next, phase) = (s.prev, s.next, s.phase);
         match prev {
             NIL => self.lists[phase as usize].head = next,
             p => self.slots[p as usize].next = next,
@@ -472,55 +562,41 @@ impl OutstandingTable {
     }
 
     /// Move slot `i` to the end of `phase` with a new deadline.
-    fn relink(&mut self, i: u32, phase: Phase, expires: SystemTime) {
+    fn relink(&mut self, i: u32, phase: Phase, expires: u64) {
         self.unlink(i);
         self.slots[i as usize].expires = expires;
         self.link(i, phase);
     }
 
-    fn insert(&mut self, at: Hashed, expires: SystemTime, entry: Entry) {
-        let slot = Slot {
-            key: at.key,
-            hash: at.hash,
-            socket_hash: at.socket_hash,
-            expires,
-            phase: Phase::Waiting,
-            prev: NIL,
-            next: NIL,
-            entry: Some(entry),
-        };
+    /// Index a new entry under `key`; the caller has counted it on its socket.
+    fn insert(&mut self, key: Key, hash: u64, expires: u64, entry: Entry) {
         let i = match self.free.pop() {
             Some(i) => {
-                self.slots[i as usize] = slot;
+                // Field by field: the old entry was dropped when freed.
+                let s = &mut self.slots[i as usize];
+                s.key = key;
+                s.hash = hash;
+                s.expires = expires;
+                s.entry = Some(entry);
                 i
             }
             None => {
-                self.slots.push(slot);
+                self.slots.push(Slot {
+                    key,
+                    hash,
+                    expires,
+                    phase: Phase::Waiting,
+                    prev: NIL,
+                    next: NIL,
+                    entry: Some(entry),
+                });
                 u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 entries")
             }
         };
         let slots = &self.slots;
         self.index
-            .insert_unique(at.hash, i, |&j| slots[j as usize].hash);
+            .insert_unique(hash, i, |&j| slots[j as usize].hash);
         self.link(i, Phase::Waiting);
-        let socket = at.key.socket;
-        match self
-            .per_socket
-            .find_mut(at.socket_hash, |c| c.socket == socket)
-        {
-            Some(c) => c.n += 1,
-            None => {
-                self.per_socket.insert_unique(
-                    at.socket_hash,
-                    SocketCount {
-                        socket,
-                        hash: at.socket_hash,
-                        n: 1,
-                    },
-                    |c| c.hash,
-                );
-            }
-        }
         self.live += 1;
     }
 
@@ -529,19 +605,11 @@ impl OutstandingTable {
     fn unindex(&mut self, i: u32) {
         self.unlink(i);
         let s = &self.slots[i as usize];
-        let (hash, socket_hash, socket) = (s.hash, s.socket_hash, s.key.socket);
+        let (hash, socket) = (s.hash, s.key.socket);
         if let Ok(found) = self.index.find_entry(hash, |&j| j == i) {
             found.remove();
         }
-        if let Ok(mut found) = self
-            .per_socket
-            .find_entry(socket_hash, |c| c.socket == socket)
-        {
-            found.get_mut().n -= 1;
-            if found.get().n == 0 {
-                found.remove();
-            }
-        }
+        self.release_socket(socket);
         self.free.push(i);
         self.live -= 1;
     }
@@ -554,27 +622,34 @@ impl OutstandingTable {
             s.entry = None;
             return;
         }
-        let (client, server, expired) = (s.key.socket.client, s.key.socket.server, s.expires);
+        let (socket, expired) = (s.key.socket, s.expires);
         let Some(e) = s.entry.take() else { return };
         self.stats.expired += 1;
         if let Some(log) = &mut self.expired_log
             && log.len() < self.cfg.max_entries
         {
+            // A released socket id keeps its address until reused.
+            let socket = &self.sockets[socket as usize].socket;
             log.push(ExpiredQuery {
-                server,
-                client,
+                server: socket.server,
+                client: socket.client,
                 query: e.query,
-                expired,
+                expired: time_of(expired),
             });
         }
     }
 
     /// Forget entries whose time is up (as of `now`).
     pub fn expire(&mut self, now: SystemTime) {
+        self.expire_at(now, nanos(now));
+    }
+
+    /// [`Self::expire`] with `now` also as [`nanos`].
+    fn expire_at(&mut self, now: SystemTime, now_n: u64) {
         for phase in [Phase::Waiting, Phase::Answered] {
             loop {
                 let head = self.lists[phase as usize].head;
-                if head == NIL || self.slots[head as usize].expires > now {
+                if head == NIL || self.slots[head as usize].expires > now_n {
                     break;
                 }
                 self.expire_slot(head);
@@ -607,11 +682,13 @@ impl OutstandingTable {
         };
         self.stats.queries += 1;
         let now = ev.timestamp;
+        let now_n = nanos(now);
         self.started.get_or_insert(now);
-        self.expire(now);
-        let expires = after(now, self.cfg.timeout);
+        self.expire_at(now, now_n);
+        let expires = now_n.saturating_add(self.timeout);
         let query = QueryInfo::of(ev);
-        if let Some(i) = self.find(&at) {
+        let socket = self.socket_id(&at.socket, at.socket_hash);
+        if let Some(i) = socket.and_then(|s| self.find(&at, s)) {
             // Unanswered: a retransmission restarts the timer. Answered: a
             // new transaction that happens to reuse the key starts afresh.
             let e = self.slots[i as usize]
@@ -627,9 +704,16 @@ impl OutstandingTable {
             self.relink(i, Phase::Waiting, expires);
             return new;
         }
+        let socket = match socket {
+            Some(s) => s,
+            None => self.add_socket(at.socket, at.socket_hash),
+        };
+        // Counted before evicting, so an eviction cannot free the id.
+        self.sockets[socket as usize].n += 1;
         while self.live >= self.cfg.max_entries {
             // Answered entries first: they only wait for a race, while an
             // evicted unanswered query makes its answer look unsolicited.
+            // The victim's slot is the one `insert` takes next.
             let answered = self.lists[Phase::Answered as usize].head;
             let victim = match answered {
                 NIL => self.lists[Phase::Waiting as usize].head,
@@ -647,7 +731,8 @@ impl OutstandingTable {
             }
         }
         self.insert(
-            at,
+            at.key(socket),
+            at.hash,
             expires,
             Entry {
                 query,
@@ -663,11 +748,24 @@ impl OutstandingTable {
         debug_assert_eq!(ev.kind, DnsKind::Answer);
         self.stats.answers += 1;
         let now = ev.timestamp;
+        let now_n = nanos(now);
         let started = *self.started.get_or_insert(now);
-        self.expire(now);
-        let mut slot = self.key_of(ev).and_then(|at| self.find(&at));
+        self.expire_at(now, now_n);
+        let at = self.key_of(ev);
+        let (socket, socket_hash) = match &at {
+            Some(at) => (at.socket, at.socket_hash),
+            None => {
+                let socket = socket_of(ev);
+                (socket, socket.hash(&self.hasher))
+            }
+        };
+        let socket_id = self.socket_id(&socket, socket_hash);
+        let mut slot = at
+            .as_ref()
+            .zip(socket_id)
+            .and_then(|(at, s)| self.find(at, s));
         if let Some(i) = slot
-            && self.slots[i as usize].expires <= now
+            && self.slots[i as usize].expires <= now_n
         {
             // Not yet swept by `expire` (out of deadline order): it timed out.
             self.expire_slot(i);
@@ -678,7 +776,9 @@ impl OutstandingTable {
                 self.stats.warmup += 1;
                 return Join::BeforeStart;
             }
-            return self.unmatched(ev, now);
+            // `expire_slot` may have taken the socket's last entry.
+            let socket_id = socket_id.filter(|&s| self.sockets[s as usize].n > 0);
+            return self.unmatched(ev, now, socket_id);
         };
         let d = self.fingerprints.answer(&ev.message);
         let entry = self.slots[i as usize]
@@ -689,21 +789,21 @@ impl OutstandingTable {
         let Some(answers) = &mut entry.answers else {
             entry.answers = Some(Answers {
                 first: d,
-                at: now,
+                at: now_n,
                 shown: FirstAnswer::of(&ev.message),
-                others: Vec::new(),
+                others: None,
             });
-            self.relink(i, Phase::Answered, after(now, self.cfg.race_window));
+            self.relink(i, Phase::Answered, now_n.saturating_add(self.race_window));
             self.stats.joined += 1;
             return Join::Answered { query };
         };
-        if answers.first == d || answers.others.contains(&d) {
+        if answers.first == d || answers.others().contains(&d) {
             return Join::Repeated { query };
         }
-        if answers.others.len() + 1 < MAX_DISTINCT {
-            answers.others.push(d);
+        if answers.others().len() + 1 < MAX_DISTINCT {
+            answers.others.get_or_insert_default().push(d);
         }
-        let distinct = answers.others.len() + 1;
+        let distinct = answers.others().len() + 1;
         if entry.race_reported {
             return Join::Repeated { query };
         }
@@ -714,16 +814,17 @@ impl OutstandingTable {
             distinct,
             // Rendered now: the only time anyone reads it.
             first: answers.shown.render(),
-            since_first: now.duration_since(answers.at).unwrap_or_default(),
+            since_first: Duration::from_nanos(now_n.saturating_sub(answers.at)),
         }
     }
 
-    fn unmatched(&mut self, ev: &DnsEvent, now: SystemTime) -> Join {
-        let socket = socket_of(ev);
-        if !self.socket_has_entries(&socket) {
+    /// An answer that joins nothing; `socket` is its socket's id when the
+    /// socket has live entries.
+    fn unmatched(&mut self, ev: &DnsEvent, now: SystemTime, socket: Option<u32>) -> Join {
+        let Some(socket) = socket else {
             self.stats.unsolicited += 1;
             return Join::Unsolicited;
-        }
+        };
         // A query is out on this socket under another txid: a guess. It is
         // held in the socket's burst window (expired in `expire`); it never
         // becomes `Unsolicited`.
@@ -752,7 +853,8 @@ impl OutstandingTable {
             .duration_since(*times.front().unwrap_or(&now))
             .unwrap_or_default();
         self.stats.races += 1;
-        // Rare (once per burst): a scan is fine.
+        // Rare (once per burst): a scan is fine. A free slot may still
+        // hold this id from an earlier socket, but it has no entry.
         let query = self
             .slots
             .iter()

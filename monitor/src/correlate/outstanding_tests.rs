@@ -575,3 +575,87 @@ fn ipv6_sockets_join_and_keep_apart() {
         Join::Answered { .. }
     ));
 }
+
+/// A socket whose entries all left frees its id for the next socket: the
+/// next socket's queries neither join the first socket's answers nor lend
+/// them a socket with "a query out" (which would turn an unsolicited
+/// answer into a wrong-txid guess), and a burst reports the new socket's
+/// query.
+#[test]
+fn a_freed_socket_id_serves_another_socket_without_mixing() {
+    let mut t = table();
+    let other = "10.0.0.9:41000";
+    let q_old = query_msg(1, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q_old.clone(), CLIENT, RESOLVER, 0));
+    t.expire(crate::detect::testkit::at(20_000));
+    assert_eq!(t.stats().entries, 0);
+    // `other` now holds the id CLIENT had.
+    let q_new = query_msg(2, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q_new, other, RESOLVER, 20_001));
+    let late = answer_msg(&q_old, ResponseCode::NoError, vec![]);
+    assert_eq!(
+        t.on_answer(&event(late, CLIENT, RESOLVER, 20_002)),
+        Join::Unsolicited
+    );
+    let mut last = None;
+    for (i, id) in [200u16, 201, 202].into_iter().enumerate() {
+        let g = query_msg(id, "www.secure.test.", RecordType::A, true, false);
+        let ans = answer_msg(&g, ResponseCode::NoError, vec![]);
+        last = Some(t.on_answer(&event(ans, other, RESOLVER, 20_003 + i as u64)));
+    }
+    assert!(
+        matches!(&last, Some(Join::TxidBurst { answers: 3, query, .. }) if query.id == 2),
+        "{last:?}"
+    );
+}
+
+/// Entries of two sockets expiring in one sweep are logged with their own
+/// addresses (each socket's id is released as its last entry goes).
+#[test]
+fn expired_entries_of_two_sockets_keep_their_addresses() {
+    let mut t = table();
+    t.log_expired();
+    let other = "10.0.0.9:41000";
+    let q1 = query_msg(1, "www.secure.test.", RecordType::A, true, false);
+    let q2 = query_msg(2, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q1, CLIENT, RESOLVER, 0));
+    t.on_query(&event(q2, other, "10.0.0.54:53", 1));
+    t.expire(crate::detect::testkit::at(20_000));
+    let e = t.take_expired();
+    let got: Vec<_> = e
+        .iter()
+        .map(|e| (e.query.id, e.client.to_string(), e.server.to_string()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, CLIENT.to_string(), RESOLVER.to_string()),
+            (2, other.to_string(), "10.0.0.54:53".to_string()),
+        ]
+    );
+}
+
+/// A socket with one query left keeps its id after a sibling entry is
+/// answered and leaves: a wrong-txid answer still sees a query out.
+#[test]
+fn a_socket_keeps_its_id_while_any_entry_is_live() {
+    let mut t = table();
+    let q1 = query_msg(1, "www.secure.test.", RecordType::A, true, false);
+    let q2 = query_msg(2, "www.secure.test.", RecordType::A, true, false);
+    t.on_query(&event(q1.clone(), CLIENT, RESOLVER, 0));
+    t.on_query(&event(q2, CLIENT, RESOLVER, 5_000));
+    let ans = answer_msg(&q1, ResponseCode::NoError, vec![]);
+    assert!(matches!(
+        t.on_answer(&event(ans, CLIENT, RESOLVER, 1)),
+        Join::Answered { .. }
+    ));
+    // q1's race window (2 s) and then its timeout have passed; q2 is out.
+    t.expire(crate::detect::testkit::at(11_000));
+    assert_eq!(t.stats().entries, 1);
+    let g = query_msg(9, "www.secure.test.", RecordType::A, true, false);
+    let guess = answer_msg(&g, ResponseCode::NoError, vec![]);
+    assert_eq!(
+        t.on_answer(&event(guess, CLIENT, RESOLVER, 11_001)),
+        Join::WrongTxid { answers: 1 }
+    );
+}
