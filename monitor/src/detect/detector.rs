@@ -17,7 +17,7 @@ use super::alert::{Alert, Finding, Rule};
 use super::critical::{RuleState, annotate};
 use super::policy::DetectPolicy;
 use super::posture::{CriticalLabels, PostureRecorder};
-use super::resolver_health::{HealthConfig, ResolverHealth};
+use super::resolver_health::{HealthConfig, HealthFinding, Observation, ResolverHealth};
 use super::rules::capture_loss::LossTracker;
 use super::rules::{
     Answer, answer_mismatch, bogus_signature, critical_name, response_race, signature_expiring,
@@ -245,22 +245,14 @@ impl Detector {
         if expired.is_empty() {
             return;
         }
-        let mut h = lock(&self.health);
-        for e in expired {
-            let own = e
-                .query
-                .process
-                .as_ref()
-                .is_some_and(|p| self.policy.own_pids.contains(&p.pid));
-            if e.query.rd && !own {
-                h.on_timeout(e.server, e.expired);
-            }
-        }
+        feed_timeouts(&self.policy, &mut lock(&self.health), expired);
     }
 
-    /// `resolver_failure` alerts for `server` as of `now`.
-    fn health_alerts(&mut self, server: std::net::SocketAddr, now: SystemTime) -> Vec<Alert> {
-        let findings = lock(&self.health).evaluate(server, now);
+    /// `resolver_failure` alerts of the `findings` judged as of `now`.
+    fn health_alerts(&self, findings: Vec<HealthFinding>, now: SystemTime) -> Vec<Alert> {
+        if findings.is_empty() {
+            return Vec::new();
+        }
         let alerts: Vec<Alert> = findings
             .into_iter()
             .map(|f| {
@@ -291,16 +283,7 @@ impl Detector {
         self.table.expire(now);
         self.note_timeouts();
         let findings = lock(&self.health).evaluate_all(now);
-        let alerts: Vec<Alert> = findings
-            .into_iter()
-            .map(|f| {
-                let mut a = Alert::from_health(f, now);
-                annotate(&mut a, &self.policy);
-                a
-            })
-            .collect();
-        self.counters.count(&alerts);
-        alerts
+        self.health_alerts(findings, now)
     }
 
     pub fn counters(&self) -> &Arc<DetectCounters> {
@@ -329,12 +312,31 @@ impl Detector {
                 c.own_skipped.fetch_add(1, Ordering::Relaxed);
             }
             let new = self.table.on_query(&ev);
-            if new && !own && ev.message.metadata.recursion_desired {
-                lock(&self.health).on_query(ev.server, ev.timestamp);
-            }
-            self.note_timeouts();
+            let counted = new && !own && ev.message.metadata.recursion_desired;
+            // As in order: the query counted, the expired queries' timeouts,
+            // the judgement; one lock, and one map lookup when nothing expired.
+            let expired = self.table.take_expired();
+            let findings = {
+                let mut h = lock(&self.health);
+                if counted && expired.is_empty() {
+                    h.observe_and_evaluate(
+                        ev.server,
+                        ev.timestamp,
+                        Observation::Query,
+                        ev.timestamp,
+                    )
+                } else {
+                    if counted {
+                        h.on_query(ev.server, ev.timestamp);
+                    }
+                    if !expired.is_empty() {
+                        feed_timeouts(&self.policy, &mut h, expired);
+                    }
+                    h.evaluate(ev.server, ev.timestamp)
+                }
+            };
             return Observed {
-                alerts: self.health_alerts(ev.server, ev.timestamp),
+                alerts: self.health_alerts(findings, ev.timestamp),
                 pending: None,
             };
         }
@@ -352,8 +354,14 @@ impl Detector {
             {
                 let latency = ev.timestamp.duration_since(query.sent).unwrap_or_default();
                 let rcode = u16::from(ev.message.metadata.response_code);
-                lock(&self.health).on_answer(ev.server, ev.timestamp, rcode, latency);
-                self.health_alerts(ev.server, ev.timestamp)
+                let o = Observation::Answer { rcode, latency };
+                let findings = lock(&self.health).observe_and_evaluate(
+                    ev.server,
+                    ev.timestamp,
+                    o,
+                    ev.timestamp,
+                );
+                self.health_alerts(findings, ev.timestamp)
             }
             _ => Vec::new(),
         };
@@ -508,6 +516,25 @@ impl Detector {
         annotate(&mut a, &self.policy);
         self.counters.count(std::slice::from_ref(&a));
         Some(a)
+    }
+}
+
+/// Count the unanswered expired queries of hosts' recursive queries (the
+/// monitor's own left out) in resolver health.
+fn feed_timeouts(
+    policy: &DetectPolicy,
+    h: &mut ResolverHealth,
+    expired: Vec<crate::correlate::outstanding::ExpiredQuery>,
+) {
+    for e in expired {
+        let own = e
+            .query
+            .process
+            .as_ref()
+            .is_some_and(|p| policy.own_pids.contains(&p.pid));
+        if e.query.rd && !own {
+            h.on_timeout(e.server, e.expired);
+        }
     }
 }
 

@@ -281,6 +281,99 @@ fn nanos(t: SystemTime) -> i64 {
     }
 }
 
+/// The resolver's state, created (and the stalest evicted, counted in
+/// `evicted`) as needed.
+fn entry<'a>(
+    cfg: &HealthConfig,
+    resolvers: &'a mut HashMap<SocketAddr, Resolver>,
+    evicted: &mut u64,
+    server: SocketAddr,
+    at: SystemTime,
+) -> &'a mut Resolver {
+    // One lookup when there is room (the eviction test first, so that a
+    // full map pays the extra lookup, not every message).
+    if resolvers.len() >= cfg.max_resolvers
+        && !resolvers.contains_key(&server)
+        && let Some(stale) = resolvers
+            .iter()
+            .min_by_key(|(_, r)| r.last_seen)
+            .map(|(k, _)| *k)
+    {
+        resolvers.remove(&stale);
+        *evicted += 1;
+    }
+    let r = resolvers.entry(server).or_insert_with(|| Resolver {
+        slots: Vec::new(),
+        totals: Counts::default(),
+        interval: Counts::default(),
+        interval_latency: LatencyHist::default(),
+        interval_start: at,
+        last_seen: at,
+        failing: [false; 3],
+        settled: None,
+    });
+    r.last_seen = r.last_seen.max(at);
+    r
+}
+
+/// Add `o` to the slot of time `at` (ignored when older than the
+/// window); the resolver, for a judgement without a second lookup.
+fn update<'a>(
+    cfg: &HealthConfig,
+    slot_ns: i64,
+    resolvers: &'a mut HashMap<SocketAddr, Resolver>,
+    evicted: &mut u64,
+    server: SocketAddr,
+    at: SystemTime,
+    o: Observation,
+) -> &'a mut Resolver {
+    let idx = slot_index(slot_ns, at);
+    let keep = cfg.slots as i64;
+    let r = entry(cfg, resolvers, evicted, server, at);
+    if o.may_raise() {
+        r.settled = None;
+    }
+    // The slots are sorted by index, and every one has index > newest
+    // - keep (each update below keeps it so): only a new newest slot
+    // pushes older ones out.
+    let slot = match r.slots.last() {
+        Some(last) if last.index == idx => r.slots.len() - 1,
+        Some(last) if last.index - keep >= idx => return r,
+        Some(last) if last.index > idx => {
+            let p = r.slots.partition_point(|s| s.index < idx);
+            if r.slots[p].index != idx {
+                r.slots.insert(
+                    p,
+                    Slot {
+                        index: idx,
+                        ..Slot::default()
+                    },
+                );
+            }
+            p
+        }
+        _ => {
+            let gone = r.slots.partition_point(|s| s.index <= idx - keep);
+            r.slots.drain(..gone);
+            r.slots.push(Slot {
+                index: idx,
+                ..Slot::default()
+            });
+            r.settled = None;
+            r.slots.len() - 1
+        }
+    };
+    let slot = &mut r.slots[slot];
+    o.apply(&mut slot.counts);
+    o.apply(&mut r.totals);
+    o.apply(&mut r.interval);
+    if let Observation::Answer { latency, .. } = o {
+        slot.latency.observe(latency);
+        r.interval_latency.observe(latency);
+    }
+    r
+}
+
 fn slot_index(slot_ns: i64, t: SystemTime) -> i64 {
     nanos(t).div_euclid(slot_ns)
 }
@@ -398,89 +491,6 @@ impl ResolverHealth {
         self.resolvers.len()
     }
 
-    fn slot_index(&self, t: SystemTime) -> i64 {
-        slot_index(self.slot_ns, t)
-    }
-
-    /// The resolver's state, created (and the stalest evicted) as needed.
-    fn entry(&mut self, server: SocketAddr, at: SystemTime) -> &mut Resolver {
-        // One lookup when there is room (the eviction test first, so that
-        // a full map pays the extra lookup, not every message).
-        if self.resolvers.len() >= self.cfg.max_resolvers
-            && !self.resolvers.contains_key(&server)
-            && let Some(stale) = self
-                .resolvers
-                .iter()
-                .min_by_key(|(_, r)| r.last_seen)
-                .map(|(k, _)| *k)
-        {
-            self.resolvers.remove(&stale);
-            self.evicted += 1;
-        }
-        let r = self.resolvers.entry(server).or_insert_with(|| Resolver {
-            slots: Vec::new(),
-            totals: Counts::default(),
-            interval: Counts::default(),
-            interval_latency: LatencyHist::default(),
-            interval_start: at,
-            last_seen: at,
-            failing: [false; 3],
-            settled: None,
-        });
-        r.last_seen = r.last_seen.max(at);
-        r
-    }
-
-    /// Add `o` to the slot of time `at` (ignored when older than the
-    /// window); the resolver, for a judgement without a second lookup.
-    fn update(&mut self, server: SocketAddr, at: SystemTime, o: Observation) -> &mut Resolver {
-        let idx = self.slot_index(at);
-        let keep = self.cfg.slots as i64;
-        let r = self.entry(server, at);
-        if o.may_raise() {
-            r.settled = None;
-        }
-        // The slots are sorted by index, and every one has index > newest
-        // - keep (each update below keeps it so): only a new newest slot
-        // pushes older ones out.
-        let slot = match r.slots.last() {
-            Some(last) if last.index == idx => r.slots.len() - 1,
-            Some(last) if last.index - keep >= idx => return r,
-            Some(last) if last.index > idx => {
-                let p = r.slots.partition_point(|s| s.index < idx);
-                if r.slots[p].index != idx {
-                    r.slots.insert(
-                        p,
-                        Slot {
-                            index: idx,
-                            ..Slot::default()
-                        },
-                    );
-                }
-                p
-            }
-            _ => {
-                let gone = r.slots.partition_point(|s| s.index <= idx - keep);
-                r.slots.drain(..gone);
-                r.slots.push(Slot {
-                    index: idx,
-                    ..Slot::default()
-                });
-                r.settled = None;
-                r.slots.len() - 1
-            }
-        };
-        let slot = &mut r.slots[slot];
-        o.apply(&mut slot.counts);
-        o.apply(&mut r.totals);
-        o.apply(&mut r.interval);
-        if let Observation::Answer { latency, .. } = o {
-            slot.latency.observe(latency);
-            r.interval_latency.observe(latency);
-        }
-        r
-    }
-
     /// Add `o` at `at`, then judge the resolver's window as of `now`: what
     /// [`Self::observe`] and [`Self::evaluate`] do, with one map lookup.
     pub fn observe_and_evaluate(
@@ -490,19 +500,29 @@ impl ResolverHealth {
         o: Observation,
         now: SystemTime,
     ) -> Vec<HealthFinding> {
-        self.update(server, at, o);
-        // The borrow of the map ends with `update`; the judge needs the
-        // config beside the resolver.
-        let Self { cfg, resolvers, .. } = self;
-        match resolvers.get_mut(&server) {
-            Some(r) => judge(cfg, self.slot_ns, server, r, now),
-            None => Vec::new(),
-        }
+        let r = update(
+            &self.cfg,
+            self.slot_ns,
+            &mut self.resolvers,
+            &mut self.evicted,
+            server,
+            at,
+            o,
+        );
+        judge(&self.cfg, self.slot_ns, server, r, now)
     }
 
     /// Add `o` at `at` to `server`'s window and totals.
     pub fn observe(&mut self, server: SocketAddr, at: SystemTime, o: Observation) {
-        self.update(server, at, o);
+        update(
+            &self.cfg,
+            self.slot_ns,
+            &mut self.resolvers,
+            &mut self.evicted,
+            server,
+            at,
+            o,
+        );
     }
 
     /// A recursive query to `server` (a new transaction, not a retransmission).

@@ -326,7 +326,10 @@ fn the_first_judgement_comes_at_exactly_min_queries() {
         assert!(h.evaluate(r1(), t(i + 1)).is_empty());
     }
     h.on_query(r1(), t(20));
-    assert!(h.evaluate(r1(), t(20)).is_empty(), "a query completes nothing");
+    assert!(
+        h.evaluate(r1(), t(20)).is_empty(),
+        "a query completes nothing"
+    );
     let f = noerror(&mut h, r1(), 21);
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!((f[0].condition, f[0].rate), (Condition::Unanswered, 0.75));
