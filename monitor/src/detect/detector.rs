@@ -127,6 +127,10 @@ pub struct Observed {
 pub struct Pending {
     ev: DnsEvent,
     query: Option<QueryInfo>,
+    /// The question as `observe`'s [`Answer::new`] made it (lowercased,
+    /// fully qualified): moved here, not made again per evaluation.
+    qname: hickory_proto::rr::Name,
+    qtype: RecordType,
     ticket: Ticket,
     ctx: Arc<EvalCtx>,
 }
@@ -300,16 +304,18 @@ impl Detector {
 
     /// Observe one event; never waits (see the module comment).
     pub fn observe(&mut self, ev: DnsEvent) -> Observed {
-        let c = self.counters.clone();
-        c.received.fetch_add(1, Ordering::Relaxed);
-        self.last_event = Some((ev.timestamp, std::time::Instant::now()));
+        // The counters are reached through `self` (no Arc clone per
+        // message); one clock read serves `last_event` and the verdict cache.
+        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        let seen = std::time::Instant::now();
+        self.last_event = Some((ev.timestamp, seen));
         if ev.kind == DnsKind::Query {
-            c.queries.fetch_add(1, Ordering::Relaxed);
+            self.counters.queries.fetch_add(1, Ordering::Relaxed);
             // Own queries join too, so their answers are recognised even
             // when the answer itself was not attributed to a process.
             let own = self.policy.is_own(&ev);
             if own {
-                c.own_skipped.fetch_add(1, Ordering::Relaxed);
+                self.counters.own_skipped.fetch_add(1, Ordering::Relaxed);
             }
             let new = self.table.on_query(&ev);
             let counted = new && !own && ev.message.metadata.recursion_desired;
@@ -340,7 +346,7 @@ impl Detector {
                 pending: None,
             };
         }
-        c.answers.fetch_add(1, Ordering::Relaxed);
+        self.counters.answers.fetch_add(1, Ordering::Relaxed);
         let join = self.table.on_answer(&ev);
         self.note_timeouts();
         let health_alerts = match &join {
@@ -384,14 +390,14 @@ impl Detector {
             .and_then(|q| q.process.as_ref())
             .is_some_and(|p| self.policy.own_pids.contains(&p.pid));
         if self.policy.is_own(&ev) || own_query {
-            c.own_skipped.fetch_add(1, Ordering::Relaxed);
+            self.counters.own_skipped.fetch_add(1, Ordering::Relaxed);
             return none;
         }
         let Some(answer) = Answer::new(&ev, query.as_ref()) else {
             return none;
         };
         if self.policy.allowed(&answer.qname).is_some() {
-            c.allow_skipped.fetch_add(1, Ordering::Relaxed);
+            self.counters.allow_skipped.fetch_add(1, Ordering::Relaxed);
             return none;
         }
         let mut correlation = Vec::new();
@@ -407,14 +413,14 @@ impl Detector {
             // not evidence while capture is losing messages.
             let unmatched = matches!(join, Join::Unsolicited | Join::TxidBurst { .. });
             if unmatched && self.loss_recent() {
-                c.suppressed[f.rule.index()].fetch_add(1, Ordering::Relaxed);
+                self.counters.suppressed[f.rule.index()].fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             let mut a = Alert::from_finding(f, &ev, query.as_ref(), None);
             annotate(&mut a, &self.policy);
             correlation.push(a);
         }
-        c.count(&correlation);
+        self.counters.count(&correlation);
         let mut alerts = none.alerts;
         alerts.extend(correlation);
         // Only the answer that the asker takes (the first) has its data checked.
@@ -429,24 +435,29 @@ impl Detector {
             };
         }
         if self.policy.nta_for(&answer.qname, ev.timestamp).is_some() {
-            c.nta_skipped.fetch_add(1, Ordering::Relaxed);
+            self.counters.nta_skipped.fetch_add(1, Ordering::Relaxed);
             return Observed {
                 alerts,
                 pending: None,
             };
         }
-        let ticket = self.verdicts.request(&answer.qname, answer.qtype);
+        let ticket = self.verdicts.request_at(&answer.qname, answer.qtype, seen);
         if matches!(ticket, Ticket::Overflow) {
-            c.verdict_queue_full.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .verdict_queue_full
+                .fetch_add(1, Ordering::Relaxed);
             return Observed {
                 alerts,
                 pending: None,
             };
         }
-        c.evaluated.fetch_add(1, Ordering::Relaxed);
+        self.counters.evaluated.fetch_add(1, Ordering::Relaxed);
+        let (qname, qtype) = (answer.qname, answer.qtype);
         let pending = Pending {
             ev,
             query,
+            qname,
+            qtype,
             ticket,
             ctx: self.eval.clone(),
         };
@@ -551,22 +562,25 @@ impl Pending {
                   boxing it here would add an allocation on that path"
     )]
     pub fn try_now(mut self) -> Result<Vec<Alert>, Pending> {
-        let lookup = match self.ticket.now() {
-            Poll::Ready(Some(l)) => l,
-            Poll::Ready(None) => return Ok(Vec::new()),
-            Poll::Pending => return Err(self),
-        };
-        let Some(a) = Answer::new(&self.ev, self.query.as_ref()) else {
-            return Ok(Vec::new());
-        };
-        let Some(bogus) = bogus_signature::check_now(&a, &lookup) else {
-            return Err(self);
-        };
-        if answer_mismatch::needs_confirmation(&a, &lookup, &self.ctx.verdicts) {
+        if self.ticket.poll_ready() == Poll::Pending {
             return Err(self);
         }
-        self.record(&a, &lookup);
-        Ok(self.conclude(&a, &lookup, bogus, None))
+        // The question moves into the answer and back when handed back.
+        let qname = std::mem::take(&mut self.qname);
+        let Some(lookup) = self.ticket.ready() else {
+            return Ok(Vec::new());
+        };
+        let a = Answer::with_question(&self.ev, self.query.as_ref(), qname, self.qtype);
+        let Some(bogus) = bogus_signature::check_now(&a, lookup) else {
+            self.qname = a.qname;
+            return Err(self);
+        };
+        if answer_mismatch::needs_confirmation(&a, lookup, &self.ctx.verdicts) {
+            self.qname = a.qname;
+            return Err(self);
+        }
+        self.record(&a, lookup);
+        Ok(self.conclude(&a, lookup, bogus, None))
     }
 
     /// Await the verdict and run the verdict rules.
@@ -575,9 +589,8 @@ impl Pending {
         let Some(lookup) = ticket.wait().await else {
             return Vec::new();
         };
-        let Some(a) = Answer::new(&self.ev, self.query.as_ref()) else {
-            return Vec::new();
-        };
+        let qname = std::mem::take(&mut self.qname);
+        let a = Answer::with_question(&self.ev, self.query.as_ref(), qname, self.qtype);
         self.record(&a, &lookup);
         let verdicts = &self.ctx.verdicts;
         let bogus = bogus_signature::check(&a, &lookup, verdicts.engine()).await;
