@@ -375,25 +375,25 @@ impl Detector {
             alerts: health_alerts,
             pending: None,
         };
+        // Borrowed from the join (moved into the `Pending`, not cloned).
         let query = match &join {
             Join::Answered { query }
             | Join::Repeated { query }
             | Join::Race { query, .. }
-            | Join::TxidBurst { query, .. } => Some(query.clone()),
+            | Join::TxidBurst { query, .. } => Some(query),
             Join::Unsolicited
             | Join::WrongTxid { .. }
             | Join::BurstContinues
             | Join::BeforeStart => None,
         };
         let own_query = query
-            .as_ref()
             .and_then(|q| q.process.as_ref())
             .is_some_and(|p| self.policy.own_pids.contains(&p.pid));
         if self.policy.is_own(&ev) || own_query {
             self.counters.own_skipped.fetch_add(1, Ordering::Relaxed);
             return none;
         }
-        let Some(answer) = Answer::new(&ev, query.as_ref()) else {
+        let Some(answer) = Answer::new(&ev, query) else {
             return none;
         };
         if self.policy.allowed(&answer.qname).is_some() {
@@ -416,7 +416,7 @@ impl Detector {
                 self.counters.suppressed[f.rule.index()].fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let mut a = Alert::from_finding(f, &ev, query.as_ref(), None);
+            let mut a = Alert::from_finding(f, &ev, query, None);
             annotate(&mut a, &self.policy);
             correlation.push(a);
         }
@@ -453,6 +453,11 @@ impl Detector {
         }
         self.counters.evaluated.fetch_add(1, Ordering::Relaxed);
         let (qname, qtype) = (answer.qname, answer.qtype);
+        // `wants_verdict`: the first answer to a query, so `Answered`.
+        let query = match join {
+            Join::Answered { query } => Some(query),
+            _ => None,
+        };
         let pending = Pending {
             ev,
             query,

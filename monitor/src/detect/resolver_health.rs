@@ -368,8 +368,7 @@ fn update<'a>(
     o.apply(&mut r.totals);
     o.apply(&mut r.interval);
     if let Observation::Answer { latency, .. } = o {
-        slot.latency.observe(latency);
-        r.interval_latency.observe(latency);
+        LatencyHist::observe_both(&mut slot.latency, &mut r.interval_latency, latency);
     }
     r
 }
