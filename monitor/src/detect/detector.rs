@@ -319,8 +319,10 @@ impl Detector {
             }
             let new = self.table.on_query(&ev);
             let counted = new && !own && ev.message.metadata.recursion_desired;
-            // As in order: the query counted, the expired queries' timeouts,
-            // the judgement; one lock, and one map lookup when nothing expired.
+            // In this order: the query counted, the expired queries'
+            // timeouts, the judgement (an expiry older than the window is
+            // dropped or kept depending on it); one lock, and one map
+            // lookup when nothing expired.
             let expired = self.table.take_expired();
             let findings = {
                 let mut h = lock(&self.health);

@@ -169,7 +169,7 @@ impl Observation {
     }
 
     /// Whether adding it to a window can raise one of the window's rates
-    /// (or be needed to reach `min_queries`). A query changes no rate; an
+    /// (see [`Resolver::settled`]). A query changes no rate; an
     /// answer other than SERVFAIL/REFUSED only grows the denominators
     /// (`answers`, `completed`) with no numerator; the AD counts are not
     /// judged here. Everything else may.
