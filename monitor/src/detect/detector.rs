@@ -17,7 +17,7 @@ use super::alert::{Alert, Finding, Rule};
 use super::critical::{RuleState, annotate};
 use super::policy::DetectPolicy;
 use super::posture::{CriticalLabels, PostureRecorder};
-use super::resolver_health::{HealthConfig, ResolverHealth};
+use super::resolver_health::{HealthConfig, HealthFinding, Observation, ResolverHealth};
 use super::rules::capture_loss::LossTracker;
 use super::rules::{
     Answer, answer_mismatch, bogus_signature, critical_name, response_race, signature_expiring,
@@ -127,6 +127,10 @@ pub struct Observed {
 pub struct Pending {
     ev: DnsEvent,
     query: Option<QueryInfo>,
+    /// The question as `observe`'s [`Answer::new`] made it (lowercased,
+    /// fully qualified): moved here, not made again per evaluation.
+    qname: hickory_proto::rr::Name,
+    qtype: RecordType,
     ticket: Ticket,
     ctx: Arc<EvalCtx>,
 }
@@ -245,22 +249,14 @@ impl Detector {
         if expired.is_empty() {
             return;
         }
-        let mut h = lock(&self.health);
-        for e in expired {
-            let own = e
-                .query
-                .process
-                .as_ref()
-                .is_some_and(|p| self.policy.own_pids.contains(&p.pid));
-            if e.query.rd && !own {
-                h.on_timeout(e.server, e.expired);
-            }
-        }
+        feed_timeouts(&self.policy, &mut lock(&self.health), expired);
     }
 
-    /// `resolver_failure` alerts for `server` as of `now`.
-    fn health_alerts(&mut self, server: std::net::SocketAddr, now: SystemTime) -> Vec<Alert> {
-        let findings = lock(&self.health).evaluate(server, now);
+    /// `resolver_failure` alerts of the `findings` judged as of `now`.
+    fn health_alerts(&self, findings: Vec<HealthFinding>, now: SystemTime) -> Vec<Alert> {
+        if findings.is_empty() {
+            return Vec::new();
+        }
         let alerts: Vec<Alert> = findings
             .into_iter()
             .map(|f| {
@@ -291,16 +287,7 @@ impl Detector {
         self.table.expire(now);
         self.note_timeouts();
         let findings = lock(&self.health).evaluate_all(now);
-        let alerts: Vec<Alert> = findings
-            .into_iter()
-            .map(|f| {
-                let mut a = Alert::from_health(f, now);
-                annotate(&mut a, &self.policy);
-                a
-            })
-            .collect();
-        self.counters.count(&alerts);
-        alerts
+        self.health_alerts(findings, now)
     }
 
     pub fn counters(&self) -> &Arc<DetectCounters> {
@@ -317,28 +304,51 @@ impl Detector {
 
     /// Observe one event; never waits (see the module comment).
     pub fn observe(&mut self, ev: DnsEvent) -> Observed {
-        let c = self.counters.clone();
-        c.received.fetch_add(1, Ordering::Relaxed);
-        self.last_event = Some((ev.timestamp, std::time::Instant::now()));
+        // The counters are reached through `self` (no Arc clone per
+        // message); one clock read serves `last_event` and the verdict cache.
+        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        let seen = std::time::Instant::now();
+        self.last_event = Some((ev.timestamp, seen));
         if ev.kind == DnsKind::Query {
-            c.queries.fetch_add(1, Ordering::Relaxed);
+            self.counters.queries.fetch_add(1, Ordering::Relaxed);
             // Own queries join too, so their answers are recognised even
             // when the answer itself was not attributed to a process.
             let own = self.policy.is_own(&ev);
             if own {
-                c.own_skipped.fetch_add(1, Ordering::Relaxed);
+                self.counters.own_skipped.fetch_add(1, Ordering::Relaxed);
             }
             let new = self.table.on_query(&ev);
-            if new && !own && ev.message.metadata.recursion_desired {
-                lock(&self.health).on_query(ev.server, ev.timestamp);
-            }
-            self.note_timeouts();
+            let counted = new && !own && ev.message.metadata.recursion_desired;
+            // In this order: the query counted, the expired queries'
+            // timeouts, the judgement (an expiry older than the window is
+            // dropped or kept depending on it); one lock, and one map
+            // lookup when nothing expired.
+            let expired = self.table.take_expired();
+            let findings = {
+                let mut h = lock(&self.health);
+                if counted && expired.is_empty() {
+                    h.observe_and_evaluate(
+                        ev.server,
+                        ev.timestamp,
+                        Observation::Query,
+                        ev.timestamp,
+                    )
+                } else {
+                    if counted {
+                        h.on_query(ev.server, ev.timestamp);
+                    }
+                    if !expired.is_empty() {
+                        feed_timeouts(&self.policy, &mut h, expired);
+                    }
+                    h.evaluate(ev.server, ev.timestamp)
+                }
+            };
             return Observed {
-                alerts: self.health_alerts(ev.server, ev.timestamp),
+                alerts: self.health_alerts(findings, ev.timestamp),
                 pending: None,
             };
         }
-        c.answers.fetch_add(1, Ordering::Relaxed);
+        self.counters.answers.fetch_add(1, Ordering::Relaxed);
         let join = self.table.on_answer(&ev);
         self.note_timeouts();
         let health_alerts = match &join {
@@ -352,8 +362,14 @@ impl Detector {
             {
                 let latency = ev.timestamp.duration_since(query.sent).unwrap_or_default();
                 let rcode = u16::from(ev.message.metadata.response_code);
-                lock(&self.health).on_answer(ev.server, ev.timestamp, rcode, latency);
-                self.health_alerts(ev.server, ev.timestamp)
+                let o = Observation::Answer { rcode, latency };
+                let findings = lock(&self.health).observe_and_evaluate(
+                    ev.server,
+                    ev.timestamp,
+                    o,
+                    ev.timestamp,
+                );
+                self.health_alerts(findings, ev.timestamp)
             }
             _ => Vec::new(),
         };
@@ -361,29 +377,29 @@ impl Detector {
             alerts: health_alerts,
             pending: None,
         };
+        // Borrowed from the join (moved into the `Pending`, not cloned).
         let query = match &join {
             Join::Answered { query }
             | Join::Repeated { query }
             | Join::Race { query, .. }
-            | Join::TxidBurst { query, .. } => Some(query.clone()),
+            | Join::TxidBurst { query, .. } => Some(query),
             Join::Unsolicited
             | Join::WrongTxid { .. }
             | Join::BurstContinues
             | Join::BeforeStart => None,
         };
         let own_query = query
-            .as_ref()
             .and_then(|q| q.process.as_ref())
             .is_some_and(|p| self.policy.own_pids.contains(&p.pid));
         if self.policy.is_own(&ev) || own_query {
-            c.own_skipped.fetch_add(1, Ordering::Relaxed);
+            self.counters.own_skipped.fetch_add(1, Ordering::Relaxed);
             return none;
         }
-        let Some(answer) = Answer::new(&ev, query.as_ref()) else {
+        let Some(answer) = Answer::new(&ev, query) else {
             return none;
         };
         if self.policy.allowed(&answer.qname).is_some() {
-            c.allow_skipped.fetch_add(1, Ordering::Relaxed);
+            self.counters.allow_skipped.fetch_add(1, Ordering::Relaxed);
             return none;
         }
         let mut correlation = Vec::new();
@@ -399,14 +415,14 @@ impl Detector {
             // not evidence while capture is losing messages.
             let unmatched = matches!(join, Join::Unsolicited | Join::TxidBurst { .. });
             if unmatched && self.loss_recent() {
-                c.suppressed[f.rule.index()].fetch_add(1, Ordering::Relaxed);
+                self.counters.suppressed[f.rule.index()].fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let mut a = Alert::from_finding(f, &ev, query.as_ref(), None);
+            let mut a = Alert::from_finding(f, &ev, query, None);
             annotate(&mut a, &self.policy);
             correlation.push(a);
         }
-        c.count(&correlation);
+        self.counters.count(&correlation);
         let mut alerts = none.alerts;
         alerts.extend(correlation);
         // Only the answer that the asker takes (the first) has its data checked.
@@ -421,24 +437,34 @@ impl Detector {
             };
         }
         if self.policy.nta_for(&answer.qname, ev.timestamp).is_some() {
-            c.nta_skipped.fetch_add(1, Ordering::Relaxed);
+            self.counters.nta_skipped.fetch_add(1, Ordering::Relaxed);
             return Observed {
                 alerts,
                 pending: None,
             };
         }
-        let ticket = self.verdicts.request(&answer.qname, answer.qtype);
+        let ticket = self.verdicts.request_at(&answer.qname, answer.qtype, seen);
         if matches!(ticket, Ticket::Overflow) {
-            c.verdict_queue_full.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .verdict_queue_full
+                .fetch_add(1, Ordering::Relaxed);
             return Observed {
                 alerts,
                 pending: None,
             };
         }
-        c.evaluated.fetch_add(1, Ordering::Relaxed);
+        self.counters.evaluated.fetch_add(1, Ordering::Relaxed);
+        let (qname, qtype) = (answer.qname, answer.qtype);
+        // `wants_verdict`: the first answer to a query, so `Answered`.
+        let query = match join {
+            Join::Answered { query } => Some(query),
+            _ => None,
+        };
         let pending = Pending {
             ev,
             query,
+            qname,
+            qtype,
             ticket,
             ctx: self.eval.clone(),
         };
@@ -511,6 +537,25 @@ impl Detector {
     }
 }
 
+/// Count the unanswered expired queries of hosts' recursive queries (the
+/// monitor's own left out) in resolver health.
+fn feed_timeouts(
+    policy: &DetectPolicy,
+    h: &mut ResolverHealth,
+    expired: Vec<crate::correlate::outstanding::ExpiredQuery>,
+) {
+    for e in expired {
+        let own = e
+            .query
+            .process
+            .as_ref()
+            .is_some_and(|p| policy.own_pids.contains(&p.pid));
+        if e.query.rd && !own {
+            h.on_timeout(e.server, e.expired);
+        }
+    }
+}
+
 impl Pending {
     /// Runs the verdict rules at once when the verdict is already here and
     /// no rule needs to ask the engine (the common case: a cached verdict
@@ -524,22 +569,25 @@ impl Pending {
                   boxing it here would add an allocation on that path"
     )]
     pub fn try_now(mut self) -> Result<Vec<Alert>, Pending> {
-        let lookup = match self.ticket.now() {
-            Poll::Ready(Some(l)) => l,
-            Poll::Ready(None) => return Ok(Vec::new()),
-            Poll::Pending => return Err(self),
-        };
-        let Some(a) = Answer::new(&self.ev, self.query.as_ref()) else {
-            return Ok(Vec::new());
-        };
-        let Some(bogus) = bogus_signature::check_now(&a, &lookup) else {
-            return Err(self);
-        };
-        if answer_mismatch::needs_confirmation(&a, &lookup, &self.ctx.verdicts) {
+        if self.ticket.poll_ready() == Poll::Pending {
             return Err(self);
         }
-        self.record(&a, &lookup);
-        Ok(self.conclude(&a, &lookup, bogus, None))
+        // The question moves into the answer and back when handed back.
+        let qname = std::mem::take(&mut self.qname);
+        let Some(lookup) = self.ticket.ready() else {
+            return Ok(Vec::new());
+        };
+        let a = Answer::with_question(&self.ev, self.query.as_ref(), qname, self.qtype);
+        let Some(bogus) = bogus_signature::check_now(&a, lookup) else {
+            self.qname = a.qname;
+            return Err(self);
+        };
+        if answer_mismatch::needs_confirmation(&a, lookup, &self.ctx.verdicts) {
+            self.qname = a.qname;
+            return Err(self);
+        }
+        self.record(&a, lookup);
+        Ok(self.conclude(&a, lookup, bogus, None))
     }
 
     /// Await the verdict and run the verdict rules.
@@ -548,9 +596,8 @@ impl Pending {
         let Some(lookup) = ticket.wait().await else {
             return Vec::new();
         };
-        let Some(a) = Answer::new(&self.ev, self.query.as_ref()) else {
-            return Vec::new();
-        };
+        let qname = std::mem::take(&mut self.qname);
+        let a = Answer::with_question(&self.ev, self.query.as_ref(), qname, self.qtype);
         self.record(&a, &lookup);
         let verdicts = &self.ctx.verdicts;
         let bogus = bogus_signature::check(&a, &lookup, verdicts.engine()).await;

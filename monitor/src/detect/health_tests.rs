@@ -261,3 +261,51 @@ async fn with_critical_names_only_they_are_recorded() {
     // The resolver aggregate still counts both answers.
     assert_eq!(p.resolvers[0].answers, 2);
 }
+
+#[tokio::test]
+async fn timeouts_expired_by_a_query_raise_on_that_query() {
+    // A healthy resolver, judged on every message (and settled) ...
+    let mut lab = Lab::new(policy());
+    for _ in 0..12 {
+        let al = lab
+            .via_resolver(
+                SECURE,
+                "www.secure.test.",
+                RecordType::A,
+                true,
+                Reply {
+                    ad: true,
+                    ..Reply::default()
+                },
+            )
+            .await;
+        assert!(al.is_empty(), "{al:?}");
+    }
+    // ... then 20 queries nobody answers: 20 of 32 once they time out.
+    let start = lab.now_ms(100);
+    for i in 0..20u16 {
+        let q = query_msg(7000 + i, "www.secure.test.", RecordType::A, true, true);
+        let al = lab
+            .det
+            .on_event(event(q, CLIENT, RESOLVER, start + u64::from(i) * 10))
+            .await;
+        assert!(al.is_empty(), "{al:?}");
+    }
+    // The next query, past the 10 s timeout, expires them in its own
+    // observation: the alert comes with it, once.
+    let q = query_msg(7100, "www.secure.test.", RecordType::A, true, true);
+    let al = lab
+        .det
+        .on_event(event(q, CLIENT, RESOLVER, start + 11_000))
+        .await;
+    assert_eq!(rules(&al), vec![Rule::ResolverFailure], "{al:?}");
+    let h = al[0].resolver.as_ref().unwrap();
+    assert_eq!(h.condition, Condition::Unanswered);
+    assert_eq!((h.stats.counts.timeouts, h.stats.counts.answers), (20, 12));
+    let q = query_msg(7101, "www.secure.test.", RecordType::A, true, true);
+    let al = lab
+        .det
+        .on_event(event(q, CLIENT, RESOLVER, start + 11_010))
+        .await;
+    assert!(al.is_empty(), "the episode is reported: {al:?}");
+}

@@ -19,12 +19,19 @@
 //!
 //! Bounded: at most `max_resolvers` are tracked; the least recently seen
 //! is forgotten for a new one (counted).
+//!
+//! Cost: the detector updates and judges a resolver on every DNS message,
+//! so a judgement that provably cannot change anything is skipped (see
+//! [`Resolver::settled`]); the map hashes with foldhash.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::latency::LatencyHist;
+
+/// foldhash instead of SipHash: the map is hit on every DNS message; a
+/// per-process random seed keeps flooding attacks on bucket order out.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct HealthConfig {
@@ -126,6 +133,55 @@ impl Counts {
     }
 }
 
+/// One thing that happened to a resolver (what [`ResolverHealth::observe`]
+/// adds to the slot of its time).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Observation {
+    /// A recursive query (a new transaction, not a retransmission).
+    Query,
+    /// The first answer to a query: its rcode (RFC 1035 §4.1.1 RCODE
+    /// value) and the time since the query.
+    Answer { rcode: u16, latency: Duration },
+    /// A query that expired without an answer.
+    Timeout,
+    /// An answer for a name the engine found Secure, with or without AD.
+    SecureAnswer { ad: bool },
+}
+
+impl Observation {
+    fn apply(self, c: &mut Counts) {
+        match self {
+            Observation::Query => c.queries += 1,
+            Observation::Answer { rcode, .. } => {
+                c.answers += 1;
+                match rcode {
+                    2 => c.servfail += 1,
+                    5 => c.refused += 1,
+                    _ => {}
+                }
+            }
+            Observation::Timeout => c.timeouts += 1,
+            Observation::SecureAnswer { ad } => {
+                c.secure_answers += 1;
+                c.secure_ad += u64::from(ad);
+            }
+        }
+    }
+
+    /// Whether adding it to a window can raise one of the window's rates
+    /// (see [`Resolver::settled`]). A query changes no rate; an
+    /// answer other than SERVFAIL/REFUSED only grows the denominators
+    /// (`answers`, `completed`) with no numerator; the AD counts are not
+    /// judged here. Everything else may.
+    fn may_raise(self) -> bool {
+        match self {
+            Observation::Query | Observation::SecureAnswer { .. } => false,
+            Observation::Answer { rcode, .. } => matches!(rcode, 2 | 5),
+            Observation::Timeout => true,
+        }
+    }
+}
+
 /// The window of one resolver as of some time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WindowStats {
@@ -181,6 +237,32 @@ struct Resolver {
     interval_start: SystemTime,
     last_seen: SystemTime,
     failing: [bool; 3],
+    /// `Some(i)`: judging this resolver at any time in slot `i` finds
+    /// nothing and changes nothing, so [`ResolverHealth::evaluate`] skips
+    /// the window sum. Set by a full judgement at slot `i` that left no
+    /// condition raised with at least `min_queries` completed; cleared by
+    /// any observation that may raise a rate ([`Observation::may_raise`])
+    /// and by a new newest slot (which may push slots out of the window).
+    ///
+    /// Why the skip is exact: the full judgement saw counts `C` over the
+    /// slots with index > `i - slots`, every rate `r(C)` below its
+    /// threshold (else it would have raised it) or undefined (SERVFAIL and
+    /// REFUSED with no answers) or disabled, and `completed(C) >=
+    /// min_queries`. Since then the slots only grew by observations that
+    /// cannot raise a rate: with no new newest slot nothing left the
+    /// vector (every kept slot has index > newest - slots, so the `update`
+    /// drops nothing), and a judgement in the same slot `i` sums the same
+    /// slots. So the counts now are `C + D`, `D` made only of queries
+    /// (no rate changes), answers that are neither SERVFAIL nor REFUSED
+    /// (each rate's numerator unchanged, its denominator up: the rate
+    /// falls, an undefined one becomes 0) and AD counts (not judged):
+    /// `completed` is still >= `min_queries`, no rate reaches its
+    /// threshold, and with no condition raised there is none to clear.
+    /// The full judgement would return nothing and leave `failing` as it
+    /// is. A SERVFAIL, REFUSED or timeout, a new slot, a judgement in
+    /// another slot, a raised condition or a low-volume window: the full
+    /// judgement, as always.
+    settled: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -199,6 +281,187 @@ fn nanos(t: SystemTime) -> i64 {
     }
 }
 
+/// The resolver's state, created (and the stalest evicted, counted in
+/// `evicted`) as needed.
+fn entry<'a>(
+    cfg: &HealthConfig,
+    resolvers: &'a mut HashMap<SocketAddr, Resolver>,
+    evicted: &mut u64,
+    server: SocketAddr,
+    at: SystemTime,
+) -> &'a mut Resolver {
+    // One lookup when there is room (the eviction test first, so that a
+    // full map pays the extra lookup, not every message).
+    if resolvers.len() >= cfg.max_resolvers
+        && !resolvers.contains_key(&server)
+        && let Some(stale) = resolvers
+            .iter()
+            .min_by_key(|(_, r)| r.last_seen)
+            .map(|(k, _)| *k)
+    {
+        resolvers.remove(&stale);
+        *evicted += 1;
+    }
+    let r = resolvers.entry(server).or_insert_with(|| Resolver {
+        slots: Vec::new(),
+        totals: Counts::default(),
+        interval: Counts::default(),
+        interval_latency: LatencyHist::default(),
+        interval_start: at,
+        last_seen: at,
+        failing: [false; 3],
+        settled: None,
+    });
+    r.last_seen = r.last_seen.max(at);
+    r
+}
+
+/// Add `o` to the slot of time `at` (ignored when older than the
+/// window); the resolver, for a judgement without a second lookup.
+fn update<'a>(
+    cfg: &HealthConfig,
+    slot_ns: i64,
+    resolvers: &'a mut HashMap<SocketAddr, Resolver>,
+    evicted: &mut u64,
+    server: SocketAddr,
+    at: SystemTime,
+    o: Observation,
+) -> &'a mut Resolver {
+    let idx = slot_index(slot_ns, at);
+    let keep = cfg.slots as i64;
+    let r = entry(cfg, resolvers, evicted, server, at);
+    if o.may_raise() {
+        r.settled = None;
+    }
+    // The slots are sorted by index, and every one has index > newest
+    // - keep (each update below keeps it so): only a new newest slot
+    // pushes older ones out.
+    let slot = match r.slots.last() {
+        Some(last) if last.index == idx => r.slots.len() - 1,
+        Some(last) if last.index - keep >= idx => return r,
+        Some(last) if last.index > idx => {
+            let p = r.slots.partition_point(|s| s.index < idx);
+            if r.slots[p].index != idx {
+                r.slots.insert(
+                    p,
+                    Slot {
+                        index: idx,
+                        ..Slot::default()
+                    },
+                );
+            }
+            p
+        }
+        _ => {
+            let gone = r.slots.partition_point(|s| s.index <= idx - keep);
+            r.slots.drain(..gone);
+            r.slots.push(Slot {
+                index: idx,
+                ..Slot::default()
+            });
+            r.settled = None;
+            r.slots.len() - 1
+        }
+    };
+    let slot = &mut r.slots[slot];
+    o.apply(&mut slot.counts);
+    o.apply(&mut r.totals);
+    o.apply(&mut r.interval);
+    if let Observation::Answer { latency, .. } = o {
+        LatencyHist::observe_both(&mut slot.latency, &mut r.interval_latency, latency);
+    }
+    r
+}
+
+fn slot_index(slot_ns: i64, t: SystemTime) -> i64 {
+    nanos(t).div_euclid(slot_ns)
+}
+
+/// The first slot index before the window ending in slot `now_slot`.
+fn before_window(cfg: &HealthConfig, now_slot: i64) -> i64 {
+    now_slot - cfg.slots as i64
+}
+
+/// The window's counts only (the per-event check; no latency merge).
+fn counts_of(r: &Resolver, first: i64) -> Counts {
+    let mut counts = Counts::default();
+    for s in r.slots.iter().filter(|s| s.index > first) {
+        counts.add(&s.counts);
+    }
+    counts
+}
+
+fn window_of(
+    cfg: &HealthConfig,
+    slot_ns: i64,
+    server: SocketAddr,
+    r: &Resolver,
+    now: SystemTime,
+) -> WindowStats {
+    let first = before_window(cfg, slot_index(slot_ns, now));
+    let mut counts = Counts::default();
+    let mut lat = LatencyHist::default();
+    for s in r.slots.iter().filter(|s| s.index > first) {
+        counts.add(&s.counts);
+        lat.merge(&s.latency);
+    }
+    WindowStats {
+        resolver: server,
+        window: cfg.window,
+        counts,
+        p50: lat.quantile(0.5),
+        p99: lat.quantile(0.99),
+    }
+}
+
+fn threshold(cfg: &HealthConfig, c: Condition) -> f64 {
+    match c {
+        Condition::Unanswered => cfg.timeout_rate,
+        Condition::Servfail => cfg.servfail_rate,
+        Condition::Refused => cfg.refused_rate,
+    }
+}
+
+/// Judge `r`'s window as of `now` (module comment: one finding per
+/// episode), unless [`Resolver::settled`] says the judgement is known.
+fn judge(
+    cfg: &HealthConfig,
+    slot_ns: i64,
+    server: SocketAddr,
+    r: &mut Resolver,
+    now: SystemTime,
+) -> Vec<HealthFinding> {
+    let now_slot = slot_index(slot_ns, now);
+    if r.settled == Some(now_slot) {
+        return Vec::new();
+    }
+    let counts = counts_of(r, before_window(cfg, now_slot));
+    let mut out = Vec::new();
+    let judged = counts.completed() >= cfg.min_queries.max(1);
+    if judged {
+        for c in Condition::ALL {
+            let threshold = threshold(cfg, c);
+            let Some(rate) = counts.rate(c) else {
+                continue;
+            };
+            let i = c.index();
+            if !r.failing[i] && threshold > 0.0 && rate >= threshold {
+                r.failing[i] = true;
+                out.push(HealthFinding {
+                    condition: c,
+                    rate,
+                    threshold,
+                    stats: window_of(cfg, slot_ns, server, r, now),
+                });
+            } else if r.failing[i] && rate < threshold / 2.0 {
+                r.failing[i] = false;
+            }
+        }
+    }
+    r.settled = (judged && r.failing == [false; 3]).then_some(now_slot);
+    out
+}
+
 impl Default for ResolverHealth {
     fn default() -> Self {
         Self::new(HealthConfig::default())
@@ -214,7 +477,7 @@ impl ResolverHealth {
         Self {
             cfg: HealthConfig { slots, ..cfg },
             slot_ns,
-            resolvers: HashMap::new(),
+            resolvers: HashMap::default(),
             evicted: 0,
         }
     }
@@ -227,187 +490,73 @@ impl ResolverHealth {
         self.resolvers.len()
     }
 
-    fn slot_index(&self, t: SystemTime) -> i64 {
-        nanos(t).div_euclid(self.slot_ns)
-    }
-
-    /// The resolver's state, created (and the stalest evicted) as needed.
-    fn entry(&mut self, server: SocketAddr, at: SystemTime) -> &mut Resolver {
-        if !self.resolvers.contains_key(&server)
-            && self.resolvers.len() >= self.cfg.max_resolvers
-            && let Some(stale) = self
-                .resolvers
-                .iter()
-                .min_by_key(|(_, r)| r.last_seen)
-                .map(|(k, _)| *k)
-        {
-            self.resolvers.remove(&stale);
-            self.evicted += 1;
-        }
-        let r = self.resolvers.entry(server).or_insert_with(|| Resolver {
-            slots: Vec::new(),
-            totals: Counts::default(),
-            interval: Counts::default(),
-            interval_latency: LatencyHist::default(),
-            interval_start: at,
-            last_seen: at,
-            failing: [false; 3],
-        });
-        r.last_seen = r.last_seen.max(at);
-        r
-    }
-
-    /// Apply `f` to the slot of time `at` (ignored when older than the window).
-    fn update(
+    /// Add `o` at `at`, then judge the resolver's window as of `now`: what
+    /// [`Self::observe`] and [`Self::evaluate`] do, with one map lookup.
+    pub fn observe_and_evaluate(
         &mut self,
         server: SocketAddr,
         at: SystemTime,
-        f: impl Fn(&mut Counts, &mut LatencyHist),
-    ) {
-        let idx = self.slot_index(at);
-        let keep = self.cfg.slots as i64;
-        let r = self.entry(server, at);
-        let newest = r.slots.last().map_or(idx, |s| s.index.max(idx));
-        r.slots.retain(|s| s.index > newest - keep);
-        if idx <= newest - keep {
-            return;
-        }
-        let pos = r.slots.iter().position(|s| s.index >= idx);
-        let slot = match pos {
-            Some(p) if r.slots[p].index == idx => &mut r.slots[p],
-            Some(p) => {
-                r.slots.insert(
-                    p,
-                    Slot {
-                        index: idx,
-                        ..Slot::default()
-                    },
-                );
-                &mut r.slots[p]
-            }
-            None => {
-                r.slots.push(Slot {
-                    index: idx,
-                    ..Slot::default()
-                });
-                r.slots.last_mut().expect("just pushed")
-            }
-        };
-        let mut delta = Counts::default();
-        let mut lat = LatencyHist::default();
-        f(&mut delta, &mut lat);
-        slot.counts.add(&delta);
-        slot.latency.merge(&lat);
-        r.totals.add(&delta);
-        r.interval.add(&delta);
-        r.interval_latency.merge(&lat);
+        o: Observation,
+        now: SystemTime,
+    ) -> Vec<HealthFinding> {
+        let r = update(
+            &self.cfg,
+            self.slot_ns,
+            &mut self.resolvers,
+            &mut self.evicted,
+            server,
+            at,
+            o,
+        );
+        judge(&self.cfg, self.slot_ns, server, r, now)
+    }
+
+    /// Add `o` at `at` to `server`'s window and totals.
+    pub fn observe(&mut self, server: SocketAddr, at: SystemTime, o: Observation) {
+        update(
+            &self.cfg,
+            self.slot_ns,
+            &mut self.resolvers,
+            &mut self.evicted,
+            server,
+            at,
+            o,
+        );
     }
 
     /// A recursive query to `server` (a new transaction, not a retransmission).
     pub fn on_query(&mut self, server: SocketAddr, at: SystemTime) {
-        self.update(server, at, |c, _| c.queries += 1);
+        self.observe(server, at, Observation::Query);
     }
 
     /// The first answer to a query, its rcode (RFC 1035 §4.1.1 RCODE value)
     /// and the time since the query.
     pub fn on_answer(&mut self, server: SocketAddr, at: SystemTime, rcode: u16, latency: Duration) {
-        self.update(server, at, |c, l| {
-            c.answers += 1;
-            match rcode {
-                2 => c.servfail += 1,
-                5 => c.refused += 1,
-                _ => {}
-            }
-            l.observe(latency);
-        });
+        self.observe(server, at, Observation::Answer { rcode, latency });
     }
 
     /// A query that expired without an answer (`at` = when it expired).
     pub fn on_timeout(&mut self, server: SocketAddr, at: SystemTime) {
-        self.update(server, at, |c, _| c.timeouts += 1);
+        self.observe(server, at, Observation::Timeout);
     }
 
     /// An answer for a name the engine found Secure, with or without AD.
     pub fn on_secure_answer(&mut self, server: SocketAddr, at: SystemTime, ad: bool) {
-        self.update(server, at, |c, _| {
-            c.secure_answers += 1;
-            c.secure_ad += u64::from(ad);
-        });
+        self.observe(server, at, Observation::SecureAnswer { ad });
     }
 
     /// The window of `server` ending at `now`.
     pub fn window(&self, server: SocketAddr, now: SystemTime) -> Option<WindowStats> {
         let r = self.resolvers.get(&server)?;
-        Some(self.window_of(server, r, now))
-    }
-
-    /// The window's counts only (the per-event check; no latency merge).
-    fn counts_of(&self, r: &Resolver, now: SystemTime) -> Counts {
-        let first = self.slot_index(now) - self.cfg.slots as i64;
-        let mut counts = Counts::default();
-        for s in r.slots.iter().filter(|s| s.index > first) {
-            counts.add(&s.counts);
-        }
-        counts
-    }
-
-    fn window_of(&self, server: SocketAddr, r: &Resolver, now: SystemTime) -> WindowStats {
-        let first = self.slot_index(now) - self.cfg.slots as i64;
-        let mut counts = Counts::default();
-        let mut lat = LatencyHist::default();
-        for s in r.slots.iter().filter(|s| s.index > first) {
-            counts.add(&s.counts);
-            lat.merge(&s.latency);
-        }
-        WindowStats {
-            resolver: server,
-            window: self.cfg.window,
-            counts,
-            p50: lat.quantile(0.5),
-            p99: lat.quantile(0.99),
-        }
-    }
-
-    fn threshold(&self, c: Condition) -> f64 {
-        match c {
-            Condition::Unanswered => self.cfg.timeout_rate,
-            Condition::Servfail => self.cfg.servfail_rate,
-            Condition::Refused => self.cfg.refused_rate,
-        }
+        Some(window_of(&self.cfg, self.slot_ns, server, r, now))
     }
 
     /// Judge `server`'s window as of `now` (module comment: one finding per episode).
     pub fn evaluate(&mut self, server: SocketAddr, now: SystemTime) -> Vec<HealthFinding> {
-        let Some(r) = self.resolvers.get(&server) else {
-            return Vec::new();
-        };
-        let counts = self.counts_of(r, now);
-        let mut failing = r.failing;
-        let mut out = Vec::new();
-        if counts.completed() >= self.cfg.min_queries.max(1) {
-            for c in Condition::ALL {
-                let threshold = self.threshold(c);
-                let Some(rate) = counts.rate(c) else {
-                    continue;
-                };
-                let i = c.index();
-                if !failing[i] && threshold > 0.0 && rate >= threshold {
-                    failing[i] = true;
-                    out.push(HealthFinding {
-                        condition: c,
-                        rate,
-                        threshold,
-                        stats: self.window_of(server, r, now),
-                    });
-                } else if failing[i] && rate < threshold / 2.0 {
-                    failing[i] = false;
-                }
-            }
+        match self.resolvers.get_mut(&server) {
+            Some(r) => judge(&self.cfg, self.slot_ns, server, r, now),
+            None => Vec::new(),
         }
-        if let Some(r) = self.resolvers.get_mut(&server) {
-            r.failing = failing;
-        }
-        out
     }
 
     /// Judge every resolver (the periodic tick).
@@ -427,7 +576,7 @@ impl ResolverHealth {
             .iter()
             .map(|(s, r)| ResolverSnapshot {
                 totals: r.totals,
-                window: self.window_of(*s, r, now),
+                window: window_of(&self.cfg, self.slot_ns, *s, r, now),
                 failing: Condition::ALL
                     .into_iter()
                     .filter(|c| r.failing[c.index()])

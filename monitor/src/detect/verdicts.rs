@@ -27,9 +27,30 @@ use crate::dnssec::verdict::Verdict;
 /// foldhash instead of SipHash: these maps are hit several times per DNS
 /// message (measured: SipHash was ~5% of the agent under load); a
 /// per-process random seed keeps flooding attacks on bucket order out.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// (hashbrown: the cache is probed with a borrowed [`KeyRef`].)
+type HashMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
 
 type Key = (Name, RecordType);
+
+/// A [`Key`] probed for without building it: a fully qualified name is
+/// equal to its lowercased key, and hashes the same (`Name`'s `Hash` and
+/// `Eq` ignore ASCII case, RFC 4343), so a cache hit needs no lowercased
+/// copy of the name (a heap allocation for a long one).
+struct KeyRef<'a>(&'a Name, RecordType);
+
+impl std::hash::Hash for KeyRef<'_> {
+    /// As the tuple `(Name, RecordType)` hashes: its fields in order.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+        self.1.hash(state);
+    }
+}
+
+impl hashbrown::Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, k: &Key) -> bool {
+        *self.0 == k.0 && self.1 == k.1
+    }
+}
 /// A key and the `nth` confirming re-query of it.
 type ConfirmKey = (Key, usize);
 
@@ -114,6 +135,25 @@ impl Ticket {
                 }
             },
             Ticket::Overflow => Poll::Ready(None),
+        }
+    }
+
+    /// Take the verdict from the channel if it has come (`Ready` or
+    /// `Overflow` from then on, as [`Ticket::now`] leaves it); pending
+    /// while it has not. See [`Ticket::ready`].
+    pub fn poll_ready(&mut self) -> std::task::Poll<()> {
+        match self {
+            Ticket::Pending(_) => self.now().map(|_| ()),
+            Ticket::Ready(_) | Ticket::Overflow => std::task::Poll::Ready(()),
+        }
+    }
+
+    /// The verdict once here, by reference (no count taken on the
+    /// lookup): None while pending, after an overflow or a dropped service.
+    pub fn ready(&self) -> Option<&Arc<Lookup>> {
+        match self {
+            Ticket::Ready(l) => Some(l),
+            Ticket::Pending(_) | Ticket::Overflow => None,
         }
     }
 
@@ -227,22 +267,35 @@ impl VerdictService {
 
     /// The verdict for (name, type), without ever waiting (module comment).
     pub fn request(&self, name: &Name, rtype: RecordType) -> Ticket {
+        self.request_at(name, rtype, Instant::now())
+    }
+
+    /// [`Self::request`] with the caller's reading of the clock as now
+    /// (the detector reads it once per message).
+    pub fn request_at(&self, name: &Name, rtype: RecordType, now: Instant) -> Ticket {
         let s = &self.shared;
         s.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let k = key(name, rtype);
+        let lowered;
+        let probe = if name.is_fqdn() {
+            KeyRef(name, rtype)
+        } else {
+            lowered = key(name, rtype);
+            KeyRef(&lowered.0, rtype)
+        };
         {
             let mut cache = lock(&s.cache);
-            match cache.get(&k) {
-                Some((l, until)) if *until > Instant::now() => {
+            match cache.get(&probe) {
+                Some((l, until)) if *until > now => {
                     s.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
                     return Ticket::Ready(l.clone());
                 }
                 Some(_) => {
-                    cache.remove(&k);
+                    cache.remove(&probe);
                 }
                 None => {}
             }
         }
+        let k = key(name, rtype);
         let mut inflight = lock(&s.inflight);
         let (tx, rx) = oneshot::channel();
         if let Some(waiters) = inflight.get_mut(&k) {
@@ -417,6 +470,52 @@ mod tests {
         assert!(!same_value(&v[7], &v[9]));
     }
 
+    #[test]
+    fn a_key_is_found_by_its_name_in_any_case() {
+        let n = |s: &str| Name::from_str(s).unwrap();
+        let mut m: HashMap<Key, u8> = HashMap::default();
+        m.insert(key(&n("www.Example.COM."), RecordType::A), 1);
+        for q in ["www.example.com.", "WWW.EXAMPLE.COM.", "www.Example.COM."] {
+            assert_eq!(m.get(&KeyRef(&n(q), RecordType::A)), Some(&1), "{q}");
+        }
+        assert_eq!(
+            m.get(&KeyRef(&n("www.example.com."), RecordType::AAAA)),
+            None
+        );
+        assert_eq!(m.get(&KeyRef(&n("ww.example.com."), RecordType::A)), None);
+        assert_eq!(
+            m.get(&KeyRef(&n("www.example.com.a."), RecordType::A)),
+            None
+        );
+        // Not fully qualified: not the key (`request` builds that one).
+        assert_eq!(m.get(&KeyRef(&n("www.example.com"), RecordType::A)), None);
+    }
+
+    #[tokio::test]
+    async fn a_cached_verdict_is_found_for_the_name_in_any_case() {
+        let (net, anchor) = crate::dnssec::testnet::standard_hierarchy(Vec::new());
+        let engine = crate::detect::lab::engine_over(Arc::new(net), anchor, &[]);
+        let (v, task) = VerdictService::start(engine, VerdictConfig::default());
+        let name = Name::from_str("www.unsigned.test.").unwrap();
+        let first = v.request(&name, RecordType::A).wait().await.unwrap();
+        for q in ["WWW.Unsigned.TEST.", "www.unsigned.test"] {
+            let q = Name::from_str(q).unwrap();
+            match v.request_at(&q, RecordType::A, Instant::now()) {
+                Ticket::Ready(l) => assert!(Arc::ptr_eq(&l, &first)),
+                _ => panic!("{q}: not the cached verdict"),
+            }
+        }
+        assert_eq!(v.stats().cache_hits.load(Ordering::Relaxed), 2);
+        // Past its TTL (now given by the caller): looked up again.
+        let later = Instant::now() + Duration::from_secs(u64::from(first.ttl) + 1);
+        assert!(matches!(
+            v.request_at(&name, RecordType::A, later),
+            Ticket::Pending(_)
+        ));
+        assert_eq!(v.stats().cache_hits.load(Ordering::Relaxed), 2);
+        task.abort();
+    }
+
     #[tokio::test]
     async fn a_ticket_yields_its_verdict_without_waiting() {
         let (net, anchor) = crate::dnssec::testnet::standard_hierarchy(Vec::new());
@@ -440,5 +539,22 @@ mod tests {
             Ticket::Overflow.now(),
             std::task::Poll::Ready(None)
         ));
+        // The same through `poll_ready` and `ready`.
+        let (tx, rx) = oneshot::channel();
+        let mut t = Ticket::Pending(rx);
+        assert!(t.poll_ready().is_pending());
+        assert!(t.ready().is_none());
+        tx.send(l.clone()).ok().unwrap();
+        assert!(t.poll_ready().is_ready());
+        assert!(Arc::ptr_eq(t.ready().unwrap(), &l));
+        assert!(t.poll_ready().is_ready(), "taken once, kept");
+        assert!(Arc::ptr_eq(t.ready().unwrap(), &l));
+        let (tx, rx) = oneshot::channel::<Arc<Lookup>>();
+        drop(tx);
+        let mut t = Ticket::Pending(rx);
+        assert!(t.poll_ready().is_ready());
+        assert!(t.ready().is_none());
+        assert!(Ticket::Overflow.poll_ready().is_ready());
+        assert!(Ticket::Overflow.ready().is_none());
     }
 }

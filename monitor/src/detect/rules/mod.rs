@@ -44,6 +44,22 @@ impl<'a> Answer<'a> {
         })
     }
 
+    /// The answer to a question [`Answer::new`] already made into `qname`
+    /// and `qtype` (kept by the detector: not lowercased twice).
+    pub fn with_question(
+        ev: &'a DnsEvent,
+        query: Option<&'a QueryInfo>,
+        qname: Name,
+        qtype: RecordType,
+    ) -> Self {
+        Answer {
+            ev,
+            query,
+            qname,
+            qtype,
+        }
+    }
+
     pub fn rcode(&self) -> ResponseCode {
         self.ev.message.metadata.response_code
     }
