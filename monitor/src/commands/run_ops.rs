@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use crate::capture::{ebpf::KernelCounters, ringbuf::RingStats};
 use crate::config::DEFAULT_METRICS_LISTEN;
+use crate::correlate::outstanding::OutstandingStats;
 use crate::detect::{alert::Rule, stage::StageHandle};
 use crate::metrics::{
     ALERTS, KERNEL_PACKETS, Kind, Metrics, STAGE_DROPPED, STAGE_EMITTED, STAGE_RECEIVED, Sample,
@@ -164,6 +165,46 @@ pub fn detect_samples(h: &StageHandle) -> Vec<Sample> {
         &[],
         h.detect.audit.load(std::sync::atomic::Ordering::Relaxed),
     ));
+    out.extend(outstanding_samples(
+        &h.outstanding.lock().unwrap_or_else(|p| p.into_inner()),
+    ));
+    out
+}
+
+pub const OUTSTANDING_MESSAGES: &str = "dnssec_monitor_outstanding_messages_total";
+pub const OUTSTANDING_ENTRIES: &str = "dnssec_monitor_outstanding_entries";
+
+/// The outstanding-query table (correlate/outstanding.rs): how messages
+/// joined, and what left the table why. `evicted_full` (unanswered queries
+/// pushed out of a full table) is a loss and feeds `capture_loss`;
+/// `evicted_answered` only shortens the race window under load.
+pub fn outstanding_samples(s: &OutstandingStats) -> Vec<Sample> {
+    let help = "Messages through the outstanding-query table, by outcome.";
+    let mut out: Vec<Sample> = [
+        ("query", s.queries),
+        ("answer", s.answers),
+        ("joined", s.joined),
+        ("unsolicited", s.unsolicited),
+        ("race", s.races),
+        ("wrong_txid", s.wrong_txid),
+        ("warmup", s.warmup),
+        ("expired", s.expired),
+        ("evicted_full", s.evicted_full),
+        ("evicted_answered", s.evicted_answered),
+        ("sockets_dropped", s.sockets_dropped),
+    ]
+    .into_iter()
+    .map(|(what, n)| sample(OUTSTANDING_MESSAGES, help, &[("outcome", what)], n))
+    .collect();
+    out.push(Sample {
+        kind: Kind::Gauge,
+        ..sample(
+            OUTSTANDING_ENTRIES,
+            "Queries held in the outstanding-query table (waiting, or answered and in their race window).",
+            &[],
+            s.entries,
+        )
+    });
     out
 }
 

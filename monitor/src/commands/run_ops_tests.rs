@@ -80,8 +80,15 @@ fn detection_counters_become_stage_and_alert_series() {
         stage: Arc::default(),
         detect: Arc::default(),
         health: Arc::default(),
+        outstanding: Arc::default(),
     };
     h.stage.received.store(9, Ordering::Relaxed);
+    {
+        let mut o = h.outstanding.lock().unwrap();
+        o.evicted_full = 3;
+        o.evicted_answered = 70;
+        o.entries = 65_536;
+    }
     h.detect.verdict_queue_full.store(4, Ordering::Relaxed);
     h.detect.alerts[Rule::ALL[0].index()].store(2, Ordering::Relaxed);
     let m = Metrics::new();
@@ -95,6 +102,10 @@ fn detection_counters_become_stage_and_alert_series() {
     for line in [
         r#"dnssec_monitor_stage_received_total{stage="detect"} 9"#,
         r#"dnssec_monitor_stage_dropped_total{stage="detect",reason="verdict_queue_full"} 4"#,
+        r#"dnssec_monitor_outstanding_messages_total{outcome="evicted_full"} 3"#,
+        r#"dnssec_monitor_outstanding_messages_total{outcome="evicted_answered"} 70"#,
+        r#"dnssec_monitor_outstanding_messages_total{outcome="race"} 0"#,
+        r#"dnssec_monitor_outstanding_entries 65536"#,
         first.as_str(),
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");

@@ -740,6 +740,7 @@ fn suppressed_and_audit_counts_are_metrics() {
         stage: std::sync::Arc::default(),
         detect,
         health: std::sync::Arc::default(),
+        outstanding: std::sync::Arc::default(),
     };
     let samples = crate::commands::run_ops::detect_samples(&h);
     let value = |name: &str, rule: Option<&str>| {

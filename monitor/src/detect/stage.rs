@@ -13,8 +13,8 @@
 //! when no answer arrives at all.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::alert::Alert;
 use super::batches::BatchReceiver;
 use super::detector::{DetectCounters, Detector, SharedHealth};
+use crate::correlate::outstanding::OutstandingStats;
 
 /// Named drop counters of the stages before this one (kernel, ring, channels).
 pub type LossSource = Box<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
@@ -78,6 +79,10 @@ pub struct StageHandle {
     pub detect: Arc<DetectCounters>,
     /// Resolver health (metrics read it at scrape time).
     pub health: SharedHealth,
+    /// The outstanding-query table's counters, published by the stage
+    /// every `health_interval` and when it ends (the table itself is the
+    /// stage's alone; a scrape must not wait for it).
+    pub outstanding: Arc<Mutex<OutstandingStats>>,
 }
 
 /// Runs the stage until `rx` closes, then finishes pending evaluations.
@@ -91,9 +96,17 @@ pub fn spawn_detect_stage(
         stage: Arc::default(),
         detect: detector.counters().clone(),
         health: detector.health().clone(),
+        outstanding: Arc::default(),
     };
     let counters = handle.stage.clone();
-    let task = tokio::spawn(run(detector, rx, tx, opts, counters));
+    let task = tokio::spawn(run(
+        detector,
+        rx,
+        tx,
+        opts,
+        counters,
+        handle.outstanding.clone(),
+    ));
     (handle, task)
 }
 
@@ -113,7 +126,11 @@ async fn run(
     tx: mpsc::Sender<Alert>,
     opts: StageOptions,
     c: Arc<StageCounters>,
+    outstanding: Arc<Mutex<OutstandingStats>>,
 ) {
+    let publish = |d: &Detector| {
+        *outstanding.lock().unwrap_or_else(|p| p.into_inner()) = d.outstanding();
+    };
     let mut pending: JoinSet<()> = JoinSet::new();
     let mut tick = tokio::time::interval(opts.loss_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -197,12 +214,14 @@ async fn run(
             }
             _ = health_tick.tick() => {
                 let alerts = detector.health_tick();
+                publish(&detector);
                 send(&tx, &c, alerts).await;
             }
             _ = posture_tick.tick() => flush_posture(&mut detector),
         }
     }
     while pending.join_next().await.is_some() {}
+    publish(&detector);
     flush_posture(&mut detector);
     if let Some(a) = check_loss(&mut detector, &c) {
         send(&tx, &c, vec![a]).await;
