@@ -38,6 +38,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashTable;
 
+use super::digest_memo::DigestMemo;
 use super::fingerprint::{Fingerprints, FirstAnswer};
 use crate::decode::Transport;
 use crate::event::{DnsEvent, DnsKind, ProcessInfo};
@@ -324,6 +325,7 @@ pub struct OutstandingTable {
     timeout: u64,
     race_window: u64,
     fingerprints: Fingerprints,
+    digests: DigestMemo,
     hasher: foldhash::fast::RandomState,
     /// Key → slot.
     index: HashTable<u32>,
@@ -403,6 +405,7 @@ impl OutstandingTable {
             race_window: duration_nanos(cfg.race_window),
             cfg,
             fingerprints: Fingerprints::default(),
+            digests: DigestMemo::default(),
             hasher: foldhash::fast::RandomState::default(),
             index: HashTable::new(),
             slots: Vec::new(),
@@ -449,11 +452,13 @@ impl OutstandingTable {
         }
     }
 
-    fn key_of(&self, ev: &DnsEvent) -> Option<Probe> {
-        let q = ev.message.queries.first()?;
+    fn key_of(&mut self, ev: &DnsEvent) -> Option<Probe> {
+        let fp = &self.fingerprints;
+        let question = self
+            .digests
+            .question(&ev.message, |m| m.queries.first().map(|q| fp.question(q)))?;
         let socket = socket_of(ev);
         let id = ev.txid;
-        let question = self.fingerprints.question(q);
         let socket_hash = socket.hash(&self.hasher);
         // Both hashes are keyed and well mixed, so a combination is enough
         // (no third hashing); the odd multiplier spreads the txid over the
@@ -780,7 +785,8 @@ impl OutstandingTable {
             let socket_id = socket_id.filter(|&s| self.sockets[s as usize].n > 0);
             return self.unmatched(ev, now, socket_id);
         };
-        let d = self.fingerprints.answer(&ev.message);
+        let fp = &self.fingerprints;
+        let d = self.digests.answer(&ev.message, |m| fp.answer(m));
         let entry = self.slots[i as usize]
             .entry
             .as_mut()
