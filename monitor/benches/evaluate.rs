@@ -23,15 +23,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::A;
-use hickory_proto::rr::{Name, RData, Record, RecordType};
 use monitor::detect::alert::Alert;
 use monitor::detect::detector::{Detector, Pending};
-use monitor::dnssec::testnet::NOW;
 use monitor::event::{DnsEvent, ProcessInfo};
 
 /// Counts allocations while `COUNTING` (a load and a branch otherwise).
@@ -90,51 +86,10 @@ fn allocs_per_answer(
 mod support;
 use support::detector;
 
-/// The process of the queries (dnsperf's), none on answers (joined from
-/// the query, as in the daemon).
-fn ev(msg: Message, t: SystemTime) -> DnsEvent {
-    let process = (msg.metadata.message_type == MessageType::Query).then(|| {
-        Arc::new(ProcessInfo {
-            pid: 4242,
-            tid: 4242,
-            uid: 1000,
-            name: "dnsperf".into(),
-            cgroup_id: 1,
-            container_id: None,
-        })
-    });
-    support::event(msg, t, process)
-}
-
-/// Transaction `n` for `qname`/A answered with `ip`: DO=0, RD=1, the
-/// answer as a resolver gives it (no RRSIG, AD as a validating resolver
-/// would set it for a Secure name). Capture times 100 µs apart, so a txid
-/// comes back only after the race window.
+/// Transaction `n` (see `support::transaction`), asked by dnsperf.
 fn txn(n: u64, qname: &str, ip: [u8; 4], ad: bool) -> (DnsEvent, DnsEvent) {
-    let id = (n % 65_521) as u16;
-    let mut q = Message::new(id, MessageType::Query, OpCode::Query);
-    q.metadata.recursion_desired = true;
-    q.add_query(Query::query(
-        Name::from_ascii(qname).unwrap(),
-        RecordType::A,
-    ));
-    let mut e = Edns::new();
-    e.set_max_payload(1232);
-    q.set_edns(e);
-    let mut a = Message::new(id, MessageType::Response, OpCode::Query);
-    a.metadata.recursion_desired = true;
-    a.metadata.recursion_available = true;
-    a.metadata.authentic_data = ad;
-    a.metadata.response_code = ResponseCode::NoError;
-    a.add_query(q.queries[0].clone());
-    a.set_edns(q.edns.clone().unwrap());
-    a.answers = vec![Record::from_rdata(
-        Name::from_ascii(qname).unwrap(),
-        300,
-        RData::A(A::from(std::net::Ipv4Addr::from(ip))),
-    )];
-    let t = UNIX_EPOCH + Duration::from_secs(u64::from(NOW)) + Duration::from_micros(100 * n);
-    (ev(q, t), ev(a, t + Duration::from_micros(300)))
+    thread_local!(static DNSPERF: Arc<ProcessInfo> = support::dnsperf());
+    DNSPERF.with(|p| support::transaction(n, qname, ip, ad, p))
 }
 
 /// The boxed evaluation polled once, as the stage did before `try_now`.

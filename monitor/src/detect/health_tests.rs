@@ -64,10 +64,10 @@ async fn a_resolver_that_stops_answering_raises_resolver_failure_once() {
     assert!(healthy.failing.is_empty());
 }
 
-#[tokio::test]
-async fn benign_twin_an_answering_resolver_raises_nothing() {
-    let mut lab = Lab::new(policy());
-    for _ in 0..20 {
+/// `n` lookups of a Secure name through the expected resolver, each
+/// answered with AD set: none may raise anything.
+async fn answered_secure_lookups(lab: &mut Lab, n: usize) {
+    for _ in 0..n {
         let al = lab
             .via_resolver(
                 SECURE,
@@ -82,6 +82,12 @@ async fn benign_twin_an_answering_resolver_raises_nothing() {
             .await;
         assert!(al.is_empty(), "{al:?}");
     }
+}
+
+#[tokio::test]
+async fn benign_twin_an_answering_resolver_raises_nothing() {
+    let mut lab = Lab::new(policy());
+    answered_secure_lookups(&mut lab, 20).await;
     assert!(lab.det.check_health(at(60_000)).is_empty());
     let w = lab
         .det
@@ -266,21 +272,7 @@ async fn with_critical_names_only_they_are_recorded() {
 async fn timeouts_expired_by_a_query_raise_on_that_query() {
     // A healthy resolver, judged on every message (and settled) ...
     let mut lab = Lab::new(policy());
-    for _ in 0..12 {
-        let al = lab
-            .via_resolver(
-                SECURE,
-                "www.secure.test.",
-                RecordType::A,
-                true,
-                Reply {
-                    ad: true,
-                    ..Reply::default()
-                },
-            )
-            .await;
-        assert!(al.is_empty(), "{al:?}");
-    }
+    answered_secure_lookups(&mut lab, 12).await;
     // ... then 20 queries nobody answers: 20 of 32 once they time out.
     let start = lab.now_ms(100);
     for i in 0..20u16 {
