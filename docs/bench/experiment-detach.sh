@@ -1,7 +1,9 @@
 #!/bin/bash
 # Experiment: programs named in $DETACH (substrings) are detached 3 s after
+# Use: DETACH="tc_" DNSSEC_MONITOR_BIN=$PWD/docs/bench/experiment-detach.sh target/release/bench load --rates max
+# (from the repository root, as root; DNSSEC_MONITOR_REAL overrides the daemon binary).
 # start, then the agent is stopped (kernel side only).
-/work/main/target/release/dnssec-monitor "$@" &
+"${DNSSEC_MONITOR_REAL:-target/release/dnssec-monitor}" "$@" &
 pid=$!
 trap 'kill -CONT $pid; kill -INT $pid; wait $pid; exit 0' INT TERM
 (
