@@ -1,8 +1,8 @@
 #!/bin/bash
 # Experiment: programs named in $DETACH (substrings) are detached 3 s after
+# start, then the agent is stopped (kernel side only).
 # Use: DETACH="tc_" DNSSEC_MONITOR_BIN=$PWD/docs/bench/experiment-detach.sh target/release/bench load --rates max
 # (from the repository root, as root; DNSSEC_MONITOR_REAL overrides the daemon binary).
-# start, then the agent is stopped (kernel side only).
 "${DNSSEC_MONITOR_REAL:-target/release/dnssec-monitor}" "$@" &
 pid=$!
 trap 'kill -CONT $pid; kill -INT $pid; wait $pid; exit 0' INT TERM
