@@ -170,6 +170,17 @@ impl Monitor {
     }
 }
 
+impl Monitor {
+    /// SIGKILL (no chance to clean up), then reap it; returns the log.
+    pub fn kill(&mut self) -> Result<String> {
+        if let Some(mut c) = self.child.take() {
+            c.kill().context("SIGKILL")?;
+            c.wait().context("reaping the killed daemon")?;
+        }
+        Ok(self.log())
+    }
+}
+
 impl Drop for Monitor {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {

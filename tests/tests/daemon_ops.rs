@@ -1,11 +1,15 @@
 //! The running daemon (root): every thread keeps only CAP_NET_ADMIN and
 //! CAP_BPF after attaching (`/proc/PID/task/*/status`), and
 //! `--metrics-listen` serves the Prometheus text with kernel counters.
+//! Killed with SIGKILL (no cleanup at all), it leaves no program attached
+//! and starts again at once.
 
 use std::{
+    collections::BTreeSet,
     io::{Read, Write},
     net::{TcpListener, TcpStream},
-    time::Duration,
+    process::Command,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result};
@@ -81,5 +85,74 @@ fn daemon_drops_capabilities_and_serves_metrics() -> Result<()> {
     };
     assert!(not_found.starts_with("HTTP/1.1 404"), "{not_found}");
     m.stop()?;
+    Ok(())
+}
+
+/// The eBPF program ids the process holds (programs and links both show
+/// `prog_id:` in their fdinfo, kernel/bpf/syscall.c).
+fn program_ids(pid: u32) -> Result<BTreeSet<u32>> {
+    let mut ids = BTreeSet::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fdinfo"))? {
+        let Ok(info) = std::fs::read_to_string(entry?.path()) else {
+            continue; // fd closed meanwhile
+        };
+        for line in info.lines() {
+            if let Some(v) = line.strip_prefix("prog_id:") {
+                ids.insert(v.trim().parse()?);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Whether the kernel still has program `id` (`bpftool prog show id N`
+/// fails for an id that is gone).
+fn program_exists(id: u32) -> Result<bool> {
+    let out = Command::new("bpftool")
+        .args(["prog", "show", "id", &id.to_string()])
+        .output()
+        .context("running bpftool (cargo xtask setup installs it)")?;
+    Ok(out.status.success())
+}
+
+#[test]
+fn a_killed_daemon_leaves_no_program_attached_and_restarts() -> Result<()> {
+    if !root_or_skip("a_killed_daemon_leaves_no_program_attached_and_restarts") {
+        return Ok(());
+    }
+    let mut m = Monitor::start("kill9", &[])?;
+    let pid = m.pid().context("running")?;
+    let ids = program_ids(pid)?;
+    // tc (per interface), cgroup_skb, sock_addr: several programs.
+    assert!(ids.len() >= 3, "programs held by the daemon: {ids:?}");
+    for &id in &ids {
+        assert!(program_exists(id)?, "program {id} listed but not found");
+    }
+    m.kill()?;
+    // Nothing is pinned: with the process gone the links and programs
+    // are released (asynchronously, after an RCU grace period).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut left = Vec::new();
+        for &id in &ids {
+            if program_exists(id)? {
+                left.push(id);
+            }
+        }
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "programs {left:?} still loaded 10 s after SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A new daemon attaches again and stops cleanly.
+    let mut again = Monitor::start("kill9-again", &[])?;
+    let again_ids = program_ids(again.pid().context("running")?)?;
+    assert!(again_ids.len() >= ids.len(), "{again_ids:?} vs {ids:?}");
+    assert!(again_ids.is_disjoint(&ids), "fresh programs, not leftovers");
+    again.stop()?;
     Ok(())
 }

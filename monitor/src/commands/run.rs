@@ -94,6 +94,10 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(8);
 const DETECT_DRAIN: Duration = Duration::from_secs(4);
 
 async fn run(args: RunArgs) -> anyhow::Result<i32> {
+    // Take SIGINT/SIGTERM over before anything is attached: one that
+    // arrives during start-up then stops the daemon cleanly once it is up,
+    // instead of killing it (the default action) halfway.
+    let signals = Signals::install()?;
     // Fail before attaching anything if an output cannot be opened.
     let cfg = super::run_detect::effective_config(&args.detect)?;
     let plan = OutputPlan::open(&cfg, args.output.as_deref(), &args.out)?;
@@ -173,7 +177,7 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         super::run_metrics::register(m, output.stats(), &detection.verdicts);
     }
 
-    wait_for_signal().await?;
+    signals.wait().await;
     let _ = stop_tx.send(true);
     let decoded = reader.await.context("reader task")??.finish();
     let _ = link_task.await;
@@ -203,15 +207,27 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+/// The stop signals, registered once at start.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).context("handling SIGINT")?,
+            term: signal(SignalKind::terminate()).context("handling SIGTERM")?,
+        })
     }
-    Ok(())
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
 }
 
 fn apply_link_event(
