@@ -362,21 +362,15 @@ pub struct EcsOwn {
 /// RFC 3339 in UTC with microseconds, e.g. `2026-11-27T18:47:08.123456Z`.
 /// Times before 1970 (a broken clock) are written as the epoch.
 pub fn rfc3339_micros(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, sod) = (secs / 86_400, secs % 86_400);
-    // Days since 1970-01-01 to a civil date (H. Hinnant, "chrono-Compatible
-    // Low-Level Date Algorithms", civil_from_days).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, min, sec, us) = (sod / 3600, sod / 60 % 60, sod % 60, d.subsec_micros());
+    let Civil {
+        year,
+        month,
+        day,
+        h,
+        min,
+        sec,
+        us,
+    } = civil(t);
     if !(0..=9999).contains(&year) {
         return format!("{year:04}-{month:02}-{day:02}T{h:02}:{min:02}:{sec:02}.{us:06}Z");
     }
@@ -391,6 +385,43 @@ pub fn rfc3339_micros(t: SystemTime) -> String {
     digits(&mut b[17..19], sec);
     digits(&mut b[20..26], u64::from(us));
     b.iter().map(|&c| char::from(c)).collect()
+}
+
+/// A UTC time as calendar fields (times before 1970 read as 1970-01-01).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Civil {
+    pub year: i64,
+    pub month: i64,
+    pub day: i64,
+    pub h: u64,
+    pub min: u64,
+    pub sec: u64,
+    pub us: u32,
+}
+
+pub(crate) fn civil(t: SystemTime) -> Civil {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, sod) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (H. Hinnant, "chrono-Compatible
+    // Low-Level Date Algorithms", civil_from_days).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    Civil {
+        year: yoe + era * 400 + i64::from(month <= 2),
+        month,
+        day,
+        h: sod / 3600,
+        min: sod / 60 % 60,
+        sec: sod % 60,
+        us: d.subsec_micros(),
+    }
 }
 
 /// `v` in decimal, right-aligned and zero-padded in `dst` (`v` fits).

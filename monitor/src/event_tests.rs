@@ -249,25 +249,12 @@ fn rfc3339_digits_match_the_formatted_reference() {
     // The digit writer against `format!` over times spread across four
     // centuries (every field's carry: seconds, minutes, hours, days, leap
     // years) and past year 9999 (the formatted fallback).
+    // The calendar fields themselves are pinned by `rfc3339_dates`.
     let reference = |t: SystemTime| {
-        let d = t.duration_since(UNIX_EPOCH).unwrap();
-        let s = d.as_secs();
-        let days = (s / 86_400) as i64;
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let c = crate::event::civil(t);
         format!(
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-            s % 86_400 / 3600,
-            s / 60 % 60,
-            s % 60,
-            d.subsec_micros()
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            c.year, c.month, c.day, c.h, c.min, c.sec, c.us
         )
     };
     let mut us: u64 = 0;
