@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 
 use super::bpfstats::{self, ProgDelta};
 use super::dnsperf::{self, DnsperfResult};
-use super::procstat::CpuSample;
+use super::procstat::{CpuSample, IdleSample};
 use crate::lab::process::Server;
 
 /// Where the bench resolver listens: an address no other lab uses, on
@@ -101,6 +101,8 @@ pub struct WithRun {
     pub config: MonitorConfig,
     pub with: DnsperfResult,
     pub unbound_cpu_with: f64,
+    /// Idle time of the whole machine over the run, % of one core.
+    pub machine_idle_with: f64,
     pub monitor: MonitorCost,
 }
 
@@ -109,6 +111,8 @@ pub struct RatePair {
     pub rate: Rate,
     pub without: DnsperfResult,
     pub unbound_cpu_without: f64,
+    /// Idle time of the whole machine over the run, % of one core.
+    pub machine_idle_without: f64,
     /// One run per monitor configuration, right after the run without.
     pub runs: Vec<WithRun>,
 }
@@ -276,20 +280,23 @@ fn dnsperf_args(queries: &Path, rate: Rate, seconds: u64) -> Vec<String> {
     a
 }
 
-/// One dnsperf run, with unbound's CPU share over it.
+/// One dnsperf run, with unbound's CPU share and the machine's idle time
+/// over it (both % of one core).
 fn one_run(
     queries: &Path,
     rate: Rate,
     seconds: u64,
     unbound_pid: u32,
-) -> Result<(DnsperfResult, f64)> {
+) -> Result<(DnsperfResult, f64, f64)> {
     let u0 = CpuSample::take(unbound_pid).context("unbound's /proc/PID/stat")?;
+    let i0 = IdleSample::take().context("/proc/stat")?;
     let r = dnsperf::run(
         &dnsperf_args(queries, rate, seconds),
         Duration::from_secs(seconds + 30),
     )?;
+    let i1 = IdleSample::take().context("/proc/stat")?;
     let u1 = CpuSample::take(unbound_pid).context("unbound's /proc/PID/stat")?;
-    Ok((r, u0.percent_until(&u1)))
+    Ok((r, u0.percent_until(&u1), i0.percent_until(&i1)))
 }
 
 /// Runs every rate without the monitor, then with it in each of
@@ -335,7 +342,7 @@ pub fn measure(
     for &rate in rates {
         let tag = rate.label();
         eprintln!("bench load: {tag} q/s without the monitor ({seconds} s)");
-        let (without, ucpu0) = one_run(&queries, rate, seconds, upid)?;
+        let (without, ucpu0, idle0) = one_run(&queries, rate, seconds, upid)?;
         std::fs::write(
             raw_dir.join(format!("load-{tag}-without.txt")),
             &without.raw,
@@ -350,6 +357,7 @@ pub fn measure(
             rate,
             without,
             unbound_cpu_without: ucpu0,
+            machine_idle_without: idle0,
             runs,
         });
     }
@@ -376,7 +384,7 @@ fn with_run(
     std::thread::sleep(Duration::from_secs(1));
     let b0 = bpfstats::programs_of(pid, &ids_before)?;
     let c0 = CpuSample::take(pid).context("monitor's /proc/PID/stat")?;
-    let (with, ucpu1) = one_run(queries, rate, seconds, upid)?;
+    let (with, ucpu1, idle1) = one_run(queries, rate, seconds, upid)?;
     let c1 = CpuSample::take(pid).context("monitor's /proc/PID/stat")?;
     let b1 = bpfstats::programs_of(pid, &ids_before)?;
     let rss_kib = super::procstat::vm_rss_kib(&pid.to_string()).unwrap_or(0);
@@ -414,6 +422,7 @@ fn with_run(
         config: cfg.clone(),
         with,
         unbound_cpu_with: ucpu1,
+        machine_idle_with: idle1,
         monitor,
     })
 }

@@ -48,6 +48,48 @@ impl CpuSample {
     }
 }
 
+/// Idle time of the whole machine (all CPUs: `idle` + `iowait` of the
+/// `cpu` line of `/proc/stat`, proc(5)), to tell a machine that is busy
+/// from one whose DNS path waits: with the monitor at the maximum rate the
+/// load generator and the resolver can slow down while CPUs sit idle.
+#[derive(Clone, Copy, Debug)]
+pub struct IdleSample {
+    ticks: u64,
+    at: Instant,
+}
+
+impl IdleSample {
+    pub fn take() -> Option<Self> {
+        let s = std::fs::read_to_string("/proc/stat").ok()?;
+        Some(Self {
+            ticks: parse_idle_ticks(&s)?,
+            at: Instant::now(),
+        })
+    }
+
+    /// Idle time between `self` and `later`, as % of one core (200 = two
+    /// whole CPUs idle).
+    pub fn percent_until(&self, later: &IdleSample) -> f64 {
+        let secs = later.at.duration_since(self.at).as_secs_f64();
+        if secs <= 0.0 {
+            return 0.0;
+        }
+        let idle = later.ticks.saturating_sub(self.ticks) as f64 / ticks_per_second();
+        100.0 * idle / secs
+    }
+}
+
+/// `idle` + `iowait` (fields 4 and 5) of the aggregate `cpu ` line.
+fn parse_idle_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    Some(f.get(3)? + f.get(4)?)
+}
+
 /// The pid of the process whose command line contains `needle` (the
 /// first found; for children whose handle hides the pid).
 pub fn pid_by_cmdline(needle: &str) -> Option<u32> {
@@ -78,6 +120,14 @@ fn parse_kib(status: &str, key: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idle_is_idle_plus_iowait_of_the_cpu_line() {
+        let stat = "cpu  10 1 20 300 7 0 5 0 0 0\ncpu0 5 0 10 150 3 0 2 0 0 0\n";
+        assert_eq!(parse_idle_ticks(stat), Some(307));
+        assert_eq!(parse_idle_ticks("cpu0 1 2 3 4 5\n"), None);
+        assert_eq!(parse_idle_ticks("cpu  1 2 x 4 5\n"), None);
+    }
 
     #[test]
     fn reads_own_cpu_and_rss() {

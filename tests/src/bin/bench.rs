@@ -167,12 +167,12 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
             c.args(std::path::Path::new("ANCHOR")).join(" ")
         );
     }
-    s.push_str("\n| target rate | config | q/s without | q/s with | with ÷ without | lost (without/with) | monitor CPU % core | eBPF % core | eBPF ns/query | eBPF ns/run | monitor RSS MiB | events dropped | alerts | unbound CPU % (without/with) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("\n| target rate | config | q/s without | q/s with | with ÷ without | lost (without/with) | monitor CPU % core | eBPF % core | eBPF ns/query | eBPF ns/run | monitor RSS MiB | events dropped | alerts | unbound CPU % (without/with) | machine idle % core (without/with) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for p in r {
         for w in &p.runs {
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.0} | {:.0} | {:.3} | {}/{} | {:.1} | {:.2} | {:.0} | {:.0} | {:.1} | {} | {} | {:.0}/{:.0} |",
+                "| {} | {} | {:.0} | {:.0} | {:.3} | {}/{} | {:.1} | {:.2} | {:.0} | {:.0} | {:.1} | {} | {} | {:.0}/{:.0} | {:.0}/{:.0} |",
                 p.rate.label(),
                 w.config.label,
                 p.without.qps,
@@ -191,7 +191,9 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
                     .get("alerts")
                     .map_or("?".into(), |a| a.to_string()),
                 p.unbound_cpu_without,
-                w.unbound_cpu_with
+                w.unbound_cpu_with,
+                p.machine_idle_without,
+                w.machine_idle_with
             );
         }
     }
