@@ -4,7 +4,8 @@
 //! into alert lines (and event lines with `--events`) on the sink channel.
 //!
 //! ```text
-//! decode ─(DnsEvent)─▶ tee (--events: ECS line) ─▶ detect stage ─(Alert)─▶ ECS line ─▶ sink
+//! decode ─(DnsEvent)─▶ tee (--events only: ECS line) ─▶ detect stage ─(Alert)─▶ ECS line ─▶ sink
+//!                                                          └─(sampled answer, joined and judged)─▶ store
 //! ```
 
 use std::path::PathBuf;
@@ -163,12 +164,14 @@ pub struct Detection {
 /// the sink on `lines`; `loss` names the earlier stages' drop counters.
 /// Full line channel: the line is dropped and counted by the sink stage's
 /// own accounting upstream of it (alerts wait instead, see [`send_line`]).
+/// `sampler`: the store's sample of answers, taken by the detector after
+/// the join and handed to `lines` without waiting.
 pub fn start(
     args: &DetectArgs,
     events: BatchReceiver,
     lines: mpsc::Sender<Output>,
     loss: LossSource,
-    mut sampler: Option<super::run_store::TxSampler>,
+    sampler: Option<super::run_store::SamplePlan>,
 ) -> anyhow::Result<Detection> {
     let cfg = effective_config(args)?;
     let policy = DetectPolicy::from_config(&cfg)?;
@@ -187,6 +190,9 @@ pub fn start(
             loss_probe: Some(LossProbe(Arc::new(move || {
                 probe().iter().map(|(_, v)| *v).sum()
             }))),
+            // Taken after the join, so a sampled answer carries its
+            // query, process and verdict (detect/sample.rs).
+            sample: sampler.map(|p| p.config(&lines)),
             ..DetectorConfig::default()
         },
     );
@@ -199,7 +205,7 @@ pub fn start(
         posture_sink: posture_sink(&lines),
         ..StageOptions::default()
     };
-    if !with_events && sampler.is_none() {
+    if !with_events {
         // Nothing to tee: decode feeds the detector directly (one channel
         // hop and two moves of every event fewer).
         let (handle, stage) = spawn_detect_stage(detector, events, alert_tx, opts);
@@ -241,12 +247,6 @@ pub fn start(
             // Waits for room: a slow detector holds the tee, which holds
             // the reader, which leaves records in the kernel ring (where a
             // loss is counted as ring_full), so nothing is dropped here.
-            // A bounded sample of answers for the forensic store.
-            if let Some(s) = sampler.as_mut() {
-                for ev in &batch {
-                    s.offer(ev, &ev_lines);
-                }
-            }
             if let Err(b) = det_tx.send(batch).await {
                 counters
                     .output_closed

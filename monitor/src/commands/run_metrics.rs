@@ -183,7 +183,7 @@ pub fn register(m: &Metrics, out: OutputStats, verdicts: &VerdictService) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::run_store::SampleStats;
+    use crate::detect::sample::SampleStats;
     use std::sync::Arc;
 
     #[test]

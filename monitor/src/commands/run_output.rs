@@ -24,11 +24,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::run_evidence::{Collected, collect};
-use super::run_store::{SampleStats, TxSampler, alert_record, sample_record};
+use super::run_store::{SamplePlan, alert_record, sample_record};
 use crate::config::{Config, DEFAULT_SAMPLE_PER_SECOND, OutputTarget, StoreConfig};
 use crate::detect::alert::Alert;
+use crate::detect::sample::{SampleStats, Sampled};
 use crate::dnssec::engine::Engine;
-use crate::event::DnsEvent;
 use crate::sinks::jsonl::JsonLinesSink;
 use crate::sinks::reliable::SinkStatsReader;
 use crate::sinks::rotate::{ReopenHandle, RotatingFile};
@@ -42,8 +42,9 @@ pub enum Output {
     Events(Vec<u8>),
     /// One alert, for every sink.
     Alert(Arc<Alert>),
-    /// A sampled DNS answer, for the store only (see run_store.rs).
-    Transaction(Box<DnsEvent>),
+    /// A sampled DNS answer as the detector saw it (query, verdict), for
+    /// the store only (see run_store.rs).
+    Transaction(Box<Sampled>),
     /// The detector's periodic posture (resolver health, critical-name
     /// observations) for `dnssec-monitor report`: store only, so that the
     /// store has one writer.
@@ -224,11 +225,13 @@ impl OutputPlan {
         })
     }
 
-    /// The answer sampler for the detection tee; `None` without a store
-    /// (or with `sample_per_second = 0`).
-    pub fn sampler(&self) -> Option<TxSampler> {
-        (self.store.is_some() && self.sample_per_second > 0)
-            .then(|| TxSampler::new(self.sample_per_second, self.stats.sample.clone()))
+    /// The answer sampling for the detector; `None` without a store (or
+    /// with `sample_per_second = 0`).
+    pub fn sampler(&self) -> Option<SamplePlan> {
+        (self.store.is_some() && self.sample_per_second > 0).then(|| SamplePlan {
+            per_second: self.sample_per_second,
+            stats: self.stats.sample.clone(),
+        })
     }
 
     pub fn stats(&self) -> OutputStats {
@@ -335,7 +338,7 @@ fn output_loop(
                 }
                 to_store(StoreItem::Alert(a));
             }
-            Output::Transaction(ev) => to_store(StoreItem::Record(Box::new(sample_record(&ev)))),
+            Output::Transaction(s) => to_store(StoreItem::Record(Box::new(sample_record(&s)))),
             Output::Posture(p) => to_store(StoreItem::Posture(p)),
         }
         // Flush whenever we caught up, so readers see lines promptly.

@@ -94,7 +94,14 @@ async fn alerts_reach_the_file_the_collector_and_the_store_with_evidence() {
     let collector = Collector::start("127.0.0.1:0".parse().unwrap(), None, col_tx).await;
     let mut lab = Lab::new(policy());
     let alerts = lab_alerts(&mut lab).await;
-    let sampled = alerts[0].event.clone().unwrap();
+    // A sample as the detector hands it over: the answer with its query
+    // and verdict (here the first alert's).
+    let sampled = Sampled {
+        ev: alerts[0].event.clone().unwrap(),
+        query: alerts[0].query.clone(),
+        lookup: alerts[0].lookup.clone(),
+        judged_at: SystemTime::now(),
+    };
 
     let cfg = config(dir.path(), Some(collector.addr));
     let plan = OutputPlan::open(&cfg, None, &OutputArgs::default()).unwrap();
@@ -139,10 +146,22 @@ async fn alerts_reach_the_file_the_collector_and_the_store_with_evidence() {
     collector.stop().await;
     assert!(col_rx.try_recv().is_err(), "no duplicate");
 
-    // The store: both alerts with evidence that re-verifies, plus the sample.
+    // The store: both alerts with evidence that re-verifies, plus the
+    // sample with its own verdict row.
     let store = Store::open_read_only(&dir.path().join("store.db")).unwrap();
     let (transactions, verdicts, evidence, alert_rows) = store.counts().unwrap();
-    assert_eq!((transactions, verdicts, alert_rows), (3, 2, 2));
+    assert_eq!((transactions, verdicts, alert_rows), (3, 3, 2));
+    let samples: Vec<_> = store
+        .search_transactions(&SearchQuery {
+            process: Some("curl".into()),
+            ..SearchQuery::default()
+        })
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.alerts == 0)
+        .collect();
+    assert_eq!(samples.len(), 1, "{samples:?}");
+    assert_eq!(samples[0].outcome.as_deref(), Some("secure"));
     assert!(evidence >= 6, "DNSKEYs, DS and RRSIGs: {evidence}");
     for (rule, outcome) in [
         ("unsigned_fallback", "secure"),

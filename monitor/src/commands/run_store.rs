@@ -4,12 +4,13 @@
 //! Every alert is stored with its transaction (query and answer bytes, the
 //! process), the independent verdict and the DNSSEC records it rested on
 //! (collected in run_evidence.rs). Ordinary answers are stored as a sample
-//! of at most `store.sample_per_second`: the store is for incident
-//! response, and SQLite commits must never compete with capture.
+//! of at most `store.sample_per_second`, taken by the detector after the
+//! join (detect/sample.rs) so each carries its query, the process and the
+//! verdict: the store is for incident response, and SQLite commits must
+//! never compete with capture.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 
@@ -17,6 +18,7 @@ use super::run_output::Output;
 use crate::correlate::outstanding::QueryInfo;
 use crate::decode::Transport;
 use crate::detect::alert::{Alert, Rule};
+use crate::detect::sample::{SampleConfig, SampleStats, Sampled};
 use crate::dnssec::engine::Lookup;
 use crate::event::{DnsEvent, DnsKind};
 use crate::store;
@@ -57,38 +59,43 @@ pub fn transaction_of(ev: &DnsEvent, query: Option<&QueryInfo>) -> store::Transa
     }
 }
 
-/// The verdict row: the engine's verdict, except that `bogus_signature`
-/// found in the captured RRSIGs makes the host's answer bogus even when
-/// the name itself validates (the alert's claim is what a responder
-/// re-checks with `verify-evidence`).
+/// The verdict row of a lookup, as the engine judged it (`evidence`: the
+/// DNSKEY/DS/RRSIG records it rested on, collected for alerts only).
+pub fn lookup_verdict(
+    l: &Lookup,
+    evidence: Vec<store::Evidence>,
+    validated_at: SystemTime,
+) -> store::Verdict {
+    let (verdict, _) = l.answers_with_verdict();
+    store::Verdict {
+        time: Some(validated_at),
+        qname: l.qname.to_ascii(),
+        qtype: u16::from(l.qtype),
+        outcome: verdict.outcome().to_owned(),
+        reason: verdict.reason_text(),
+        ede_code: verdict.ede().map(|e| e.code),
+        ede_text: verdict.ede().map(|e| e.text.clone()),
+        chain_json: serde_json::to_string(&l.trace.steps).ok(),
+        evidence,
+    }
+}
+
+/// An alert's verdict row: the engine's verdict, except that
+/// `bogus_signature` found in the captured RRSIGs makes the host's answer
+/// bogus even when the name itself validates (the alert's claim is what a
+/// responder re-checks with `verify-evidence`).
 pub fn verdict_of(
     alert: &Alert,
     l: &Lookup,
     evidence: Vec<store::Evidence>,
     validated_at: SystemTime,
 ) -> store::Verdict {
-    let (verdict, _) = l.answers_with_verdict();
-    let engine_outcome = verdict.outcome();
-    let answer_bogus = alert.rule == Rule::BogusSignature && engine_outcome != "bogus";
-    store::Verdict {
-        time: Some(validated_at),
-        qname: l.qname.to_ascii(),
-        qtype: u16::from(l.qtype),
-        outcome: if answer_bogus {
-            "bogus".to_owned()
-        } else {
-            engine_outcome.to_owned()
-        },
-        reason: if answer_bogus {
-            Some(alert.detail.clone())
-        } else {
-            verdict.reason_text()
-        },
-        ede_code: verdict.ede().map(|e| e.code),
-        ede_text: verdict.ede().map(|e| e.text.clone()),
-        chain_json: serde_json::to_string(&l.trace.steps).ok(),
-        evidence,
+    let mut v = lookup_verdict(l, evidence, validated_at);
+    if alert.rule == Rule::BogusSignature && v.outcome != "bogus" {
+        v.outcome = "bogus".to_owned();
+        v.reason = Some(alert.detail.clone());
     }
+    v
 }
 
 /// The record of one alert: transaction, verdict (with `evidence`) and
@@ -118,83 +125,36 @@ pub fn alert_record(
     }
 }
 
-/// A sampled answer's record (no verdict: none was needed for it).
-pub fn sample_record(ev: &DnsEvent) -> store::Record {
+/// A sampled answer's record: the transaction (with its query and the
+/// query's process when it joined one) and the detector's verdict when it
+/// obtained one. Built by the output stage, only for a taken sample.
+pub fn sample_record(s: &Sampled) -> store::Record {
     store::Record {
-        transaction: Some(transaction_of(ev, None)),
-        verdict: None,
+        transaction: Some(transaction_of(&s.ev, s.query.as_ref())),
+        verdict: s
+            .lookup
+            .as_ref()
+            .map(|l| lookup_verdict(l, Vec::new(), s.judged_at)),
         alerts: Vec::new(),
     }
 }
 
-/// What the sampler did (for metrics and the exit report).
-#[derive(Debug, Default)]
-pub struct SampleStats {
-    /// Answers offered.
-    pub offered: AtomicU64,
-    /// Answers handed to the output stage.
-    pub sampled: AtomicU64,
-    /// Over the rate: not stored (by design, not a loss of alerts).
-    pub over_rate: AtomicU64,
-    /// The output channel was full: dropped and counted.
-    pub channel_full: AtomicU64,
+/// The sampling the store asked for: its rate and counters (the sink, the
+/// output channel, is attached by the detection stage's start).
+pub struct SamplePlan {
+    pub per_second: u32,
+    pub stats: Arc<SampleStats>,
 }
 
-/// A token bucket over DNS answers: at most `per_second` per second, with
-/// bursts of up to one second's worth. Runs in the detection tee (one
-/// task), so it needs no lock; its counters are shared.
-pub struct TxSampler {
-    per_second: f64,
-    tokens: f64,
-    last: Instant,
-    own_pid: u32,
-    stats: Arc<SampleStats>,
-}
-
-impl TxSampler {
-    pub fn new(per_second: u32, stats: Arc<SampleStats>) -> Self {
-        Self {
-            per_second: f64::from(per_second),
-            tokens: f64::from(per_second),
-            last: Instant::now(),
-            own_pid: std::process::id(),
-            stats,
-        }
-    }
-
-    /// Whether this event is stored, at `now` (separate for tests).
-    pub fn take(&mut self, ev: &DnsEvent, now: Instant) -> bool {
-        // Only answers: each carries its question. The engine's own
-        // lookups are not the host's traffic.
-        if ev.kind != DnsKind::Answer || ev.process.as_ref().is_some_and(|p| p.pid == self.own_pid)
-        {
-            return false;
-        }
-        self.stats.offered.fetch_add(1, Ordering::Relaxed);
-        let dt = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + dt * self.per_second).min(self.per_second.max(1.0));
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            self.stats.over_rate.fetch_add(1, Ordering::Relaxed);
-            false
-        }
-    }
-
-    /// Hand a sampled answer to the output stage without ever waiting.
-    pub fn offer(&mut self, ev: &DnsEvent, out: &mpsc::Sender<Output>) {
-        if !self.take(ev, Instant::now()) {
-            return;
-        }
-        match out.try_send(Output::Transaction(Box::new(ev.clone()))) {
-            Ok(()) => {
-                self.stats.sampled.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(_) => {
-                self.stats.channel_full.fetch_add(1, Ordering::Relaxed);
-            }
+impl SamplePlan {
+    /// The detector's sampling, handing taken answers to `out` without
+    /// ever waiting (a full or closed channel: counted `channel_full`).
+    pub fn config(self, out: &mpsc::Sender<Output>) -> SampleConfig {
+        let out = out.clone();
+        SampleConfig {
+            per_second: self.per_second,
+            stats: self.stats,
+            sink: Arc::new(move |s| out.try_send(Output::Transaction(s)).is_ok()),
         }
     }
 }

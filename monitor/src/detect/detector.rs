@@ -2,7 +2,9 @@
 //! the outstanding queries and returns the correlation alerts at once and,
 //! for an answer the host accepted, a [`Pending`] verdict evaluation that
 //! the caller awaits off the capture path ([`Pending::evaluate`]).
-//! [`Detector::on_event`] does both in one call (tests, replay).
+//! [`Detector::on_event`] does both in one call (tests, replay). With
+//! sampling configured, the host's answers are offered to the store's
+//! sample after the join and handed over once judged ([`super::sample`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,6 +25,7 @@ use super::rules::{
     Answer, answer_mismatch, bogus_signature, critical_name, response_race, signature_expiring,
     unsigned_fallback, unsolicited_response,
 };
+use super::sample::{SampleConfig, SampleOut, Sampled, TxSampler};
 use super::verdicts::{Ticket, VerdictConfig, VerdictService};
 use crate::correlate::outstanding::{
     Join, OutstandingConfig, OutstandingStats, OutstandingTable, QueryInfo,
@@ -60,6 +63,8 @@ pub struct DetectorConfig {
     pub critical: CriticalLabels,
     /// Capture-side loss (see [`LossProbe`]); None: never suppress.
     pub loss_probe: Option<LossProbe>,
+    /// The sample of answers for the forensic store; None: no sampling.
+    pub sample: Option<SampleConfig>,
 }
 
 /// The resolver health tracker, shared with the verdict tasks (AD rate)
@@ -133,6 +138,8 @@ pub struct Pending {
     qtype: RecordType,
     ticket: Ticket,
     ctx: Arc<EvalCtx>,
+    /// Taken into the sample and not handed over yet (see [`Drop`]).
+    sampled: bool,
 }
 
 /// What every evaluation uses: one shared reference per answer rather
@@ -144,6 +151,22 @@ struct EvalCtx {
     health: SharedHealth,
     posture: SharedPosture,
     state: Arc<RuleState>,
+    /// Where taken samples go (None without sampling).
+    sample_out: Option<SampleOut>,
+}
+
+impl EvalCtx {
+    /// Hand a taken answer over (only a taken one is cloned, by the caller).
+    fn hand_sample(&self, ev: DnsEvent, query: Option<QueryInfo>, lookup: Option<Arc<Lookup>>) {
+        if let Some(out) = &self.sample_out {
+            out.hand_over(Sampled {
+                ev,
+                query,
+                lookup,
+                judged_at: SystemTime::now(),
+            });
+        }
+    }
 }
 
 pub struct Detector {
@@ -162,6 +185,8 @@ pub struct Detector {
     /// periodic check runs on capture time (see [`Detector::health_tick`]).
     last_event: Option<(SystemTime, std::time::Instant)>,
     dispatcher: JoinHandle<()>,
+    /// The token bucket of the forensic store's sample.
+    sampler: Option<TxSampler>,
     /// The same parts as above, for [`Pending`].
     eval: Arc<EvalCtx>,
 }
@@ -169,6 +194,22 @@ pub struct Detector {
 impl Drop for Detector {
     fn drop(&mut self) {
         self.dispatcher.abort();
+    }
+}
+
+/// The answer's own query (same socket and txid), moved out of the join.
+/// A txid burst's query is the one the guesses aimed at, not this
+/// answer's: a sample does not claim it.
+fn matched_query(join: Join) -> Option<QueryInfo> {
+    match join {
+        Join::Answered { query } | Join::Repeated { query } | Join::Race { query, .. } => {
+            Some(query)
+        }
+        Join::TxidBurst { .. }
+        | Join::Unsolicited
+        | Join::WrongTxid { .. }
+        | Join::BurstContinues
+        | Join::BeforeStart => None,
     }
 }
 
@@ -208,6 +249,7 @@ impl Detector {
             health: Arc::new(Mutex::new(ResolverHealth::new(cfg.health))),
             posture: Arc::new(Mutex::new(PostureRecorder::new(critical, 4_096))),
             state: Arc::default(),
+            sample_out: cfg.sample.as_ref().map(SampleOut::of),
         });
         Detector {
             loss_probe: cfg.loss_probe,
@@ -222,6 +264,7 @@ impl Detector {
             posture: eval.posture.clone(),
             last_event: None,
             dispatcher,
+            sampler: cfg.sample.map(|s| TxSampler::new(s.per_second, s.stats)),
             eval,
         }
     }
@@ -373,10 +416,6 @@ impl Detector {
             }
             _ => Vec::new(),
         };
-        let none = Observed {
-            alerts: health_alerts,
-            pending: None,
-        };
         // Borrowed from the join (moved into the `Pending`, not cloned).
         let query = match &join {
             Join::Answered { query }
@@ -393,19 +432,68 @@ impl Detector {
             .is_some_and(|p| self.policy.own_pids.contains(&p.pid));
         if self.policy.is_own(&ev) || own_query {
             self.counters.own_skipped.fetch_add(1, Ordering::Relaxed);
-            return none;
+            return Observed {
+                alerts: health_alerts,
+                pending: None,
+            };
         }
-        let Some(answer) = Answer::new(&ev, query) else {
-            return none;
+        // Every answer of the host is offered, whatever the rules make of
+        // it (allow-listed names too): the token bucket is all it costs.
+        let sampled = match &mut self.sampler {
+            Some(s) => s.take(seen),
+            None => false,
         };
+        let mut alerts = health_alerts;
+        let Some((qname, qtype, ticket)) = self.judge(&ev, &join, query, seen, &mut alerts) else {
+            if sampled {
+                self.eval.hand_sample(ev, matched_query(join), None);
+            }
+            return Observed {
+                alerts,
+                pending: None,
+            };
+        };
+        // A verdict is wanted only for the first answer to a query, so
+        // the join is `Answered`.
+        let query = match join {
+            Join::Answered { query } => Some(query),
+            _ => None,
+        };
+        let pending = Pending {
+            ev,
+            query,
+            qname,
+            qtype,
+            ticket,
+            ctx: self.eval.clone(),
+            sampled,
+        };
+        Observed {
+            alerts,
+            pending: Some(pending),
+        }
+    }
+
+    /// The rules of an answer that need no verdict (their alerts added to
+    /// `alerts`) and, when its data is to be checked, the question and the
+    /// verdict ticket. `query` is the one in `join`.
+    fn judge(
+        &mut self,
+        ev: &DnsEvent,
+        join: &Join,
+        query: Option<&QueryInfo>,
+        seen: std::time::Instant,
+        alerts: &mut Vec<Alert>,
+    ) -> Option<(hickory_proto::rr::Name, RecordType, Ticket)> {
+        let answer = Answer::new(ev, query)?;
         if self.policy.allowed(&answer.qname).is_some() {
             self.counters.allow_skipped.fetch_add(1, Ordering::Relaxed);
-            return none;
+            return None;
         }
-        let mut correlation = Vec::new();
+        let first = alerts.len();
         for f in [
-            unsolicited_response::check(&ev, &join),
-            response_race::check(&ev, &join),
+            unsolicited_response::check(ev, join),
+            response_race::check(ev, join),
         ]
         .into_iter()
         .flatten()
@@ -418,60 +506,32 @@ impl Detector {
                 self.counters.suppressed[f.rule.index()].fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let mut a = Alert::from_finding(f, &ev, query, None);
+            let mut a = Alert::from_finding(f, ev, query, None);
             annotate(&mut a, &self.policy);
-            correlation.push(a);
+            alerts.push(a);
         }
-        self.counters.count(&correlation);
-        let mut alerts = none.alerts;
-        alerts.extend(correlation);
+        self.counters.count(&alerts[first..]);
         // Only the answer that the asker takes (the first) has its data checked.
         let wants_verdict = matches!(join, Join::Answered { .. })
             && answer.accepted()
             && ev.message.metadata.op_code == OpCode::Query
             && checkable(answer.qtype);
         if !wants_verdict {
-            return Observed {
-                alerts,
-                pending: None,
-            };
+            return None;
         }
         if self.policy.nta_for(&answer.qname, ev.timestamp).is_some() {
             self.counters.nta_skipped.fetch_add(1, Ordering::Relaxed);
-            return Observed {
-                alerts,
-                pending: None,
-            };
+            return None;
         }
         let ticket = self.verdicts.request_at(&answer.qname, answer.qtype, seen);
         if matches!(ticket, Ticket::Overflow) {
             self.counters
                 .verdict_queue_full
                 .fetch_add(1, Ordering::Relaxed);
-            return Observed {
-                alerts,
-                pending: None,
-            };
+            return None;
         }
         self.counters.evaluated.fetch_add(1, Ordering::Relaxed);
-        let (qname, qtype) = (answer.qname, answer.qtype);
-        // `wants_verdict`: the first answer to a query, so `Answered`.
-        let query = match join {
-            Join::Answered { query } => Some(query),
-            _ => None,
-        };
-        let pending = Pending {
-            ev,
-            query,
-            qname,
-            qtype,
-            ticket,
-            ctx: self.eval.clone(),
-        };
-        Observed {
-            alerts,
-            pending: Some(pending),
-        }
+        Some((answer.qname, answer.qtype, ticket))
     }
 
     /// Observe and evaluate in one call.
@@ -556,6 +616,17 @@ fn feed_timeouts(
     }
 }
 
+/// A taken answer whose evaluation ends without a verdict (none came, the
+/// stage had no room to wait, the daemon is stopping) is still stored,
+/// without one: the sample's counters then add up.
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.sampled {
+            self.hand_sample(None);
+        }
+    }
+}
+
 impl Pending {
     /// Runs the verdict rules at once when the verdict is already here and
     /// no rule needs to ask the engine (the common case: a cached verdict
@@ -587,7 +658,12 @@ impl Pending {
             return Err(self);
         }
         self.record(&a, lookup);
-        Ok(self.conclude(&a, lookup, bogus, None))
+        let alerts = self.conclude(&a, lookup, bogus, None);
+        if self.sampled {
+            let lookup = lookup.clone();
+            self.hand_sample(Some(lookup));
+        }
+        Ok(alerts)
     }
 
     /// Await the verdict and run the verdict rules.
@@ -602,7 +678,18 @@ impl Pending {
         let verdicts = &self.ctx.verdicts;
         let bogus = bogus_signature::check(&a, &lookup, verdicts.engine()).await;
         let mismatch = answer_mismatch::check(&a, &lookup, verdicts).await;
-        self.conclude(&a, &lookup, bogus, mismatch)
+        let alerts = self.conclude(&a, &lookup, bogus, mismatch);
+        if self.sampled {
+            self.hand_sample(Some(lookup));
+        }
+        alerts
+    }
+
+    /// Hand a taken answer over, once (the only clone of the event).
+    fn hand_sample(&mut self, lookup: Option<Arc<Lookup>>) {
+        self.sampled = false;
+        self.ctx
+            .hand_sample(self.ev.clone(), self.query.clone(), lookup);
     }
 
     /// Resolver health (the AD rate of Secure answers) and posture.

@@ -4,8 +4,8 @@
 //! servers really answer (with their real RRSIGs), then altered per test.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use hickory_proto::dnssec::rdata::DNSKEY;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
@@ -14,6 +14,7 @@ use hickory_proto::rr::{Record, RecordType};
 use super::alert::{Alert, Rule};
 use super::detector::{Detector, DetectorConfig};
 use super::policy::DetectPolicy;
+use super::sample::{SampleConfig, SampleStats, Sampled};
 use super::testkit::{CLIENT, RESOLVER, event, query_msg};
 use crate::correlate::outstanding::OutstandingConfig;
 use crate::dnssec::anchors::TrustAnchors;
@@ -21,6 +22,25 @@ use crate::dnssec::clock::Clock;
 use crate::dnssec::engine::{Engine, EngineConfig, RootHints};
 use crate::dnssec::testnet::{Mutator, NOW, TestNet, Zone, a, name, standard_hierarchy};
 use crate::dnssec::transport::{Protocol, Transport};
+
+/// What the sampler of [`Lab::sampling`] took, and its counters.
+#[derive(Default)]
+pub struct Samples {
+    pub stats: Arc<SampleStats>,
+    pub taken: Arc<Mutex<Vec<Sampled>>>,
+}
+
+impl Samples {
+    pub fn take(&self) -> Vec<Sampled> {
+        std::mem::take(&mut *self.taken.lock().expect("samples"))
+    }
+
+    /// offered, sampled, over_rate, channel_full.
+    pub fn counts(&self) -> [u64; 4] {
+        let s = &self.stats;
+        [&s.offered, &s.sampled, &s.over_rate, &s.channel_full].map(|c| c.load(Ordering::Relaxed))
+    }
+}
 
 pub struct Lab {
     pub det: Detector,
@@ -72,6 +92,37 @@ impl Lab {
     }
 
     pub fn over(net: TestNet, anchor: DNSKEY, policy: DetectPolicy, ntas: &[&str]) -> Lab {
+        Lab::configured(net, anchor, policy, ntas, DetectorConfig::default())
+    }
+
+    /// The standard hierarchy with the store's sample of answers at
+    /// `per_second`; the sink keeps every taken answer.
+    pub fn sampling(policy: DetectPolicy, per_second: u32) -> (Lab, Samples) {
+        let samples = Samples::default();
+        let taken = samples.taken.clone();
+        let cfg = DetectorConfig {
+            sample: Some(SampleConfig {
+                per_second,
+                stats: samples.stats.clone(),
+                sink: Arc::new(move |s| {
+                    taken.lock().expect("samples").push(*s);
+                    true
+                }),
+            }),
+            ..DetectorConfig::default()
+        };
+        let (net, anchor) = standard_hierarchy(Vec::new());
+        (Lab::configured(net, anchor, policy, &[], cfg), samples)
+    }
+
+    /// `cfg` with no warm-up (an unmatched answer is unsolicited at once).
+    fn configured(
+        net: TestNet,
+        anchor: DNSKEY,
+        policy: DetectPolicy,
+        ntas: &[&str],
+        cfg: DetectorConfig,
+    ) -> Lab {
         let net = Arc::new(net);
         let engine = engine_over(net.clone(), anchor, ntas);
         Lab {
@@ -81,9 +132,9 @@ impl Lab {
                 DetectorConfig {
                     outstanding: OutstandingConfig {
                         warmup: std::time::Duration::ZERO,
-                        ..OutstandingConfig::default()
+                        ..cfg.outstanding.clone()
                     },
-                    ..DetectorConfig::default()
+                    ..cfg
                 },
             ),
             net,

@@ -10,6 +10,7 @@
 //! - [`resolver_health`]: per-resolver sliding window (timeouts, SERVFAIL,
 //!   REFUSED, latency via [`latency`], AD rate) behind `resolver_failure`.
 //! - [`posture`]: per-name observations for `dnssec-monitor report`.
+//! - [`sample`]: the rate-bounded sample of answers kept in the forensic store.
 //! - [`detector`]: [`detector::Detector`], the per-event entry point.
 //! - [`stage`]: the pipeline stage (channel in, channel out, counters).
 //! - [`batches`]: the event channel into the stage, in batches bounded in events.
@@ -23,6 +24,7 @@ pub mod policy;
 pub mod posture;
 pub mod resolver_health;
 pub mod rules;
+pub mod sample;
 pub mod stage;
 pub mod verdicts;
 
@@ -40,6 +42,8 @@ mod health_tests;
 pub(crate) mod lab;
 #[cfg(test)]
 mod posture_tests;
+#[cfg(test)]
+mod sample_tests;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]

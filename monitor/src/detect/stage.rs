@@ -10,7 +10,8 @@
 //! sent with back-pressure: they are never dropped here. Every
 //! `health_interval` the queries past their timeout are expired and each
 //! resolver's window judged (`resolver_failure`), so an outage is seen even
-//! when no answer arrives at all.
+//! when no answer arrives at all. The store's sample of answers is taken
+//! by the detector (see [`super::sample`]): the stage only drives it.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

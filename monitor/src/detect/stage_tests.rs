@@ -180,3 +180,57 @@ async fn a_cached_verdict_is_judged_inline_without_a_pending_slot() {
     assert_eq!(h.stage.pending_full.load(Ordering::Relaxed), 1);
     assert_eq!(h.detect.alerts_of(Rule::BogusSignature), 1);
 }
+
+#[tokio::test]
+async fn the_stage_hands_over_sampled_answers_once_judged() {
+    let (net, anchor) = standard_hierarchy(Vec::new());
+    let stats = Arc::new(crate::detect::sample::SampleStats::default());
+    let (s_tx, mut s_rx) = mpsc::unbounded_channel();
+    let det = Detector::new(
+        engine_over(Arc::new(net), anchor, &[]),
+        policy(),
+        DetectorConfig {
+            sample: Some(crate::detect::sample::SampleConfig {
+                per_second: 100,
+                stats: stats.clone(),
+                sink: Arc::new(move |s| s_tx.send(s).is_ok()),
+            }),
+            ..DetectorConfig::default()
+        },
+    );
+    let (ev_tx, ev_rx) = batch_channel(16);
+    let (al_tx, mut al_rx) = mpsc::channel(16);
+    let (_h, task) = spawn_detect_stage(det, ev_rx, al_tx, StageOptions::default());
+    // A benign and a forged transaction, as in the first test.
+    for (id, ip) in [(1u16, [192, 0, 2, 1]), (2, [6, 6, 6, 6])] {
+        let q = query_msg(id, "www.secure.test.", RecordType::A, true, false);
+        let ans = forged(
+            &q,
+            ResponseCode::NoError,
+            vec![a_rec("www.secure.test.", ip)],
+        );
+        let ms = u64::from(id) * 10;
+        ev_tx
+            .send(vec![
+                event(q, CLIENT, RESOLVER, ms),
+                event(ans, CLIENT, RESOLVER, ms + 1),
+            ])
+            .await
+            .unwrap();
+    }
+    drop(ev_tx);
+    task.await.unwrap();
+    let mut alerts = Vec::new();
+    while let Some(a) = al_rx.recv().await {
+        alerts.push(a.rule);
+    }
+    assert_eq!(alerts, [Rule::AnswerMismatch]);
+    let mut ids = Vec::new();
+    while let Ok(s) = s_rx.try_recv() {
+        assert!(s.query.is_some() && s.lookup.is_some(), "{s:?}");
+        ids.push(s.ev.txid);
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, [1, 2], "both answers, the alerting one too");
+    assert_eq!(stats.sampled.load(Ordering::Relaxed), 2);
+}
