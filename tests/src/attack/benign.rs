@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail, ensure};
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use super::topology::{CDN2_V4, CHILD_V4, CLIENT_NS, VALIDATING_V4};
+use super::topology::{CDN2_V4, CHILD_V4, CLIENT_NS, VALIDATING_V4, VALIDATING_V6};
 use super::zones::CDN_A;
 use super::{Lab, Outcome};
 
@@ -53,6 +53,8 @@ pub const CLIENTS: usize = 4;
 pub enum Mix {
     /// The benign mix through the validating resolver.
     Benign,
+    /// The benign mix through the validating resolver's IPv6 address.
+    BenignV6,
     /// www.cdn.test only: of each cdn.test server in turn, and through the
     /// validating resolver, DO=1 and DO=0.
     CdnRotation,
@@ -78,10 +80,15 @@ pub fn batch(mix: Mix, from: usize, n: usize) -> String {
             };
             continue;
         }
+        let server: IpAddr = if mix == Mix::BenignV6 {
+            VALIDATING_V6.into()
+        } else {
+            VALIDATING_V4.into()
+        };
         let (name, ty) = BENIGN[i % BENIGN.len()];
         let name = name.replace("{}", &(i % 25).to_string());
         let dnssec = if i % 2 == 0 { "+dnssec" } else { "+nodnssec" };
-        let _ = writeln!(s, "@{VALIDATING_V4} {name} {ty} {dnssec} +time=3 +tries=1");
+        let _ = writeln!(s, "@{server} {name} {ty} {dnssec} +time=3 +tries=1");
     }
     s
 }
@@ -184,6 +191,12 @@ impl Drop for Batches {
 /// reported every answer (as an event naming one of the digs).
 pub fn benign(lab: &Lab, n: usize) -> Result<Outcome> {
     run_mix(lab, Mix::Benign, "benign", n)
+}
+
+/// [`benign`] over IPv6, to the validating resolver's IPv6 address: every
+/// answer captured, parsed and attributed to its `dig`, and no alert.
+pub fn benign_v6(lab: &Lab, n: usize) -> Result<Outcome> {
+    run_mix(lab, Mix::BenignV6, "benign-v6", n)
 }
 
 /// CDN-style rotation: `n` lookups of www.cdn.test, whose two servers

@@ -29,7 +29,7 @@ pub mod spoof;
 pub mod topology;
 pub mod zones;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -112,6 +112,10 @@ fn a53(a: Ipv4Addr) -> SocketAddrV4 {
     SocketAddrV4::new(a, 53)
 }
 
+fn a53_v6(a: Ipv6Addr) -> SocketAddrV6 {
+    SocketAddrV6::new(a, 53, 0, 0)
+}
+
 /// The lab's monitor arguments: only the lab's links, its root hints and
 /// anchor, and which lab addresses count as configured resolvers.
 fn monitor_args(dir: &std::path::Path) -> Vec<String> {
@@ -131,16 +135,24 @@ fn monitor_args(dir: &std::path::Path) -> Vec<String> {
     }
     a.extend(["--root-hints".into(), format!("{d}/root.hints")]);
     a.extend(["--trust-anchor".into(), format!("{d}/anchor.ds")]);
-    for r in [
-        PLAIN_V4,
-        STRIP_RELAY_V4,
-        RACE_RELAY_V4,
-        FORGE_LISTED_V4,
-        RACE_WIN_RELAY_V4,
-    ] {
+    let listed: [IpAddr; 7] = [
+        PLAIN_V4.into(),
+        PLAIN_V6.into(),
+        STRIP_RELAY_V4.into(),
+        STRIP_RELAY_V6.into(),
+        RACE_RELAY_V4.into(),
+        FORGE_LISTED_V4.into(),
+        RACE_WIN_RELAY_V4.into(),
+    ];
+    for r in listed {
         a.extend(["--resolver".into(), r.to_string()]);
     }
-    for r in [VALIDATING_V4, AD_RELAY_V4] {
+    let validating: [IpAddr; 3] = [
+        VALIDATING_V4.into(),
+        VALIDATING_V6.into(),
+        AD_RELAY_V4.into(),
+    ];
+    for r in validating {
         a.extend(["--validating-resolver".into(), r.to_string()]);
     }
     a
@@ -157,6 +169,8 @@ pub struct Seen {
     pub severity: Option<String>,
     /// `dnssec_monitor.rule_detail`: why.
     pub detail: Option<String>,
+    /// `destination.ip`: the server asked (for answers and queries alike).
+    pub server: Option<IpAddr>,
 }
 
 impl Seen {
@@ -182,6 +196,9 @@ impl Seen {
             detail: s(&["dnssec_monitor", "rule_detail"])
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            server: s(&["destination", "ip"])
+                .and_then(Value::as_str)
+                .and_then(|ip| ip.parse().ok()),
         }
     }
 }
@@ -277,6 +294,31 @@ impl Lab {
                 a53(ROGUE_V4),
                 Behaviour::ForgeA(Ipv4Addr::new(6, 6, 6, 6)),
             )?,
+            // The IPv6 twins: the client reaches them over IPv6, they
+            // reach the plain resolver over IPv4.
+            Relay::start(
+                ATTACKER_NS,
+                a53_v6(STRIP_RELAY_V6),
+                Behaviour::Forward {
+                    upstream: a53(PLAIN_V4),
+                    strip_rrsig: true,
+                    clear_ad: false,
+                },
+            )?,
+            Relay::start(
+                ATTACKER_NS,
+                a53_v6(FALLBACK_V6),
+                Behaviour::Forward {
+                    upstream: a53(PLAIN_V4),
+                    strip_rrsig: false,
+                    clear_ad: false,
+                },
+            )?,
+            Relay::start(
+                ATTACKER_NS,
+                a53_v6(ROGUE_V6),
+                Behaviour::ForgeA(Ipv4Addr::new(6, 6, 6, 6)),
+            )?,
         ];
         let (more_args, more_servers) = extra(dir.path())?;
         servers.extend(more_servers);
@@ -351,7 +393,8 @@ impl Lab {
             "lab directory   {d}\n\
              root hints      {d}/root.hints\n\
              trust anchor    {d}/anchor.ds\n\
-             resolvers       validating {VALIDATING_V4} (unbound), plain {PLAIN_V4} (unbound)\n\
+             resolvers       validating {VALIDATING_V4} {VALIDATING_V6} (unbound), \
+             plain {PLAIN_V4} {PLAIN_V6} (unbound)\n\
              client          ip netns exec {CLIENT_NS} dig @{VALIDATING_V4} www.ecdsa.test A +dnssec\n\
              lab monitor     pid {pid}, events and alerts in {out}\n\
              your monitor    dnssec-monitor run --events --output - {args}\n",

@@ -47,7 +47,7 @@ pub enum Behaviour {
 pub struct Relay {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
-    pub listen: SocketAddrV4,
+    pub listen: SocketAddr,
 }
 
 /// Moves the calling thread into network namespace `ns` (`ip netns` name).
@@ -62,7 +62,9 @@ pub fn enter_netns(ns: &str) -> Result<()> {
 }
 
 impl Relay {
-    pub fn start(ns: &str, listen: SocketAddrV4, behaviour: Behaviour) -> Result<Relay> {
+    /// A relay listening on `listen` (IPv4 or IPv6) inside `ns`.
+    pub fn start(ns: &str, listen: impl Into<SocketAddr>, behaviour: Behaviour) -> Result<Relay> {
+        let listen = listen.into();
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel::<Result<()>>();
         let ns = ns.to_string();

@@ -2,7 +2,7 @@
 //! monitor alerted, plus [`SCENARIOS`]: every scenario with the alerts
 //! DESIGN.md ("Detection") says it must raise, and [`check`] comparing them.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::time::Duration;
 
 use anyhow::{Result, bail, ensure};
@@ -15,9 +15,10 @@ use crate::cmd::run_pid;
 
 const SETTLE: Duration = Duration::from_secs(2);
 
-/// `dig` in the client namespace; returns its pid (the alerts' process).
-pub fn dig(server: Ipv4Addr, name: &str, extra: &[&str]) -> Result<u32> {
-    let at = format!("@{server}");
+/// `dig` in the client namespace (over IPv6 when `server` is an IPv6
+/// address); returns its pid (the alerts' process).
+pub fn dig(server: impl Into<IpAddr>, name: &str, extra: &[&str]) -> Result<u32> {
+    let at = format!("@{}", server.into());
     let mut argv = vec![
         "ip", "netns", "exec", CLIENT_NS, "dig", "+time=3", "+tries=1", &at, name, "A",
     ];
@@ -35,11 +36,39 @@ pub fn dig(server: Ipv4Addr, name: &str, extra: &[&str]) -> Result<u32> {
 fn dig_scenario(
     lab: &Lab,
     expect: usize,
-    server: Ipv4Addr,
+    server: impl Into<IpAddr>,
     name: &str,
     extra: &[&str],
 ) -> Result<Outcome> {
+    let server = server.into();
     lab.observe(expect, SETTLE, || dig(server, name, extra).map(Some))
+}
+
+/// [`dig_scenario`] against an IPv6 server: every alert must also name
+/// that server (`destination.ip`): captured, parsed and attributed over
+/// IPv6, not a twin seen over IPv4.
+fn dig_scenario_v6(
+    lab: &Lab,
+    expect: usize,
+    server: Ipv6Addr,
+    name: &str,
+    extra: &[&str],
+) -> Result<Outcome> {
+    let o = dig_scenario(lab, expect, server, name, extra)?;
+    let want = IpAddr::V6(server);
+    for a in &o.alerts {
+        if a.server != Some(want) {
+            let raw: Vec<String> = o.raw.iter().map(|v| v.to_string()).collect();
+            bail!(
+                "{} for {} names server {:?}, expected {want}:\n{}",
+                a.rule,
+                a.qname,
+                a.server,
+                raw.join("\n")
+            );
+        }
+    }
+    Ok(o)
 }
 
 /// A zone whose RRSIG over www A is damaged, through the plain resolver.
@@ -77,6 +106,22 @@ pub fn forged_a_signed(lab: &Lab) -> Result<Outcome> {
 /// (fallback DNS): the path gives no protection.
 pub fn fallback_unlisted(lab: &Lab) -> Result<Outcome> {
     dig_scenario(lab, 1, FALLBACK_V4, "www.optout.test", &[])
+}
+
+/// [`forged_a_signed`] over IPv6: the forger answers on the attacker
+/// namespace's IPv6 address.
+pub fn forged_a_signed_v6(lab: &Lab) -> Result<Outcome> {
+    dig_scenario_v6(lab, 2, ROGUE_V6, "alias.ed.test", &[])
+}
+
+/// [`stripped_rrsig`] over IPv6 (the relay asks the plain resolver over IPv4).
+pub fn stripped_rrsig_v6(lab: &Lab) -> Result<Outcome> {
+    dig_scenario_v6(lab, 1, STRIP_RELAY_V6, "www.ed.test", &["+dnssec"])
+}
+
+/// [`fallback_unlisted`] over IPv6.
+pub fn fallback_unlisted_v6(lab: &Lab) -> Result<Outcome> {
+    dig_scenario_v6(lab, 1, FALLBACK_V6, "www.optout.test", &[])
 }
 
 /// The benign twin: the same lookup through the unlisted server for a name
@@ -202,6 +247,13 @@ pub const BENIGN_LOOKUPS: usize = 5_000;
 
 fn benign_scenario(lab: &Lab) -> Result<Outcome> {
     benign::benign(lab, BENIGN_LOOKUPS)
+}
+
+/// Benign lookups over IPv6 ([`benign::benign_v6`]): the whole mix, twice.
+pub const BENIGN_V6_LOOKUPS: usize = 40;
+
+fn benign_v6(lab: &Lab) -> Result<Outcome> {
+    benign::benign_v6(lab, BENIGN_V6_LOOKUPS)
 }
 
 /// Lookups of the CDN-style rotating name.
@@ -363,6 +415,33 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "benign",
         run: benign_scenario,
         expect: &[],
+        known_issue: None,
+    },
+    Scenario {
+        name: "benign-v6",
+        run: benign_v6,
+        expect: &[],
+        known_issue: None,
+    },
+    Scenario {
+        name: "forged-a-signed-v6",
+        run: forged_a_signed_v6,
+        expect: &[
+            mismatch("alias.ed.test", "high"),
+            e("unsigned_fallback", "alias.ed.test"),
+        ],
+        known_issue: None,
+    },
+    Scenario {
+        name: "stripped-rrsig-v6",
+        run: stripped_rrsig_v6,
+        expect: &[e("unsigned_fallback", "www.ed.test")],
+        known_issue: None,
+    },
+    Scenario {
+        name: "fallback-unlisted-v6",
+        run: fallback_unlisted_v6,
+        expect: &[e("unsigned_fallback", "www.optout.test")],
         known_issue: None,
     },
     Scenario {

@@ -2,18 +2,22 @@
 //! expired, bad-DS, NSEC3, opt-out, unsigned zones) plus the attack lab's
 //! own zones ([`super::zones`]: RSA opt-out, CDN rotation, KeyTrap),
 //! re-addressed into the server namespace and served there by nsd, with two
-//! unbounds next to it: one validating with the lab's root anchor, one plain.
+//! unbounds next to it: one validating with the lab's root anchor, one plain,
+//! each answering on an IPv4 and an IPv6 address (upstream, to nsd, IPv4:
+//! the hierarchy has no AAAA glue).
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 
-use super::topology::{CHILD_V4, PLAIN_V4, ROOT_V4, SERVER_NS, TEST_V4, VALIDATING_V4};
-use crate::lab::process::Server;
+use super::topology::{
+    CHILD_V4, PLAIN_V4, PLAIN_V6, ROOT_V4, SERVER_NS, TEST_V4, VALIDATING_V4, VALIDATING_V6,
+};
+use crate::lab::process::{Server, probe};
 use crate::lab::zones::{self, Keys, Zone, file_stem, make_keys, sign, zone_text};
 use crate::lab::{nsd_conf, parent_of};
 
@@ -115,20 +119,35 @@ pub fn start(d: &Path) -> Result<Vec<Server>> {
             &d.join(format!("nsd-{i}.out")),
         )?);
     }
-    for (name, addr, anchor) in [
-        ("unbound-validating", VALIDATING_V4, true),
-        ("unbound-plain", PLAIN_V4, false),
+    for (name, addr, v6, anchor) in [
+        ("unbound-validating", VALIDATING_V4, VALIDATING_V6, true),
+        ("unbound-plain", PLAIN_V4, PLAIN_V6, false),
     ] {
         let path = d.join(format!("{name}.conf"));
-        std::fs::write(&path, unbound_conf(d, name, addr, anchor))?;
+        std::fs::write(&path, unbound_conf(d, name, addr, v6, anchor))?;
         servers.push(start_in_ns(
             name,
             &["unbound", "-d", "-c", &path.display().to_string()],
             addr,
             &d.join(format!("{name}.out")),
         )?);
+        wait_answering(name, v6.into(), Duration::from_secs(10))?;
     }
     Ok(servers)
+}
+
+/// Waits (bounded) until `addr` answers too: the server already answers
+/// on its IPv4 address, this is its second listening address.
+fn wait_answering(name: &str, addr: IpAddr, limit: Duration) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    let sa = SocketAddr::new(addr, 53);
+    while !probe(sa) {
+        if Instant::now() >= deadline {
+            bail!("{name} not answering on {sa} after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
 }
 
 fn start_in_ns(name: &str, argv: &[&str], addr: Ipv4Addr, log: &Path) -> Result<Server> {
@@ -147,8 +166,10 @@ fn start_in_ns(name: &str, argv: &[&str], addr: Ipv4Addr, log: &Path) -> Result<
 
 /// The plain resolver still loads the validator module (without an anchor
 /// it judges nothing) so it asks with DO and hands RRSIGs on; `test.` is
-/// one of unbound's built-in empty zones (RFC 6761): unblock it.
-fn unbound_conf(d: &Path, name: &str, addr: Ipv4Addr, anchor: bool) -> String {
+/// one of unbound's built-in empty zones (RFC 6761): unblock it. It serves
+/// clients on `addr` and `v6`; queries to nsd leave from `addr` only (no
+/// name server of the hierarchy has an AAAA record).
+fn unbound_conf(d: &Path, name: &str, addr: Ipv4Addr, v6: Ipv6Addr, anchor: bool) -> String {
     let d = d.display();
     let ta = if anchor {
         format!("  trust-anchor-file: \"{d}/anchor.ds\"\n")
@@ -156,11 +177,12 @@ fn unbound_conf(d: &Path, name: &str, addr: Ipv4Addr, anchor: bool) -> String {
         String::new()
     };
     format!(
-        "server:\n  interface: {addr}\n  outgoing-interface: {addr}\n  port: 53\n  \
+        "server:\n  interface: {addr}\n  interface: {v6}\n  outgoing-interface: {addr}\n  port: 53\n  \
          do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  directory: \"{d}\"\n  \
          pidfile: \"\"\n  use-syslog: no\n  logfile: \"{d}/{name}.log\"\n  num-threads: 1\n  \
          root-hints: \"{d}/root.hints\"\n  module-config: \"validator iterator\"\n{ta}  \
-         access-control: 0.0.0.0/0 allow\n  qname-minimisation: no\n  do-ip6: no\n  \
+         access-control: 0.0.0.0/0 allow\n  access-control: ::/0 allow\n  \
+         qname-minimisation: no\n  do-ip6: yes\n  prefer-ip4: yes\n  \
          local-zone: \"test.\" nodefault\n  so-reuseport: no\n\
          remote-control:\n  control-enable: no\n"
     )

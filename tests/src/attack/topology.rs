@@ -5,16 +5,23 @@
 //!
 //! ```text
 //!  [dmlab-s] nsd 198.18.53.1-4, unbound 198.18.54.1 (validating) / .54.2 (plain)
-//!  [dmlab-c] client 198.18.1.2 (dig)                          ── dmlab-br 198.18.0.1/16 (host)
-//!  [dmlab-r] relays 198.18.3.1-3, forger 198.18.4.66, raw-socket spoofer
+//!            unbound also on fd00:54::1 (validating) / fd00:54::2 (plain)
+//!  [dmlab-c] client 198.18.1.2, fd00:1::2 (dig)     ── dmlab-br 198.18.0.1/16, fd00::1/16 (host)
+//!  [dmlab-r] relays 198.18.3.1-5, fd00:3::1, forgers 198.18.4.66, fd00:4::66,
+//!            fallback 198.18.4.67, fd00:4::67, raw-socket spoofer
 //! ```
+//! Every IPv6 address is added `nodad` (no tentative phase: a server can
+//! bind it at once) and [`build`] still waits, bounded, until none is
+//! tentative or failed DAD; the bridge does no multicast snooping, so
+//! neighbour solicitations are never held back for want of an MLD querier.
 //! Names are fixed (one lab per host); [`Topology::up`] first removes the
 //! leftovers of a crashed run, `Drop` removes namespaces (and with them the
 //! veths), the bridge and any process still running inside.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::cmd::{run, run_quiet};
 
@@ -51,19 +58,39 @@ pub const FALLBACK_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 4, 67);
 /// The attacker namespace's own address (raw socket spoofing leaves from here).
 pub const ATTACKER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 4, 1);
 
+/// The host's IPv6 address on the bridge.
+pub const HOST_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+/// The server namespace's first IPv6 address (no server binds it).
+pub const SERVER_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x53, 0, 0, 0, 0, 0, 1);
+/// The validating unbound's IPv6 address (listed validating).
+pub const VALIDATING_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x54, 0, 0, 0, 0, 0, 1);
+/// The plain unbound's IPv6 address (listed resolver).
+pub const PLAIN_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x54, 0, 0, 0, 0, 0, 2);
+pub const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 2);
+/// The attacker namespace's own IPv6 address.
+pub const ATTACKER_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 4, 0, 0, 0, 0, 0, 1);
+/// [`STRIP_RELAY_V4`]'s twin over IPv6 (listed resolver; upstream the plain unbound over IPv4).
+pub const STRIP_RELAY_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 3, 0, 0, 0, 0, 0, 1);
+/// [`ROGUE_V4`]'s twin over IPv6: unlisted, forges A records.
+pub const ROGUE_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 4, 0, 0, 0, 0, 0, 0x66);
+/// [`FALLBACK_V4`]'s twin over IPv6: unlisted, forwards honestly.
+pub const FALLBACK_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 4, 0, 0, 0, 0, 0, 0x67);
+
 /// The namespaces with their addresses.
 pub struct Topology {
     _private: (),
 }
 
-fn namespaces() -> [(&'static str, Vec<Ipv4Addr>, &'static str); 3] {
+type Addresses = (&'static str, Vec<Ipv4Addr>, Vec<Ipv6Addr>);
+
+fn namespaces() -> [Addresses; 3] {
     [
         (
             SERVER_NS,
             vec![ROOT_V4, TEST_V4, CHILD_V4, CDN2_V4, VALIDATING_V4, PLAIN_V4],
-            "fd00:53::1",
+            vec![SERVER_V6, VALIDATING_V6, PLAIN_V6],
         ),
-        (CLIENT_NS, vec![CLIENT_V4], "fd00:1::2"),
+        (CLIENT_NS, vec![CLIENT_V4], vec![CLIENT_V6]),
         (
             ATTACKER_NS,
             vec![
@@ -76,7 +103,7 @@ fn namespaces() -> [(&'static str, Vec<Ipv4Addr>, &'static str); 3] {
                 ROGUE_V4,
                 FALLBACK_V4,
             ],
-            "fd00:4::1",
+            vec![ATTACKER_V6, STRIP_RELAY_V6, ROGUE_V6, FALLBACK_V6],
         ),
     ]
 }
@@ -100,20 +127,31 @@ impl Topology {
 }
 
 fn build() -> Result<()> {
-    run(&["ip", "link", "add", BRIDGE, "type", "bridge"])?;
+    // No multicast snooping: with no MLD querier on the bridge, learned
+    // group entries age out and IPv6 neighbour discovery would hang on them.
+    run(&[
+        "ip",
+        "link",
+        "add",
+        BRIDGE,
+        "type",
+        "bridge",
+        "mcast_snooping",
+        "0",
+    ])?;
     run(&["ip", "addr", "add", &format!("{HOST_V4}/16"), "dev", BRIDGE])?;
     run(&[
         "ip",
         "-6",
         "addr",
         "add",
-        "fd00::1/16",
+        &format!("{HOST_V6}/16"),
         "dev",
         BRIDGE,
         "nodad",
     ])?;
     run(&["ip", "link", "set", BRIDGE, "up"])?;
-    for (ns, v4s, v6) in namespaces() {
+    for (ns, v4s, v6s) in namespaces() {
         run(&["ip", "netns", "add", ns])?;
         run(&[
             "ip", "link", "add", ns, "type", "veth", "peer", "name", "eth0", "netns", ns,
@@ -125,19 +163,56 @@ fn build() -> Result<()> {
         for a in v4s {
             inside(&["ip", "addr", "add", &format!("{a}/16"), "dev", "eth0"])?;
         }
-        inside(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            &format!("{v6}/16"),
-            "dev",
-            "eth0",
-            "nodad",
-        ])?;
+        for a in v6s {
+            inside(&[
+                "ip",
+                "-6",
+                "addr",
+                "add",
+                &format!("{a}/16"),
+                "dev",
+                "eth0",
+                "nodad",
+            ])?;
+        }
         inside(&["ip", "link", "set", "eth0", "up"])?;
     }
-    Ok(())
+    wait_v6_usable(Duration::from_secs(5))
+}
+
+/// Waits (at most `limit`) until no IPv6 address of the lab is tentative
+/// (DAD still running: not bindable, EADDRNOTAVAIL) and fails at once on
+/// one whose DAD failed (RFC 4862 5.4.5: it is never used). `nodad` makes
+/// this immediate; the check keeps a kernel that ignores it from making
+/// the IPv6 scenarios flaky.
+fn wait_v6_usable(limit: Duration) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let mut tentative = Vec::new();
+        for (ns, _, _) in namespaces() {
+            let show = |flag| {
+                run(&Topology::in_ns(
+                    ns,
+                    &["ip", "-6", "-o", "addr", "show", flag],
+                ))
+            };
+            let failed = show("dadfailed")?;
+            if !failed.trim().is_empty() {
+                bail!("IPv6 duplicate address detection failed in {ns}: {failed}");
+            }
+            let t = show("tentative")?;
+            if !t.trim().is_empty() {
+                tentative.push(format!("{ns}: {}", t.trim()));
+            }
+        }
+        if tentative.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("IPv6 addresses still tentative after {limit:?}: {tentative:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Removes everything the lab may have left (idempotent).

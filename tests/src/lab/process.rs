@@ -85,7 +85,7 @@ impl Drop for Server {
 }
 
 /// Whether something at `addr` answers `. IN SOA` over UDP within 300 ms.
-fn probe(addr: SocketAddr) -> bool {
+pub fn probe(addr: SocketAddr) -> bool {
     // Any source address: loopback targets still get 127.0.0.1, and a
     // server in a network namespace is reached over the host's bridge.
     let Ok(sock) = UdpSocket::bind(SocketAddr::new(
