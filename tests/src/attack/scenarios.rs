@@ -302,10 +302,6 @@ pub struct Scenario {
     pub name: &'static str,
     pub run: fn(&Lab) -> Result<Outcome>,
     pub expect: &'static [Expect],
-    /// A known detection bug that makes it fail today (its test is
-    /// `#[ignore]`d with the same reason); `scenario all` reports it
-    /// without failing.
-    pub known_issue: Option<&'static str>,
 }
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -313,31 +309,26 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "bogus-signature",
         run: broken_signature,
         expect: &[e("bogus_signature", "www.broken.test")],
-        known_issue: None,
     },
     Scenario {
         name: "expired-signatures",
         run: expired_signatures,
         expect: &[e("bogus_signature", "www.expired.test")],
-        known_issue: None,
     },
     Scenario {
         name: "ds-mismatch",
         run: ds_mismatch,
         expect: &[e("bogus_signature", "www.badds.test")],
-        known_issue: None,
     },
     Scenario {
         name: "stripped-rrsig",
         run: stripped_rrsig,
         expect: &[e("unsigned_fallback", "www.ed.test")],
-        known_issue: None,
     },
     Scenario {
         name: "ad-cleared",
         run: ad_cleared,
         expect: &[e("unsigned_fallback", "www.rsa-nsec3.test")],
-        known_issue: None,
     },
     Scenario {
         name: "forged-a-signed",
@@ -346,31 +337,26 @@ pub const SCENARIOS: &[Scenario] = &[
             mismatch("alias.ed.test", "high"),
             e("unsigned_fallback", "alias.ed.test"),
         ],
-        known_issue: None,
     },
     Scenario {
         name: "fallback-unlisted",
         run: fallback_unlisted,
         expect: &[e("unsigned_fallback", "www.optout.test")],
-        known_issue: None,
     },
     Scenario {
         name: "fallback-unlisted-unsigned",
         run: fallback_unlisted_unsigned,
         expect: &[],
-        known_issue: None,
     },
     Scenario {
         name: "forged-a-unsigned",
         run: forged_a_unsigned,
         expect: &[mismatch("www.unsigned.test", "medium")],
-        known_issue: None,
     },
     Scenario {
         name: "forged-nxdomain",
         run: forged_nxdomain,
         expect: &[mismatch("www.ecdsa.test", "high")],
-        known_issue: None,
     },
     Scenario {
         name: "unsolicited",
@@ -382,13 +368,11 @@ pub const SCENARIOS: &[Scenario] = &[
             severity: None,
             detail: None,
         }],
-        known_issue: None,
     },
     Scenario {
         name: "response-race",
         run: response_race,
         expect: &[e("response_race", "txt.ed.test")],
-        known_issue: None,
     },
     Scenario {
         name: "response-race-won",
@@ -397,7 +381,6 @@ pub const SCENARIOS: &[Scenario] = &[
             mismatch("www.ed.test", "high"),
             e("response_race", "www.ed.test"),
         ],
-        known_issue: None,
     },
     Scenario {
         name: "keytrap",
@@ -409,19 +392,16 @@ pub const SCENARIOS: &[Scenario] = &[
             severity: None,
             detail: Some("limit reached"),
         }],
-        known_issue: None,
     },
     Scenario {
         name: "benign",
         run: benign_scenario,
         expect: &[],
-        known_issue: None,
     },
     Scenario {
         name: "benign-v6",
         run: benign_v6,
         expect: &[],
-        known_issue: None,
     },
     Scenario {
         name: "forged-a-signed-v6",
@@ -430,28 +410,21 @@ pub const SCENARIOS: &[Scenario] = &[
             mismatch("alias.ed.test", "high"),
             e("unsigned_fallback", "alias.ed.test"),
         ],
-        known_issue: None,
     },
     Scenario {
         name: "stripped-rrsig-v6",
         run: stripped_rrsig_v6,
         expect: &[e("unsigned_fallback", "www.ed.test")],
-        known_issue: None,
     },
     Scenario {
         name: "fallback-unlisted-v6",
         run: fallback_unlisted_v6,
         expect: &[e("unsigned_fallback", "www.optout.test")],
-        known_issue: None,
     },
     Scenario {
         name: "cdn-rotation",
         run: cdn_rotation,
         expect: &[],
-        known_issue: Some(
-            "answer_mismatch on CDN-style rotation between two servers of one signed zone \
-             (the confirming re-query asks the same server)",
-        ),
     },
 ];
 

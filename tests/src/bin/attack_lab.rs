@@ -113,18 +113,9 @@ fn main() -> Result<()> {
                 let t = Instant::now();
                 let result = (s.run)(&lab).and_then(|o| check(&o, s.expect).map(|()| o));
                 let took = t.elapsed();
-                match (result, s.known_issue) {
-                    (Ok(o), None) => println!("PASS {n} ({took:.1?}): {:?}", o.alerts),
-                    (Ok(_), Some(why)) => {
-                        println!("PASS {n} ({took:.1?}), though listed as a known issue: {why}")
-                    }
-                    (Err(e), Some(why)) => {
-                        let e = format!("{e:#}");
-                        let first: String =
-                            e.lines().next().unwrap_or("").chars().take(300).collect();
-                        println!("KNOWN-FAIL {n} ({took:.1?}): {why}\n  {first}")
-                    }
-                    (Err(e), None) => {
+                match result {
+                    Ok(o) => println!("PASS {n} ({took:.1?}): {:?}", o.alerts),
+                    Err(e) => {
                         failed += 1;
                         println!("FAIL {n} ({took:.1?}): {e:#}");
                     }
