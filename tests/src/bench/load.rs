@@ -69,6 +69,12 @@ pub struct MonitorConfig {
     pub bin: PathBuf,
     /// `--events`: every DNS message also written as a JSON line.
     pub events: bool,
+    /// The kernel side alone: the daemon attaches its programs, then its
+    /// process is stopped (SIGSTOP) for the run, so the ring fills and
+    /// the tc programs count `ring_full` instead of copying. What the
+    /// maximum rate loses to the kernel hooks by themselves; run at the
+    /// maximum rate only (its drops are the point, not a loss).
+    pub agent_stopped: bool,
 }
 
 impl MonitorConfig {
@@ -238,8 +244,12 @@ impl MonitorProc {
     /// SIGINT (the monitor prints its counters), bounded wait, then the log.
     fn stop(&mut self) -> String {
         if let Some(mut c) = self.child.take() {
-            // SAFETY: signalling our own unreaped child.
-            unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
+            // SAFETY: signalling our own unreaped child (SIGCONT first:
+            // it may have been stopped, see `MonitorConfig::agent_stopped`).
+            unsafe {
+                libc::kill(c.id() as i32, libc::SIGCONT);
+                libc::kill(c.id() as i32, libc::SIGINT);
+            }
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -349,6 +359,9 @@ pub fn measure(
         )?;
         let mut runs = Vec::new();
         for cfg in configs {
+            if cfg.agent_stopped && rate.0.is_some() {
+                continue;
+            }
             runs.push(with_run(
                 cfg, &anchor, &queries, rate, seconds, upid, raw_dir,
             )?);
@@ -382,6 +395,10 @@ fn with_run(
     let pid = mon.pid();
     // Let the startup work (process table scan, attach) settle.
     std::thread::sleep(Duration::from_secs(1));
+    if cfg.agent_stopped {
+        // SAFETY: signalling our own unreaped child; `stop` continues it.
+        unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    }
     let b0 = bpfstats::programs_of(pid, &ids_before)?;
     let c0 = CpuSample::take(pid).context("monitor's /proc/PID/stat")?;
     let (with, ucpu1, idle1) = one_run(queries, rate, seconds, upid)?;

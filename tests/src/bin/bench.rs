@@ -103,11 +103,19 @@ fn load_configs(bin: PathBuf) -> Result<Vec<load::MonitorConfig>> {
             label: "default".into(),
             bin: bin.clone(),
             events: false,
+            agent_stopped: false,
         },
         load::MonitorConfig {
             label: "events".into(),
-            bin,
+            bin: bin.clone(),
             events: true,
+            agent_stopped: false,
+        },
+        load::MonitorConfig {
+            label: "kernel-only".into(),
+            bin,
+            events: false,
+            agent_stopped: true,
         },
     ];
     if let Some(b) = std::env::var_os("DNSSEC_MONITOR_BASELINE_BIN") {
@@ -119,6 +127,7 @@ fn load_configs(bin: PathBuf) -> Result<Vec<load::MonitorConfig>> {
             label: "before".into(),
             bin: b,
             events: false,
+            agent_stopped: false,
         });
     }
     // `BENCH_CONFIGS=default,before`: only these (a quicker run while
@@ -127,7 +136,9 @@ fn load_configs(bin: PathBuf) -> Result<Vec<load::MonitorConfig>> {
         let keep: Vec<&str> = only.split(',').map(str::trim).collect();
         v.retain(|c| keep.contains(&c.label.as_str()));
         if v.is_empty() {
-            bail!("BENCH_CONFIGS={only}: no such configuration (default, events, before)");
+            bail!(
+                "BENCH_CONFIGS={only}: no such configuration (default, events, kernel-only, before)"
+            );
         }
     }
     Ok(v)
@@ -157,14 +168,19 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
     for c in configs {
         let _ = writeln!(
             s,
-            "- `{}`: `{} {}`",
+            "- `{}`: `{} {}`{}",
             c.label,
             if c.label == "before" {
                 "<baseline build>"
             } else {
                 "target/release/dnssec-monitor"
             },
-            c.args(std::path::Path::new("ANCHOR")).join(" ")
+            c.args(std::path::Path::new("ANCHOR")).join(" "),
+            if c.agent_stopped {
+                ", stopped (SIGSTOP) 1 s after it attached, for the run; maximum rate only"
+            } else {
+                ""
+            }
         );
     }
     s.push_str("\n| target rate | config | q/s without | q/s with | with ÷ without | lost (without/with) | monitor CPU % core | eBPF % core | eBPF ns/query | eBPF ns/run | monitor RSS MiB | events dropped | alerts | unbound CPU % (without/with) | machine idle % core (without/with) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -219,6 +235,20 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
             wmax.with.qps,
             pmax.without.qps,
             verdict(pmax.qps_ratio(wmax) >= 0.85)
+        );
+    }
+    if let Some((pmax, w)) = find(None).and_then(|p| Some((p, p.run("kernel-only")?))) {
+        let _ = writeln!(
+            s,
+            "- `kernel-only` (programs attached, the daemon stopped: the ring fills and the tc programs \
+             count `ring_full` instead of copying, so its drops are by design): maximum rate with ÷ without \
+             = **{:.3}** ({:.0} vs {:.0} q/s), what the kernel hooks cost by themselves; idle % of one core \
+             without/with {:.0}/{:.0}. The daemon's own share of the loss is the difference to `default`.",
+            pmax.qps_ratio(w),
+            w.with.qps,
+            pmax.without.qps,
+            pmax.machine_idle_without,
+            w.machine_idle_with
         );
     }
     if let Some(p) = find(Some(16_384)) {
