@@ -45,7 +45,12 @@ fn events(c: &mut Criterion) {
                 let (tx, rx) = tokio::sync::mpsc::channel(1024);
                 let stage = plan.start(rx, None).unwrap();
                 for _ in 0..BATCHES {
-                    tx.send(Output::Events(batch.clone())).await.unwrap();
+                    tx.send(Output::Events {
+                        bytes: batch.clone(),
+                        lines: LINES as u64,
+                    })
+                    .await
+                    .unwrap();
                 }
                 drop(tx);
                 stage.finish(Duration::from_secs(1)).await.unwrap()

@@ -228,16 +228,22 @@ pub fn start(
         let mut rendered: Vec<u8> = Vec::new();
         while let Some(batch) = events.recv().await {
             if with_events {
+                let mut n = 0;
                 for ev in &batch {
                     let mut doc = ev.ecs();
                     doc.dnssec_monitor.own_query = own.is_own(ev);
                     if serde_json::to_writer(&mut rendered, &doc).is_ok() {
                         rendered.push(b'\n');
+                        n += 1;
                     }
                 }
-                if !rendered.is_empty() {
-                    let lines = std::mem::take(&mut rendered);
-                    if ev_lines.try_send(Output::Events(lines)).is_err() {
+                if n > 0 {
+                    // The next batch's buffer starts at this one's size
+                    // (no regrowth and copying as it fills).
+                    let next = Vec::with_capacity(rendered.len());
+                    let bytes = std::mem::replace(&mut rendered, next);
+                    let item = Output::Events { bytes, lines: n };
+                    if ev_lines.try_send(item).is_err() {
                         counters
                             .event_lines_full
                             .fetch_add(batch.len() as u64, Ordering::Relaxed);

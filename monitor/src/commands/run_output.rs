@@ -38,8 +38,8 @@ use crate::store::{StoreHandle, StoreStatsReader};
 /// One item on the output channel.
 #[derive(Debug)]
 pub enum Output {
-    /// One or more complete JSON lines (each ends with `\n`), DNS events.
-    Events(Vec<u8>),
+    /// `lines` complete JSON lines (each ends with `\n`), DNS events.
+    Events { bytes: Vec<u8>, lines: u64 },
     /// One alert, for every sink.
     Alert(Arc<Alert>),
     /// A sampled DNS answer as the detector saw it (query, verdict), for
@@ -97,22 +97,32 @@ enum Lines {
 }
 
 impl Lines {
-    fn write_events(&mut self, bytes: &[u8], c: &OutputCounters) {
+    fn write_events(&mut self, bytes: &[u8], n: u64, c: &OutputCounters) {
         match self {
             Lines::Stdout(s) => {
-                let n = bytes.iter().filter(|b| **b == b'\n').count() as u64;
                 match s.write_raw(bytes) {
                     Ok(()) => c.lines.fetch_add(n, Ordering::Relaxed),
                     Err(_) => c.write_errors.fetch_add(n, Ordering::Relaxed),
                 };
             }
             Lines::File(f) => {
-                // One line at a time: a rotation never splits a line.
-                for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                    match f.write_line(line) {
-                        Ok(()) => c.lines.fetch_add(1, Ordering::Relaxed),
-                        Err(_) => c.write_errors.fetch_add(1, Ordering::Relaxed),
-                    };
+                match f.write_block(bytes) {
+                    Ok(true) => {
+                        c.lines.fetch_add(n, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        c.write_errors.fetch_add(n, Ordering::Relaxed);
+                    }
+                    // Would cross the size limit: one line at a time, so a
+                    // rotation never splits a line.
+                    Ok(false) => {
+                        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                            match f.write_line(line) {
+                                Ok(()) => c.lines.fetch_add(1, Ordering::Relaxed),
+                                Err(_) => c.write_errors.fetch_add(1, Ordering::Relaxed),
+                            };
+                        }
+                    }
                 }
                 c.rotations.store(f.rotations(), Ordering::Relaxed);
             }
@@ -327,7 +337,7 @@ fn output_loop(
     };
     while let Some(item) = rx.blocking_recv() {
         match item {
-            Output::Events(bytes) => lines.write_events(&bytes, c),
+            Output::Events { bytes, lines: n } => lines.write_events(&bytes, n, c),
             Output::Alert(a) => {
                 c.alerts.fetch_add(1, Ordering::Relaxed);
                 let doc = a.to_ecs();

@@ -110,9 +110,12 @@ async fn alerts_reach_the_file_the_collector_and_the_store_with_evidence() {
     let stage = plan
         .start(rx, Some(lab.det.verdicts().engine().clone()))
         .unwrap();
-    tx.send(Output::Events(b"{\"e\":1}\n{\"e\":2}\n".to_vec()))
-        .await
-        .unwrap();
+    tx.send(Output::Events {
+        bytes: b"{\"e\":1}\n{\"e\":2}\n".to_vec(),
+        lines: 2,
+    })
+    .await
+    .unwrap();
     for a in alerts {
         tx.send(Output::Alert(Arc::new(a))).await.unwrap();
     }
@@ -302,7 +305,12 @@ async fn event_batches_rotate_by_size_without_splitting_lines() {
                 format!("{{\"batch\":{b:3},\"line\":{i},\"pad\":\"x\"}}\n").as_bytes(),
             );
         }
-        tx.send(Output::Events(batch)).await.unwrap();
+        tx.send(Output::Events {
+            bytes: batch,
+            lines: 3,
+        })
+        .await
+        .unwrap();
     }
     drop(tx);
     stage.finish(Duration::from_secs(1)).await.unwrap();

@@ -168,6 +168,32 @@ impl RotatingFile {
         Ok(())
     }
 
+    /// Append `block`, whole lines each ending in a newline, in one write:
+    /// a batch of event lines the caller rendered itself (serde_json's
+    /// compact form holds no raw newline), so unlike [`Self::write_line`]
+    /// its bytes are not scanned, split and copied line by line.
+    /// `Ok(false)`, nothing written, when the block would cross
+    /// `max_bytes`: the caller then writes its lines one at a time, so that
+    /// the rotation falls between two lines.
+    pub fn write_block(&mut self, block: &[u8]) -> Result<bool, RotateError> {
+        if block.last().is_some_and(|b| *b != b'\n') {
+            return Err(self.err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "block does not end with a newline",
+            )));
+        }
+        if self.reopen.0.swap(false, Ordering::AcqRel) {
+            self.reopen()?;
+        }
+        let len = block.len() as u64;
+        if self.regular && self.opts.max_bytes > 0 && self.size + len > self.opts.max_bytes {
+            return Ok(false);
+        }
+        self.file.write_all(block).map_err(|e| self.err(e))?;
+        self.size += len;
+        Ok(true)
+    }
+
     /// Push buffered lines to the kernel.
     pub fn flush(&mut self) -> Result<(), RotateError> {
         self.file.flush().map_err(|e| self.err(e))
@@ -292,6 +318,32 @@ mod tests {
         assert!(!d.path().join("alerts.jsonl.3").exists());
         for entry in fs::read_dir(d.path()).unwrap() {
             assert!(entry.unwrap().metadata().unwrap().len() <= 36);
+        }
+    }
+
+    #[test]
+    fn a_block_goes_whole_or_not_at_all() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("events.jsonl");
+        let mut f = open(&p, 36, 2);
+        let block: Vec<u8> = (0..2)
+            .flat_map(|i| [line(i), b"\n".to_vec()].concat())
+            .collect();
+        assert!(f.write_block(&block).unwrap());
+        // 24 + 24 bytes would cross 36: refused, nothing written.
+        assert!(!f.write_block(&block).unwrap());
+        f.flush().unwrap();
+        assert_eq!(lines(&p), ["{\"n\":  0}", "{\"n\":  1}"]);
+        assert_eq!(f.rotations(), 0);
+        // A block must end at a line end.
+        assert!(f.write_block(b"{\"n\":1}").is_err());
+        assert!(f.write_block(b"").unwrap());
+        // Not a regular file: never refused (nothing to rotate).
+        let n = d.path().join("null");
+        std::os::unix::fs::symlink("/dev/null", &n).unwrap();
+        let mut g = open(&n, 36, 2);
+        for _ in 0..4 {
+            assert!(g.write_block(&block).unwrap());
         }
     }
 
