@@ -8,6 +8,7 @@ pub mod report;
 pub mod run;
 pub mod run_detect;
 pub mod run_evidence;
+pub mod run_loss;
 pub mod run_metrics;
 pub mod run_ops;
 pub mod run_output;

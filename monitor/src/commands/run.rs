@@ -27,6 +27,7 @@ use crate::capture::netlink::{LinkEvent, LinkSocket, parse_messages};
 use crate::capture::ringbuf::PacketSink;
 use crate::capture::ringbuf::{InterfaceNames, RingReader, RingStats};
 use crate::correlate::process::{KernelSource, ProcessTable, Proto};
+use crate::decode::counters::SharedDecodeCounters;
 use crate::decode::{DecodeLimits, Decoder, DnsMessage, Transport};
 use crate::detect::batches::{BatchSender, TrySendError, batch_channel};
 use crate::event::{DnsEvent, DnsKind};
@@ -82,6 +83,8 @@ pub fn main(args: RunArgs) -> anyhow::Result<i32> {
 #[derive(Default)]
 struct StageDrops {
     lines_channel_full: AtomicU64,
+    /// The decoder's counters, published after each batch (run_loss.rs).
+    decoder: SharedDecodeCounters,
 }
 
 /// How long the syslog sinks may keep delivering at exit; what is left
@@ -175,6 +178,8 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     .await?;
     if let Some((m, _)) = &metrics {
         super::run_metrics::register(m, output.stats(), &detection.verdicts);
+        let d = drops.clone();
+        m.add_collector(move || super::run_loss::decode_samples(&d.decoder.snapshot()));
     }
 
     signals.wait().await;
@@ -398,6 +403,7 @@ impl PacketSink for DecodeSink {
 
     fn flush(&mut self) -> bool {
         self.now = Instant::now();
+        self.drops.decoder.publish(self.decoder.counters());
         if self.batch.is_empty() {
             return !self.tx.is_closed();
         }
@@ -457,7 +463,7 @@ fn loss_source(
         let mut v: Vec<(String, u64)> = kernel
             .named()
             .into_iter()
-            .filter(|(n, _)| matches!(*n, "ring_full" | "load_failed"))
+            .filter(|(n, _)| matches!(*n, "ring_full" | "load_failed" | "truncated"))
             .map(|(n, c)| (format!("kernel_{n}"), c))
             .collect();
         v.push((
@@ -472,6 +478,7 @@ fn loss_source(
             "decode_channel_full".into(),
             drops.lines_channel_full.load(Ordering::Relaxed),
         ));
+        v.extend(super::run_loss::decoder_losses(&drops.decoder.snapshot()));
         v
     })
 }

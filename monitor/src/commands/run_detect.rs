@@ -187,8 +187,13 @@ pub fn start(
         DetectorConfig {
             started: Some(SystemTime::now()),
             health: cfg.resolver_health.health_config(),
+            // Capture-side losses only (see run_loss.rs).
             loss_probe: Some(LossProbe(Arc::new(move || {
-                probe().iter().map(|(_, v)| *v).sum()
+                probe()
+                    .iter()
+                    .filter(|(n, _)| super::run_loss::suppresses(n))
+                    .map(|(_, v)| *v)
+                    .sum()
             }))),
             // Taken after the join, so a sampled answer carries its
             // query, process and verdict (detect/sample.rs).

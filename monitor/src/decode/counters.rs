@@ -12,6 +12,11 @@
 //! Fragment drop reasons count *fragments* (packets), so an operator can add
 //! them to the packet-level figures; `tcp_*` reasons count events on flows.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How many counters [`DecodeCounters::fields`] lists.
+pub const FIELDS: usize = 27;
+
 /// Monotonic counters; never reset while the decoder lives.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DecodeCounters {
@@ -96,7 +101,7 @@ impl DecodeCounters {
     }
 
     /// Every counter by name, in declaration order (summaries, metrics).
-    pub fn fields(&self) -> [(&'static str, u64); 27] {
+    pub fn fields(&self) -> [(&'static str, u64); FIELDS] {
         [
             ("packets", self.packets),
             ("messages", self.messages),
@@ -134,9 +139,53 @@ impl DecodeCounters {
     }
 }
 
+/// The decoder's counters for other threads (metrics, `capture_loss`):
+/// the decoder belongs to one task, which publishes a snapshot after each
+/// batch (27 relaxed stores), so readers never touch the decoder itself.
+#[derive(Debug, Default)]
+pub struct SharedDecodeCounters {
+    values: [AtomicU64; FIELDS],
+}
+
+impl SharedDecodeCounters {
+    pub fn publish(&self, c: &DecodeCounters) {
+        for (slot, (_, v)) in self.values.iter().zip(c.fields()) {
+            slot.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// The last published values, by name ([`DecodeCounters::fields`]).
+    pub fn snapshot(&self) -> [(&'static str, u64); FIELDS] {
+        let mut out = DecodeCounters::default().fields();
+        for ((_, v), slot) in out.iter_mut().zip(&self.values) {
+            *v = slot.load(Ordering::Relaxed);
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_published_snapshot_reads_back_by_name() {
+        let shared = SharedDecodeCounters::default();
+        assert!(shared.snapshot().iter().all(|(_, v)| *v == 0));
+        let c = DecodeCounters {
+            packets: 7,
+            tcp_gap: 2,
+            oversized: 1,
+            ..DecodeCounters::default()
+        };
+        shared.publish(&c);
+        let snap = shared.snapshot();
+        assert_eq!(snap, c.fields());
+        let get = |n: &str| snap.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
+        assert_eq!(get("tcp_gap"), Some(2));
+        assert_eq!(get("oversized"), Some(1));
+        assert_eq!(get("frag_limit"), Some(0));
+    }
 
     #[test]
     fn unit_outcomes_sum_only_outcomes() {
