@@ -73,6 +73,14 @@ fn daemon_drops_capabilities_and_serves_metrics() -> Result<()> {
         "{again}"
     );
     assert!(
+        again.contains("dnssec_monitor_stage_received_total{stage=\"decode\"}"),
+        "{again}"
+    );
+    assert!(
+        again.contains("dnssec_monitor_stage_dropped_total{stage=\"decode\",reason=\"tcp_gap\"}"),
+        "{again}"
+    );
+    assert!(
         again.contains("dnssec_monitor_alerts_total{rule=\"bogus_signature\"} 0"),
         "{again}"
     );
