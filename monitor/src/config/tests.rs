@@ -66,6 +66,19 @@ fn store_sample_rate_is_bounded() {
     }
 }
 
+/// File contents the daemon accepts: a DS trust anchor, `named.root`
+/// hints, a PEM CA certificate (config validation parses all three).
+const ANCHOR: &str = "example. 3600 IN DS 12345 13 2 \
+    0000000000000000000000000000000000000000000000000000000000000000\n";
+const HINTS: &str = ". 3600000 NS a.root-servers.net.\na.root-servers.net. 3600000 A 198.41.0.4\n";
+
+fn ca_pem() -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.self_signed(&key).unwrap().pem()
+}
+
 #[test]
 fn empty_config_gives_the_documented_defaults() {
     assert_eq!(parse("").unwrap(), Config::default());
@@ -79,9 +92,9 @@ fn empty_config_gives_the_documented_defaults() {
 #[test]
 fn a_full_config_parses_every_key() {
     let dir = tempfile::tempdir().unwrap();
-    for f in ["anchor.key", "root.hints", "ca.pem"] {
-        std::fs::write(dir.path().join(f), "x").unwrap();
-    }
+    std::fs::write(dir.path().join("anchor.key"), ANCHOR).unwrap();
+    std::fs::write(dir.path().join("root.hints"), HINTS).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca_pem()).unwrap();
     let text = r#"
 events = true
 resolvers = ["192.0.2.53", "[2001:db8::53]:5353"]
@@ -235,8 +248,43 @@ fn unreadable_files() {
         4,
     );
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("root.key"), "x").unwrap();
+    std::fs::write(dir.path().join("root.key"), ANCHOR).unwrap();
     assert!(parse_config("trust_anchor = \"root.key\"\n", &dir.path().join("c.toml")).is_ok());
+}
+
+/// A file that is there but that the daemon could not use fails the
+/// config check (not the daemon's start), naming the key and its line.
+#[test]
+fn corrupt_files_are_refused_by_the_config_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |text: &str| parse_config(text, &dir.path().join("c.toml")).unwrap_err();
+    std::fs::write(dir.path().join("garbage"), "this is not DNS data\n").unwrap();
+    std::fs::write(dir.path().join("anchor.key"), ANCHOR).unwrap();
+    std::fs::write(dir.path().join("root.hints"), HINTS).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca_pem()).unwrap();
+    let e = at("\ntrust_anchor = \"garbage\"\n");
+    assert_names(&e, ConfigErrorKind::BadValue, "trust_anchor", 2);
+    assert!(e.message.contains("garbage"), "{e}");
+    // Hints where an anchor belongs, and the other way round.
+    let e = at("trust_anchor = \"root.hints\"\n");
+    assert_names(&e, ConfigErrorKind::BadValue, "trust_anchor", 1);
+    let e = at("\n\nroot_hints = \"anchor.key\"\n");
+    assert_names(&e, ConfigErrorKind::BadValue, "root_hints", 3);
+    let e = at("[[zone]]\nname = \"corp.example\"\ntrust_anchor = \"garbage\"\n");
+    assert_names(&e, ConfigErrorKind::BadValue, "zone[0].trust_anchor", 3);
+    let e = at(
+        "[[sink.syslog]]\ntransport = \"tls\"\naddress = \"a.example:6514\"\nca_file = \"garbage\"\n",
+    );
+    assert_names(&e, ConfigErrorKind::BadValue, "sink.syslog[0].ca_file", 4);
+    // Twins with good files pass.
+    assert!(
+        parse_config(
+            "trust_anchor = \"anchor.key\"\nroot_hints = \"root.hints\"\n[[sink.syslog]]\n\
+             transport = \"tls\"\naddress = \"a.example:6514\"\nca_file = \"ca.pem\"\n",
+            &dir.path().join("c.toml"),
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -318,7 +366,7 @@ fn sink_config_builds_its_transport_and_options() {
 #[test]
 fn mode_and_zones() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("corp.key"), "x").unwrap();
+    std::fs::write(dir.path().join("corp.key"), ANCHOR).unwrap();
     let cfg = parse_config(
         "mode = \"audit\"\n[[zone]]\nname = \"corp.example\"\ntrust_anchor = \"corp.key\"\n\
          upstream = [\"10.0.0.53\"]\nmode = \"enforce\"\n[[zone]]\nname = \"lab.example\"\n",

@@ -70,12 +70,12 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     cfg.root_hints = raw
         .root_hints
         .as_ref()
-        .map(|p| c.readable_file("root_hints", p))
+        .map(|p| c.parsed_file("root_hints", p, hints_ok))
         .transpose()?;
     cfg.trust_anchor = raw
         .trust_anchor
         .as_ref()
-        .map(|p| c.readable_file("trust_anchor", p))
+        .map(|p| c.parsed_file("trust_anchor", p, anchors_ok))
         .transpose()?;
     for (i, name) in raw.allow.iter().enumerate() {
         cfg.allow.push(c.dns_name(&format!("allow[{i}]"), name)?);
@@ -211,7 +211,7 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
             trust_anchor: z
                 .trust_anchor
                 .as_ref()
-                .map(|p| c.readable_file(&format!("zone[{i}].trust_anchor"), p))
+                .map(|p| c.parsed_file(&format!("zone[{i}].trust_anchor"), p, anchors_ok))
                 .transpose()?,
             upstream: c.resolver_list(&format!("zone[{i}].upstream"), &z.upstream)?,
             mode: z
@@ -225,6 +225,27 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     cfg.critical = c.critical(&raw.critical)?;
     cfg.signature_expiry_window = c.expiry_window(raw.signature_expiry_window.as_ref())?;
     Ok(cfg)
+}
+
+/// The trust anchor file as the engine reads it (DS/DNSKEY records).
+fn anchors_ok(path: &Path) -> Result<(), String> {
+    crate::dnssec::anchors::TrustAnchors::from_file(path)
+        .map(drop)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The root hints file as the engine reads it (`named.root` form).
+fn hints_ok(path: &Path) -> Result<(), String> {
+    crate::dnssec::roothints::RootHints::from_file(path)
+        .map(drop)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The CA file as the TLS sink reads it (PEM certificates).
+fn ca_ok(path: &Path) -> Result<(), String> {
+    crate::sinks::syslog::tls::client_config(path)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// The host part of `host:port` / `[v6]:port`, if the address has that shape.
@@ -290,6 +311,21 @@ impl Checker<'_> {
             Ok(_) => {}
         }
         std::fs::File::open(&path).map_err(|e| unreadable(e.to_string()))?;
+        Ok(path)
+    }
+
+    /// [`Self::readable_file`] whose contents `check` also accepts: the
+    /// daemon parses these files only once it starts, and a corrupt one
+    /// must fail `check-config` (systemd's `ExecStartPre`), naming the key
+    /// and its line, not the start.
+    fn parsed_file(
+        &self,
+        key: &str,
+        p: &Spanned<PathBuf>,
+        check: fn(&Path) -> Result<(), String>,
+    ) -> Result<PathBuf, ConfigError> {
+        let path = self.readable_file(key, p)?;
+        check(&path).map_err(|why| self.ctx.at(Kind::BadValue, key, p.span(), why))?;
         Ok(path)
     }
 
@@ -362,7 +398,7 @@ impl Checker<'_> {
             Some(p) if transport != TransportKind::Tls => {
                 return Err(tls_only("ca_file", p.span()));
             }
-            Some(p) => Some(self.readable_file(&key("ca_file"), p)?),
+            Some(p) => Some(self.parsed_file(&key("ca_file"), p, ca_ok)?),
             None if transport == TransportKind::Tls => {
                 // The system bundle is the default: it must be there.
                 let sys = Spanned::new(s.transport.span(), PathBuf::from(tls::SYSTEM_CA_FILE));
