@@ -430,6 +430,52 @@ async fn forged_nxdomain_is_answer_mismatch() {
     assert!(al.is_empty(), "{al:?}");
 }
 
+/// A denial whose proofs carry a broken signature (one byte of the NSEC
+/// or SOA RRSIG in the authority section flipped) is as bogus as a forged
+/// address; the genuine denial is the twin in
+/// `forged_nxdomain_is_answer_mismatch`.
+#[tokio::test]
+async fn flipped_byte_in_a_denials_authority_rrsig_is_bogus_signature() {
+    let mut lab = Lab::new(policy());
+    let mut auth = lab.auth(SECURE, "nx.secure.test.", RecordType::A).await;
+    assert_eq!(auth.metadata.response_code, ResponseCode::NXDomain);
+    let mut flipped = 0;
+    for r in auth.authorities.iter_mut() {
+        if let hickory_proto::rr::RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(s)) =
+            &r.data
+            && flipped == 0
+        {
+            let mut bytes = s.sig().to_vec();
+            bytes[5] ^= 0x01;
+            let f = hickory_proto::dnssec::rdata::RRSIG::from_sig(s.input().clone(), bytes);
+            r.data = hickory_proto::rr::RData::DNSSEC(
+                hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(f),
+            );
+            flipped += 1;
+        }
+    }
+    assert_eq!(flipped, 1, "the denial carries RRSIGs: {auth:?}");
+    let al = lab
+        .txn(
+            "nx.secure.test.",
+            RecordType::A,
+            true,
+            true,
+            RESOLVER,
+            |q| Lab::resolver_answer(q, &auth, Reply::default()),
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::BogusSignature], "{al:?}");
+    assert!(
+        al[0].detail.contains("in the authority section")
+            && al[0]
+                .detail
+                .contains("fail against the validated DNSKEYs of zone secure.test"),
+        "{}",
+        al[0].detail
+    );
+}
+
 #[tokio::test]
 async fn forged_answer_over_rd0_is_still_answer_mismatch() {
     let mut lab = Lab::new(policy());

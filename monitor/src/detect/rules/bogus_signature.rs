@@ -1,6 +1,9 @@
 //! `bogus_signature`: the captured response carries RRSIGs that fail to
 //! verify against the validated keys (bad signature, expired, not yet
-//! valid, unknown key, wrong signer), or independent validation of the
+//! valid, unknown key, wrong signer) — in its answer section or in its
+//! authority section (the SOA and NSEC/NSEC3 records of a denial, RFC 4035
+//! §3.1.3: a forged NXDOMAIN or NODATA with broken proofs is as bogus as a
+//! forged address) — or independent validation of the
 //! name is Bogus while the host accepted an answer. A validating
 //! resolver's SERVFAIL is no acceptance: the host got no data.
 
@@ -35,7 +38,8 @@ pub fn check_now(a: &Answer<'_>, l: &Lookup) -> Option<Option<Finding>> {
     if !a.accepted() {
         return Some(None);
     }
-    if a.ev.message.answers.iter().any(is_rrsig) {
+    let m = &a.ev.message;
+    if m.answers.iter().any(is_rrsig) || m.authorities.iter().any(is_rrsig) {
         return None;
     }
     Some(from_verdict(a, l))
@@ -65,34 +69,39 @@ fn from_verdict(a: &Answer<'_>, l: &Lookup) -> Option<Finding> {
     None
 }
 
-/// Verifies every RRset of the answer section that came with RRSIGs
-/// against the DNSKEYs the engine validated for its zone (RFC 4035 §5.3).
+/// Verifies every RRset of the answer section, then of the authority
+/// section, that came with RRSIGs against the DNSKEYs the engine
+/// validated for its zone (RFC 4035 §5.3). Each section on its own: an
+/// RRSIG covers an RRset of its own section.
 async fn captured_rrsigs(a: &Answer<'_>, engine: &Engine) -> Option<Finding> {
-    let answers = &a.ev.message.answers;
-    let signed: BTreeSet<(Name, RecordType)> = answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::DNSSEC(DNSSECRData::RRSIG(s)) => {
-                Some((r.name.to_lowercase(), s.input().type_covered))
-            }
-            _ => None,
-        })
-        .collect();
-    for (owner, rtype) in signed {
-        let Some((zone, Err(reason))) = verify_captured(answers, &owner, rtype, engine).await
-        else {
-            continue;
-        };
-        return Some(Finding::new(
-            Rule::BogusSignature,
-            Severity::High,
-            format!(
-                "the captured RRSIG(s) over {}/{} fail against the validated DNSKEYs of zone {}: {reason}",
-                pres::name(&owner),
-                pres::rtype(rtype),
-                pres::name(&zone)
-            ),
-        ));
+    let m = &a.ev.message;
+    for (section, records) in [("answer", &m.answers), ("authority", &m.authorities)] {
+        let signed: BTreeSet<(Name, RecordType)> = records
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::RRSIG(s)) => {
+                    Some((r.name.to_lowercase(), s.input().type_covered))
+                }
+                _ => None,
+            })
+            .collect();
+        for (owner, rtype) in signed {
+            let Some((zone, Err(reason))) = verify_captured(records, &owner, rtype, engine).await
+            else {
+                continue;
+            };
+            return Some(Finding::new(
+                Rule::BogusSignature,
+                Severity::High,
+                format!(
+                    "the captured RRSIG(s) over {}/{} in the {section} section fail against the \
+                     validated DNSKEYs of zone {}: {reason}",
+                    pres::name(&owner),
+                    pres::rtype(rtype),
+                    pres::name(&zone)
+                ),
+            ));
+        }
     }
     None
 }
