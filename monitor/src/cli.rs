@@ -25,7 +25,7 @@ pub struct Cli {
 pub enum Command {
     /// The daemon: attach the kernel programs and report every DNS message.
     Run(RunArgs),
-    /// Decode a pcap or pcapng file through the same path as live capture.
+    /// Run a pcap or pcapng file through the detection pipeline offline: its alerts as JSON lines.
     Replay(ReplayArgs),
     /// Resolve and validate NAME independently, like `delv`.
     Validate(ValidateArgs),

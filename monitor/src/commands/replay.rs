@@ -1,16 +1,37 @@
 //! `dnssec-monitor replay FILE`: run a pcap/pcapng file through the same
-//! decode path as live capture and print one ECS JSON line per DNS message
-//! (no process fields: a file does not know them), then the decode counters
-//! on stderr.
+//! pipeline as live capture, offline (DESIGN.md "CLI and configuration"):
+//! the same decoder, then a [`Detector`] configured exactly as `run`'s
+//! (the same detection options and `--config`, see [`run_detect`]), fed
+//! each DNS message in capture order. Every alert goes out as the JSON line
+//! the daemon writes for it ([`Alert::to_ecs`]); with `--events`, also one
+//! ECS line per DNS message (no process fields: a file does not know them).
+//! The decode counters, the messages observed and the alerts per rule go to
+//! stderr.
+//!
+//! Time: correlation, warm-up, timeouts and resolver health run on the
+//! packets' capture timestamps (the detector's own time line), so a file
+//! replays as it was captured however fast it is read. The verdicts are
+//! not: the engine resolves the names *now*, against today's DNS data,
+//! and checks signature windows (captured RRSIGs included) against the
+//! wall clock. A file older than the signatures' validity can therefore
+//! show `bogus_signature` (expired) for answers that were valid at capture.
+//! The engine's clock can be fixed, but one fixed instant would also judge
+//! today's chain data at the capture's time, so there is no `--at` here.
+//!
+//! [`run_detect`]: super::run_detect
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 
+use super::run_detect::{DetectArgs, build_engine, effective_config};
 use crate::capture::pcap::PcapSource;
 use crate::decode::{DecodeCounters, DecodeLimits, Decoder};
+use crate::detect::alert::{Alert, Rule};
+use crate::detect::detector::{Detector, DetectorConfig};
+use crate::detect::policy::DetectPolicy;
 use crate::event::DnsEvent;
 use crate::sinks::jsonl::JsonLinesSink;
 
@@ -24,30 +45,82 @@ pub struct ReplayArgs {
     /// DNS port (repeat for several); default 53.
     #[arg(long = "dns-port", value_name = "PORT")]
     pub dns_ports: Vec<u16>,
+    /// The detector's options, as for `run` (`--events` adds the event lines).
+    #[command(flatten)]
+    pub detect: DetectArgs,
+}
+
+/// How often the resolver health check runs on capture time: as often as
+/// the daemon's detection stage runs it on its time line.
+fn health_every() -> Duration {
+    crate::detect::stage::StageOptions::default().health_interval
 }
 
 /// What a replay did.
 #[derive(Debug)]
 pub struct ReplaySummary {
     pub counters: DecodeCounters,
+    /// DNS messages handed to the detector.
     pub events: u64,
+    /// Alerts written, by [`Rule::index`].
+    pub alerts: [u64; Rule::ALL.len()],
     /// A read error that ended the file early (e.g. a capture cut short).
     pub stopped_by: Option<String>,
 }
 
+impl ReplaySummary {
+    pub fn alerts_of(&self, rule: Rule) -> u64 {
+        self.alerts[rule.index()]
+    }
+
+    pub fn alerts_total(&self) -> u64 {
+        self.alerts.iter().sum()
+    }
+}
+
+/// Where a replay's output goes: each alert, and (`--events`) each DNS
+/// message before the detector sees it. Written as they come, so a long
+/// file's alerts appear while it is read and are not held in memory.
+pub struct ReplayOutput<'a> {
+    pub alert: &'a mut dyn FnMut(&Alert) -> std::io::Result<()>,
+    pub event: Option<&'a mut EventWriter<'a>>,
+}
+
+/// Writes one event line.
+pub type EventWriter<'a> = dyn FnMut(&DnsEvent) -> std::io::Result<()> + 'a;
+
 /// Decode every packet of `src` and hand each DNS message, as an event
-/// without process (a file does not know it), to `emit`. At the end, whatever is still waiting (fragments, partial TCP
-/// messages) is expired so the counters account for it.
-pub fn replay<R: Read>(
+/// without process (a file does not know it), to `detector` in capture
+/// order, awaiting its verdicts (offline nothing is gained by not
+/// waiting). The resolver health check runs every second of capture time,
+/// as the daemon's stage runs it. At the end, whatever the decoder still
+/// holds (fragments, partial TCP messages) is expired so the counters
+/// account for it.
+pub async fn replay<R: Read>(
     src: PcapSource<R>,
     limits: DecodeLimits,
-    emit: &mut dyn FnMut(&DnsEvent) -> std::io::Result<()>,
+    detector: &mut Detector,
+    out: ReplayOutput<'_>,
 ) -> anyhow::Result<ReplaySummary> {
+    let ReplayOutput {
+        alert: write_alert,
+        event: mut write_event,
+    } = out;
     let waits = limits.frag_timeout.max(limits.tcp_idle_timeout);
+    let every = health_every();
     let mut decoder = Decoder::new(limits);
-    let mut out = Vec::new();
+    let mut msgs = Vec::new();
     let mut events = 0;
+    let mut per_rule = [0u64; Rule::ALL.len()];
+    let mut emit = |alerts: Vec<Alert>| -> anyhow::Result<()> {
+        for a in alerts {
+            per_rule[a.rule.index()] += 1;
+            write_alert(&a).context("writing output")?;
+        }
+        Ok(())
+    };
     let mut last = UNIX_EPOCH;
+    let mut next_health: Option<SystemTime> = None;
     let mut stopped_by = None;
     for (n, pkt) in src.enumerate() {
         let pkt = match pkt {
@@ -58,30 +131,47 @@ pub fn replay<R: Read>(
             }
         };
         last = last.max(pkt.timestamp);
-        decoder.push(&pkt, &mut out);
-        for m in out.drain(..) {
-            emit(&DnsEvent::from_message(m, None)).context("writing output")?;
+        decoder.push(&pkt, &mut msgs);
+        for m in msgs.drain(..) {
+            let ev = DnsEvent::from_message(m, None);
+            match next_health {
+                None => next_health = ev.timestamp.checked_add(every),
+                Some(due) if ev.timestamp >= due => {
+                    emit(detector.check_health(ev.timestamp))?;
+                    next_health = ev.timestamp.checked_add(every);
+                }
+                Some(_) => {}
+            }
+            if let Some(w) = write_event.as_mut() {
+                w(&ev).context("writing output")?;
+            }
             events += 1;
+            emit(detector.on_event(ev).await)?;
         }
     }
-    decoder.expire(
-        last.checked_add(waits * 2)
-            .unwrap_or(SystemTime::UNIX_EPOCH),
-    );
+    decoder.expire(last.checked_add(waits * 2).unwrap_or(UNIX_EPOCH));
     Ok(ReplaySummary {
         counters: decoder.counters().clone(),
         events,
+        alerts: per_rule,
         stopped_by,
     })
 }
 
-/// The stderr summary: one headline, then every counter.
+/// The stderr summary: one headline, the alerts per rule, then every
+/// decode counter.
 pub fn format_summary(s: &ReplaySummary) -> String {
     let c = &s.counters;
     let mut text = format!(
-        "replay: {} packets, {} DNS messages, {} events written\n",
-        c.packets, c.messages, s.events
+        "replay: {} packets, {} DNS messages, {} observed, {} alerts\n",
+        c.packets,
+        c.messages,
+        s.events,
+        s.alerts_total()
     );
+    for r in Rule::ALL {
+        text.push_str(&format!("  alerts.{:<28} {}\n", r.name(), s.alerts_of(r)));
+    }
     for (name, value) in c.fields() {
         text.push_str(&format!("  {name:<20} {value}\n"));
     }
@@ -91,20 +181,61 @@ pub fn format_summary(s: &ReplaySummary) -> String {
     text
 }
 
+/// The detector `run` would build from `args`, on the current runtime;
+/// capture starts at the file's first message (its warm-up too), and no
+/// capture-side loss is known (nothing suppresses an unmatched answer).
+/// Also whether event lines are wanted (`--events` or `events = true`).
+pub fn build_detector(args: &DetectArgs) -> anyhow::Result<(Detector, bool)> {
+    let cfg = effective_config(args)?;
+    let policy = DetectPolicy::from_config(&cfg)?;
+    let engine = build_engine(&cfg, &policy)?;
+    let detector = Detector::new(
+        engine,
+        policy,
+        DetectorConfig {
+            started: None,
+            health: cfg.resolver_health.health_config(),
+            ..DetectorConfig::default()
+        },
+    );
+    Ok((detector, cfg.events))
+}
+
 pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
-    let src =
-        PcapSource::open(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let mut sink = JsonLinesSink::open(&args.output)
-        .with_context(|| format!("opening output {}", args.output))?;
     let mut limits = DecodeLimits::default();
     if !args.dns_ports.is_empty() {
         limits.dns_ports = args.dns_ports.clone();
     }
-    let summary = replay(src, limits, &mut |e| sink.write_record(&e.ecs()))?;
-    sink.flush().context("writing output")?;
+    // One thread: the file is read in order and each verdict awaited.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let summary = rt.block_on(async {
+        // A bad option is reported before the file is looked at, as `run`
+        // reports it before attaching anything.
+        let (mut detector, with_events) = build_detector(&args.detect)?;
+        let src = PcapSource::open(&args.file)
+            .with_context(|| format!("reading {}", args.file.display()))?;
+        let mut sink = JsonLinesSink::open(&args.output)
+            .with_context(|| format!("opening output {}", args.output))?;
+        let summary = {
+            // Both write to the one sink, in the order they come.
+            let sink = std::cell::RefCell::new(&mut sink);
+            let mut alert = |a: &Alert| sink.borrow_mut().write_record(&a.to_ecs());
+            let mut event = |e: &DnsEvent| sink.borrow_mut().write_record(&e.ecs());
+            let out = ReplayOutput {
+                alert: &mut alert,
+                event: with_events.then_some(&mut event as _),
+            };
+            replay(src, limits, &mut detector, out).await?
+        };
+        sink.flush().context("writing output")?;
+        anyhow::Ok(summary)
+    })?;
     eprint!("{}", format_summary(&summary));
-    // Like tcpdump on a cut-short file: output is complete up to the damage,
-    // but say so in the exit status.
+    // Like tcpdump on a cut-short file: output is complete up to the
+    // damage, but say so in the exit status.
     Ok(if summary.stopped_by.is_some() { 1 } else { 0 })
 }
 

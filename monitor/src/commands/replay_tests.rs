@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::decode::build;
+use crate::detect::lab::{self, Lab};
+use crate::dnssec::testnet::name;
 
 fn t(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(1_764_000_000_000 + ms)
@@ -62,20 +64,39 @@ fn golden_pcap() -> Vec<u8> {
     build::pcap_file(1, &packets)
 }
 
-fn run(pcap: Vec<u8>) -> (Vec<Value>, ReplaySummary) {
+/// The event lines of `pcap` (as `--events` writes them) and the summary,
+/// through a detector over the test hierarchy that allow-lists the golden
+/// names (no verdict is sought: these tests are about decoding).
+async fn run(pcap: Vec<u8>) -> (Vec<Value>, ReplaySummary) {
+    let mut p = lab::policy();
+    p.allow.push(name("example.test."));
+    let mut lab = Lab::new(p);
     let mut docs = Vec::new();
+    let mut alerts = Vec::new();
     let src = PcapSource::new(Cursor::new(pcap)).unwrap();
-    let summary = replay(src, DecodeLimits::default(), &mut |e| {
+    let mut on_alert = |a: &Alert| {
+        alerts.push(a.rule);
+        Ok(())
+    };
+    let mut on_event = |e: &DnsEvent| {
         docs.push(e.to_ecs());
         Ok(())
-    })
-    .unwrap();
+    };
+    let out = ReplayOutput {
+        alert: &mut on_alert,
+        event: Some(&mut on_event),
+    };
+    let summary = replay(src, DecodeLimits::default(), &mut lab.det, out)
+        .await
+        .unwrap();
+    assert!(alerts.is_empty(), "{alerts:?}");
+    assert_eq!(summary.alerts_total(), 0);
     (docs, summary)
 }
 
-#[test]
-fn golden_replay() {
-    let (docs, summary) = run(golden_pcap());
+#[tokio::test]
+async fn golden_replay() {
+    let (docs, summary) = run(golden_pcap()).await;
     assert_eq!(docs.len(), 6, "{docs:#?}");
     assert_eq!(summary.events, 6);
     assert_eq!(summary.counters.packets, 10);
@@ -130,8 +151,8 @@ fn golden_replay() {
     assert_eq!(ta["dns"]["id"], 0x3333);
 }
 
-#[test]
-fn nothing_but_noise_gives_no_events() {
+#[tokio::test]
+async fn nothing_but_noise_gives_no_events() {
     let frames = vec![
         (
             t(0),
@@ -139,7 +160,7 @@ fn nothing_but_noise_gives_no_events() {
         ),
         (t(1), vec![0u8; 5]),
     ];
-    let (docs, summary) = run(build::pcap_file(1, &frames));
+    let (docs, summary) = run(build::pcap_file(1, &frames)).await;
     assert!(docs.is_empty());
     assert_eq!(summary.counters.packets, 2);
     assert_eq!(
@@ -148,11 +169,11 @@ fn nothing_but_noise_gives_no_events() {
     );
 }
 
-#[test]
-fn cut_short_file_reports_where_it_stopped() {
+#[tokio::test]
+async fn cut_short_file_reports_where_it_stopped() {
     let mut pcap = golden_pcap();
     pcap.truncate(pcap.len() - 5);
-    let (docs, summary) = run(pcap);
+    let (docs, summary) = run(pcap).await;
     assert_eq!(docs.len(), 5); // the last TCP segment is gone
     assert!(
         summary
@@ -169,8 +190,26 @@ fn cut_short_file_reports_where_it_stopped() {
     assert!(format_summary(&summary).contains("stopped early"));
 }
 
+/// `main`'s detection options: the golden names allow-listed (no verdict,
+/// so no network), `--events` as given.
+fn detect_args(events: bool) -> DetectArgs {
+    DetectArgs {
+        allow: vec!["example.test".into()],
+        events,
+        ..DetectArgs::default()
+    }
+}
+
+fn lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
-fn main_writes_a_file_and_exits_zero() {
+fn main_with_events_writes_event_lines_and_exits_zero() {
     let dir = std::env::temp_dir().join(format!("replay-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let input = dir.join("in.pcap");
@@ -180,24 +219,115 @@ fn main_writes_a_file_and_exits_zero() {
         file: input.clone(),
         output: output.to_string_lossy().into_owned(),
         dns_ports: vec![],
+        detect: detect_args(true),
     })
     .unwrap();
     assert_eq!(code, 0);
-    let text = std::fs::read_to_string(&output).unwrap();
-    assert_eq!(text.lines().count(), 6);
-    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-    assert_eq!(first["dns"]["question"]["name"], "alias.example.test");
+    let docs = lines(&output);
+    assert_eq!(docs.len(), 6);
+    assert_eq!(docs[0]["dns"]["question"]["name"], "alias.example.test");
+    // Without --events the same file gives no line: nothing to alert on.
+    let quiet = dir.join("quiet.jsonl");
+    let code = main(ReplayArgs {
+        file: input.clone(),
+        output: quiet.to_string_lossy().into_owned(),
+        dns_ports: vec![],
+        detect: detect_args(false),
+    })
+    .unwrap();
+    assert_eq!(code, 0);
+    assert!(lines(&quiet).is_empty());
     // A non-capture file is a clear error.
     std::fs::write(&input, b"definitely not a pcap").unwrap();
     let err = main(ReplayArgs {
         file: input,
         output: "-".into(),
         dns_ports: vec![],
+        detect: detect_args(false),
     })
     .unwrap_err();
     assert!(
         format!("{err:#}").contains("not a pcap or pcapng file"),
         "{err:#}"
     );
+    // So is a bad detection option, as for `run`.
+    let err = main(ReplayArgs {
+        file: dir.join("in.pcap"),
+        output: "-".into(),
+        dns_ports: vec![],
+        detect: DetectArgs {
+            resolvers: vec!["not-an-address".into()],
+            ..DetectArgs::default()
+        },
+    })
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("not-an-address"), "{err:#}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `main` end to end with the daemon's own detector (default options):
+/// an answer nobody asked for is an alert line, but not within the
+/// warm-up after the file's first message (its query may predate the
+/// capture), exactly as for live capture. Neither needs a verdict.
+#[test]
+fn main_writes_alert_lines_after_the_warm_up() {
+    let dir = std::env::temp_dir().join(format!("replay-alerts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (c, s) = (sa("198.18.0.10:40000"), sa("198.18.0.53:53"));
+    let spoof = |id| build::dns_answer_a(id, "spoof.other.test.", &["192.0.2.66".parse().unwrap()]);
+    let q = build::dns_query(0x1111, "www.example.test.", RecordType::A);
+    let a = build::dns_answer_a(
+        0x1111,
+        "www.example.test.",
+        &["198.18.1.1".parse().unwrap()],
+    );
+    let frames = vec![
+        (t(0), build::udp_frame(c, s, &q)),
+        (t(5), build::udp_frame(s, c, &a)),
+        // 2 s into the capture: inside the 10 s warm-up.
+        (t(2_000), build::udp_frame(s, c, &spoof(0x2222))),
+        // 20 s in: unsolicited.
+        (t(20_000), build::udp_frame(s, c, &spoof(0x3333))),
+    ];
+    let input = dir.join("in.pcap");
+    let output = dir.join("alerts.jsonl");
+    std::fs::write(&input, build::pcap_file(1, &frames)).unwrap();
+    let code = main(ReplayArgs {
+        file: input,
+        output: output.to_string_lossy().into_owned(),
+        dns_ports: vec![],
+        detect: detect_args(false),
+    })
+    .unwrap();
+    assert_eq!(code, 0);
+    let docs = lines(&output);
+    assert_eq!(docs.len(), 1, "{docs:#?}");
+    assert_eq!(docs[0]["rule"]["name"], "unsolicited_response");
+    assert_eq!(docs[0]["event"]["kind"], "alert");
+    assert_eq!(docs[0]["dns"]["id"], 0x3333);
+    assert_eq!(docs[0]["dns"]["question"]["name"], "spoof.other.test");
+    assert_eq!(docs[0]["@timestamp"], "2025-11-24T16:00:20.000000Z");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_cut_short_file_exits_one() {
+    let dir = std::env::temp_dir().join(format!("replay-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut pcap = golden_pcap();
+    pcap.truncate(pcap.len() - 5);
+    let input = dir.join("cut.pcap");
+    std::fs::write(&input, pcap).unwrap();
+    let code = main(ReplayArgs {
+        file: input,
+        output: dir.join("out.jsonl").to_string_lossy().into_owned(),
+        dns_ports: vec![],
+        detect: detect_args(false),
+    })
+    .unwrap();
+    assert_eq!(code, 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[path = "replay_detect_tests.rs"]
+mod detection;

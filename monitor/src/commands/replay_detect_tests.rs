@@ -1,0 +1,151 @@
+//! Replay through the detector: pcaps built from the in-process signed
+//! hierarchy's real answers ([`crate::detect::lab`]), so the verdicts and
+//! the alerts are those the daemon would raise.
+
+use std::io::Cursor;
+use std::sync::atomic::Ordering;
+
+use hickory_proto::dnssec::rdata::{DNSSECRData, RRSIG};
+use hickory_proto::op::Message;
+use hickory_proto::rr::{RData, RecordType};
+use serde_json::Value;
+
+use super::super::*;
+use crate::decode::build;
+use crate::detect::lab::{Lab, Reply, policy};
+use crate::detect::testkit::{CLIENT, RESOLVER, at, query_msg, sa};
+
+/// The test server of `secure.test.` (signed, with a chain from the anchor).
+const SECURE: u8 = 3;
+
+/// `(ms, from, to, message)` as UDP frames in a pcap, in this order.
+fn pcap(msgs: &[(u64, &str, &str, &Message)]) -> Vec<u8> {
+    let packets: Vec<_> = msgs
+        .iter()
+        .map(|(ms, from, to, m)| {
+            let bytes = m.to_vec().expect("test message encodes");
+            (at(*ms), build::udp_frame(sa(from), sa(to), &bytes))
+        })
+        .collect();
+    build::pcap_file(1, &packets)
+}
+
+/// Replays `pcap` through `lab`'s detector: the alerts' documents (as the
+/// output writes them) and the summary.
+async fn replay_alerts(lab: &mut Lab, pcap: Vec<u8>) -> (Vec<Value>, ReplaySummary) {
+    let mut docs = Vec::new();
+    let mut on_alert = |a: &Alert| {
+        docs.push(a.to_ecs());
+        Ok(())
+    };
+    let out = ReplayOutput {
+        alert: &mut on_alert,
+        event: None,
+    };
+    let src = PcapSource::new(Cursor::new(pcap)).unwrap();
+    let summary = replay(src, DecodeLimits::default(), &mut lab.det, out)
+        .await
+        .unwrap();
+    (docs, summary)
+}
+
+/// A DO=1 query for `www.secure.test./A` and the resolver's answer, made
+/// from the authoritative one after `alter`.
+async fn transaction(lab: &Lab, alter: impl FnOnce(&mut Message)) -> (Message, Message) {
+    let mut auth = lab.auth(SECURE, "www.secure.test.", RecordType::A).await;
+    alter(&mut auth);
+    let q = query_msg(0x4242, "www.secure.test.", RecordType::A, true, true);
+    let a = Lab::resolver_answer(&q, &auth, Reply::default());
+    (q, a)
+}
+
+fn flip_rrsig_byte(m: &mut Message) {
+    for r in m.answers.iter_mut() {
+        if let RData::DNSSEC(DNSSECRData::RRSIG(s)) = &r.data {
+            let mut bytes = s.sig().to_vec();
+            bytes[7] ^= 0x01;
+            let flipped = RRSIG::from_sig(s.input().clone(), bytes);
+            r.data = RData::DNSSEC(DNSSECRData::RRSIG(flipped));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_valid_signed_answer_raises_nothing() {
+    let mut lab = Lab::new(policy());
+    let (q, a) = transaction(&lab, |_| {}).await;
+    let file = pcap(&[(0, CLIENT, RESOLVER, &q), (5, RESOLVER, CLIENT, &a)]);
+    let (docs, summary) = replay_alerts(&mut lab, file).await;
+    assert!(docs.is_empty(), "{docs:#?}");
+    assert_eq!(summary.events, 2);
+    assert_eq!(summary.alerts_total(), 0);
+    // The answer was judged against a verdict, not passed over.
+    let evaluated = lab.det.counters().evaluated.load(Ordering::Relaxed);
+    assert_eq!(evaluated, 1);
+}
+
+#[tokio::test]
+async fn a_flipped_rrsig_byte_is_one_bogus_signature_naming_the_question() {
+    let mut lab = Lab::new(policy());
+    let (q, a) = transaction(&lab, flip_rrsig_byte).await;
+    let file = pcap(&[(0, CLIENT, RESOLVER, &q), (5, RESOLVER, CLIENT, &a)]);
+    let (docs, summary) = replay_alerts(&mut lab, file).await;
+    assert_eq!(docs.len(), 1, "{docs:#?}");
+    let d = &docs[0];
+    assert_eq!(d["rule"]["name"], "bogus_signature");
+    assert_eq!(d["dns"]["question"]["name"], "www.secure.test");
+    assert_eq!(d["dns"]["question"]["type"], "A");
+    assert_eq!(d["dns"]["id"], 0x4242);
+    // Capture time, not the time of the replay.
+    assert_eq!(d["@timestamp"], "2023-11-14T22:13:20.005000Z");
+    assert_eq!(summary.alerts_of(Rule::BogusSignature), 1);
+    assert_eq!(summary.alerts_total(), 1);
+    assert!(format_summary(&summary).contains("alerts.bogus_signature"));
+}
+
+#[tokio::test]
+async fn an_answer_without_its_query_is_unsolicited_response() {
+    // The lab's detector has no warm-up; `main`'s (the daemon's) has, see
+    // `main_writes_alert_lines_after_the_warm_up`.
+    let mut lab = Lab::new(policy());
+    let (_, a) = transaction(&lab, |_| {}).await;
+    let file = pcap(&[(5, RESOLVER, CLIENT, &a)]);
+    let (docs, summary) = replay_alerts(&mut lab, file).await;
+    assert_eq!(docs.len(), 1, "{docs:#?}");
+    assert_eq!(docs[0]["rule"]["name"], "unsolicited_response");
+    assert_eq!(docs[0]["dns"]["question"]["name"], "www.secure.test");
+    assert_eq!(summary.alerts_of(Rule::UnsolicitedResponse), 1);
+    // With its query before it, the same answer is fine.
+    let mut lab = Lab::new(policy());
+    let (q, a) = transaction(&lab, |_| {}).await;
+    let file = pcap(&[(0, CLIENT, RESOLVER, &q), (5, RESOLVER, CLIENT, &a)]);
+    assert!(replay_alerts(&mut lab, file).await.0.is_empty());
+}
+
+/// Twelve recursive queries to the resolver that never answers, then one
+/// query elsewhere `later_ms` after: resolver health is judged on capture
+/// time, so the timeouts count once the file's clock passes them (however
+/// fast the file is read), and not before.
+async fn unanswered_then(later_ms: u64) -> Vec<Value> {
+    let mut lab = Lab::new(policy());
+    let qs: Vec<Message> = (0..12)
+        .map(|i| query_msg(100 + i, "www.secure.test.", RecordType::A, true, true))
+        .collect();
+    let other = query_msg(7, "www.secure.test.", RecordType::A, true, true);
+    let mut msgs: Vec<(u64, &str, &str, &Message)> = qs
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (i as u64, CLIENT, RESOLVER, q))
+        .collect();
+    msgs.push((later_ms, CLIENT, "10.0.0.54:53", &other));
+    replay_alerts(&mut lab, pcap(&msgs)).await.0
+}
+
+#[tokio::test]
+async fn timeouts_are_judged_on_capture_time() {
+    let docs = unanswered_then(30_000).await;
+    assert_eq!(docs.len(), 1, "{docs:#?}");
+    assert_eq!(docs[0]["rule"]["name"], "resolver_failure");
+    // Still within the 10 s query timeout: nothing timed out yet.
+    assert!(unanswered_then(5_000).await.is_empty());
+}
