@@ -473,6 +473,30 @@ async fn flipped_byte_in_a_denials_authority_rrsig_is_bogus_signature() {
     );
 }
 
+/// A genuine NXDOMAIN whose covering NSEC is owned by a delegation point
+/// (`broken.test. NSEC expired.test. NS DS …`, signed by `test.`, the
+/// parent side of the cut; RFC 4035 §2.3): judged by its signer's zone,
+/// not by the child zone its owner name starts.
+#[tokio::test]
+async fn a_denial_proved_by_a_parent_side_nsec_raises_nothing() {
+    let mut lab = Lab::new(policy());
+    let auth = lab.auth(2, "c.test.", RecordType::A).await;
+    assert_eq!(auth.metadata.response_code, ResponseCode::NXDomain);
+    assert!(
+        auth.authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::NSEC
+                && r.name == hickory_proto::rr::Name::from_ascii("broken.test.").unwrap()),
+        "{auth:?}"
+    );
+    let al = lab
+        .txn("c.test.", RecordType::A, true, true, RESOLVER, |q| {
+            Lab::resolver_answer(q, &auth, Reply::default())
+        })
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+}
+
 #[tokio::test]
 async fn forged_answer_over_rd0_is_still_answer_mismatch() {
     let mut lab = Lab::new(policy());

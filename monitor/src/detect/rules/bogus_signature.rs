@@ -85,8 +85,13 @@ async fn captured_rrsigs(a: &Answer<'_>, engine: &Engine) -> Option<Finding> {
                 _ => None,
             })
             .collect();
+        let which = || match section {
+            "answer" => Zone::OfOwner,
+            _ => Zone::OfSigner,
+        };
         for (owner, rtype) in signed {
-            let Some((zone, Err(reason))) = verify_captured(records, &owner, rtype, engine).await
+            let Some((zone, Err(reason))) =
+                verify_in_zone(records, &owner, rtype, which(), engine).await
             else {
                 continue;
             };
@@ -117,6 +122,27 @@ pub async fn verify_captured(
     rtype: RecordType,
     engine: &Engine,
 ) -> Option<(Name, Result<RrsetOutcome, BogusReason>)> {
+    verify_in_zone(answers, owner, rtype, Zone::OfOwner, engine).await
+}
+
+/// Which zone's keys an RRset is checked against.
+enum Zone {
+    /// The zone the owner name is in (answers: the signer must be it).
+    OfOwner,
+    /// The signer's zone, when the signer is a Secure zone's apex at or
+    /// above the owner (authority records: a parent-side NSEC owned by a
+    /// delegation point is signed by the parent, RFC 4035 §2.3, so its
+    /// owner name alone names the wrong zone); otherwise not checked.
+    OfSigner,
+}
+
+async fn verify_in_zone(
+    answers: &[Record],
+    owner: &Name,
+    rtype: RecordType,
+    which: Zone,
+    engine: &Engine,
+) -> Option<(Name, Result<RrsetOutcome, BogusReason>)> {
     let owner = owner.to_lowercase();
     let lowered: Vec<Record> = answers
         .iter()
@@ -135,15 +161,27 @@ pub async fn verify_captured(
         return None;
     }
     let sigs = rrsigs(&lowered, &owner, rtype);
-    // A DS RRset belongs to the parent side of the cut (RFC 4035 §5.2).
-    let at = if rtype == RecordType::DS && !owner.is_root() {
-        owner.base_name()
-    } else {
-        owner.clone()
+    let at = match which {
+        // A DS RRset belongs to the parent side of the cut (RFC 4035 §5.2).
+        Zone::OfOwner if rtype == RecordType::DS && !owner.is_root() => owner.base_name(),
+        Zone::OfOwner => owner.clone(),
+        Zone::OfSigner => {
+            // One signer, at or above the owner; anything else is left to
+            // the other rules (answer_mismatch re-asks).
+            let mut signers = sigs.iter().map(|s| s.input().signer_name.to_lowercase());
+            let signer = signers.next()?;
+            if signers.any(|n| n != signer) || !signer.zone_of(&owner) {
+                return None;
+            }
+            signer
+        }
     };
     let ZoneState::Secure { zone, keys, .. } = engine.zone_state(&at).await else {
         return None;
     };
+    if matches!(which, Zone::OfSigner) && zone != at {
+        return None;
+    }
     let cfg = engine.config();
     let mut budget = Budget::new(&cfg.limits);
     let now = cfg.clock.now_unix();
