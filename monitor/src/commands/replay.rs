@@ -149,6 +149,13 @@ pub async fn replay<R: Read>(
             emit(detector.on_event(ev).await)?;
         }
     }
+    // The capture's end is the last thing it can prove: one more health
+    // check there judges the queries that timed out since the last
+    // periodic one. Queries younger than the timeout at the end stay
+    // unjudged (their answers may have come after the capture stopped).
+    if next_health.is_some() {
+        emit(detector.check_health(last))?;
+    }
     decoder.expire(last.checked_add(waits * 2).unwrap_or(UNIX_EPOCH));
     Ok(ReplaySummary {
         counters: decoder.counters().clone(),

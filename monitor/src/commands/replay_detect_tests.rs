@@ -149,3 +149,26 @@ async fn timeouts_are_judged_on_capture_time() {
     // Still within the 10 s query timeout: nothing timed out yet.
     assert!(unanswered_then(5_000).await.is_empty());
 }
+
+/// The last periodic check (at 9.9 s) came before the timeouts (10 s);
+/// the file ends at 10.2 s, less than a check interval later: the check at
+/// the capture's end still judges them.
+#[tokio::test]
+async fn the_capture_end_is_judged_too() {
+    let mut lab = Lab::new(policy());
+    let qs: Vec<Message> = (0..12)
+        .map(|i| query_msg(100 + i, "www.secure.test.", RecordType::A, true, true))
+        .collect();
+    let a = query_msg(7, "www.secure.test.", RecordType::A, true, true);
+    let b = query_msg(8, "www.secure.test.", RecordType::A, true, true);
+    let mut msgs: Vec<(u64, &str, &str, &Message)> = qs
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (i as u64, CLIENT, RESOLVER, q))
+        .collect();
+    msgs.push((9_900, CLIENT, "10.0.0.54:53", &a));
+    msgs.push((10_200, CLIENT, "10.0.0.54:53", &b));
+    let docs = replay_alerts(&mut lab, pcap(&msgs)).await.0;
+    assert_eq!(docs.len(), 1, "{docs:#?}");
+    assert_eq!(docs[0]["rule"]["name"], "resolver_failure");
+}

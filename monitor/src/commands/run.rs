@@ -463,7 +463,7 @@ fn loss_source(
         let mut v: Vec<(String, u64)> = kernel
             .named()
             .into_iter()
-            .filter(|(n, _)| matches!(*n, "ring_full" | "load_failed" | "truncated"))
+            .filter(|(n, _)| matches!(*n, "ring_full" | "load_failed"))
             .map(|(n, c)| (format!("kernel_{n}"), c))
             .collect();
         v.push((

@@ -4,7 +4,8 @@
 //! events". The decoder drops DNS messages the host did receive when its
 //! own limits or gaps in capture get in the way (a TCP hole given up on, a
 //! flow evicted, fragments over the memory bound, a message over the size
-//! limit, a packet captured short): those join the alert. What the host's
+//! limit, a packet captured short — the kernel's `truncated`, counted once,
+//! here): those join the alert. What the host's
 //! own stack drops as well (fragments that never completed, overlapping
 //! fragments, malformed packets) is not a loss of the monitor and stays a
 //! metric only.
@@ -62,7 +63,7 @@ pub fn decoder_losses(snapshot: &[(&'static str, u64); FIELDS]) -> Vec<(String, 
 /// Whether a counter of the `capture_loss` list may hold back the
 /// correlation alerts (see the module comment): capture-side losses only.
 pub fn suppresses(name: &str) -> bool {
-    !name.starts_with(DECODER_PREFIX) && name != "kernel_truncated"
+    !name.starts_with(DECODER_PREFIX)
 }
 
 /// The decoder's counters as the `decode` stage: packets received,
@@ -138,7 +139,6 @@ mod tests {
         assert!(suppresses("decode_channel_full"));
         assert!(!suppresses("decoder_oversized"));
         assert!(!suppresses("decoder_tcp_gap"));
-        assert!(!suppresses("kernel_truncated"));
     }
 
     #[test]
