@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::ResponseCode;
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use super::sample::*;
@@ -38,6 +38,17 @@ fn a_zero_rate_takes_nothing() {
             .count(),
         0
     );
+}
+
+/// A query for www.secure.test./A (RD, no DO) and its plain answer.
+fn www_exchange(id: u16) -> (Message, Message) {
+    let q = query_msg(id, "www.secure.test.", RecordType::A, true, false);
+    let a = answer_msg(
+        &q,
+        ResponseCode::NoError,
+        vec![a_rec("www.secure.test.", [192, 0, 2, 1])],
+    );
+    (q, a)
 }
 
 #[tokio::test]
@@ -112,12 +123,7 @@ async fn an_answer_without_a_verdict_to_wait_for_is_handed_over_at_once() {
 #[tokio::test]
 async fn an_unsolicited_answer_is_sampled_without_a_query() {
     let (mut lab, samples) = Lab::sampling(policy(), 100);
-    let q = query_msg(77, "www.secure.test.", RecordType::A, true, false);
-    let a = answer_msg(
-        &q,
-        ResponseCode::NoError,
-        vec![a_rec("www.secure.test.", [192, 0, 2, 1])],
-    );
+    let (_, a) = www_exchange(77);
     lab.det.on_event(event(a, CLIENT, RESOLVER, 5)).await;
     let taken = samples.take();
     assert_eq!(taken.len(), 1);
@@ -191,12 +197,7 @@ async fn an_evaluation_dropped_before_its_verdict_still_hands_its_sample_over() 
     // As when the stage has no room to wait (or the daemon stops): the
     // answer is stored without a verdict, and the counters add up.
     let (mut lab, samples) = Lab::sampling(policy(), 100);
-    let q = query_msg(9, "www.secure.test.", RecordType::A, true, false);
-    let a = answer_msg(
-        &q,
-        ResponseCode::NoError,
-        vec![a_rec("www.secure.test.", [192, 0, 2, 1])],
-    );
+    let (q, a) = www_exchange(9);
     assert!(
         lab.det
             .observe(event(q, CLIENT, RESOLVER, 0))
