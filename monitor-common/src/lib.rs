@@ -176,7 +176,10 @@ pub mod counter {
     pub const FLOWS_RECORDED: u32 = 6;
     /// DNS packets the cgroup skb program saw whose socket had no process record.
     pub const FLOWS_UNKNOWN_SOCKET: u32 = 7;
-    pub const COUNT: u32 = 8;
+    /// DNS queries to a loopback address the cgroup skb program left to the
+    /// socket-cookie join (no 4-tuple record: see monitor-ebpf `sock.rs`).
+    pub const FLOWS_LOOPBACK: u32 = 8;
+    pub const COUNT: u32 = 9;
 
     /// Names for metrics and logs, by index.
     pub const NAMES: [&str; COUNT as usize] = [
@@ -188,6 +191,7 @@ pub mod counter {
         "sockets_recorded",
         "flows_recorded",
         "flows_unknown_socket",
+        "flows_loopback",
     ];
 }
 

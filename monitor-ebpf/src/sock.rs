@@ -99,13 +99,6 @@ pub fn try_flow(ctx: &SkBuffContext) -> Option<()> {
     if !is_dns_port(dst_port) {
         return None;
     }
-    // SAFETY: helper valid in cgroup_skb programs.
-    let cookie = unsafe { bpf_get_socket_cookie(skb as *mut _) };
-    // SAFETY: the value is copied out before any other map operation.
-    let Some(info) = (unsafe { SOCKETS.get(&cookie) }).copied() else {
-        bump(counter::FLOWS_UNKNOWN_SOCKET);
-        return None;
-    };
     let mut key = FlowKey {
         family: l4.family,
         proto: l4.proto,
@@ -123,6 +116,24 @@ pub fn try_flow(ctx: &SkBuffContext) -> Option<()> {
         key.src_addr = pkt.read(8)?;
         key.dst_addr = pkt.read(24)?;
     }
+    // A query to a loopback address leaves through `lo` of this network
+    // namespace and nothing else: on the host's `lo` the tc program
+    // captures it with its socket's cookie, which user space joins to
+    // `SOCKETS` (correlate/process.rs, its answer then by the query's
+    // remembered 4-tuple); on a container's `lo` nothing captures it. Its
+    // 4-tuple record would never be read, and it cost two hash lookups
+    // per query (most local DNS: stubs on 127.0.0.53, a local resolver).
+    if is_loopback(l4.family, &key.dst_addr) {
+        bump(counter::FLOWS_LOOPBACK);
+        return None;
+    }
+    // SAFETY: helper valid in cgroup_skb programs.
+    let cookie = unsafe { bpf_get_socket_cookie(skb as *mut _) };
+    // SAFETY: the value is copied out before any other map operation.
+    let Some(info) = (unsafe { SOCKETS.get(&cookie) }).copied() else {
+        bump(counter::FLOWS_UNKNOWN_SOCKET);
+        return None;
+    };
     // A stub sending query after query on one 4-tuple (a connected
     // socket, or a resolver library reusing its port): already recorded,
     // skip the LRU update, which takes the map's lock and costs several
@@ -139,4 +150,16 @@ pub fn try_flow(ctx: &SkBuffContext) -> Option<()> {
         bump(counter::FLOWS_RECORDED);
     }
     Some(())
+}
+
+/// 127.0.0.0/8 (RFC 1122 §3.2.1.3) or ::1 (RFC 4291 §2.5.3).
+#[inline(always)]
+fn is_loopback(family: u8, addr: &[u8; 16]) -> bool {
+    if family == FAMILY_V4 {
+        addr[0] == 127
+    } else {
+        let mut lo = [0u8; 16];
+        lo[15] = 1;
+        *addr == lo
+    }
 }

@@ -399,3 +399,120 @@ fn large_answers_ip_fragments_and_tcp() -> Result<()> {
     m.stop()?;
     Ok(())
 }
+
+/// A minimal DNS responder on a loopback address: every query gets an
+/// answer with its question and one A record, `LOOP_A`, until dropped.
+struct LoopResponder {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+const LOOP_PORT: u16 = 5391;
+const LOOP_A: [u8; 4] = [192, 0, 2, 77];
+
+impl LoopResponder {
+    fn start(addr: &str) -> Result<LoopResponder> {
+        use std::sync::atomic::Ordering;
+        let sock = std::net::UdpSocket::bind(addr)?;
+        sock.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while !s2.load(Ordering::Relaxed) {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                if let Some(a) = loop_answer(&buf[..n]) {
+                    let _ = sock.send_to(&a, from);
+                }
+            }
+        });
+        Ok(LoopResponder {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for LoopResponder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The answer to `q` (RFC 1035 §4.1): its id and question, QR+RD+RA,
+/// one A record by compression pointer to the question (§4.1.4).
+fn loop_answer(q: &[u8]) -> Option<Vec<u8>> {
+    let mut end = 12;
+    loop {
+        let len = usize::from(*q.get(end)?);
+        end += 1 + len;
+        if len == 0 {
+            break;
+        }
+    }
+    let question = q.get(12..end + 4)?;
+    let mut a = vec![q[0], q[1], 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+    a.extend_from_slice(question);
+    a.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+    a.extend_from_slice(&LOOP_A);
+    Some(a)
+}
+
+/// Loopback exchanges (a stub and a resolver on the same host: the most
+/// common DNS on a fleet host) carry the client's process on the query
+/// and on the answer. The cgroup skb program leaves queries to loopback
+/// addresses to the socket-cookie join (no FLOWS record, counted as
+/// `flows_loopback`), so this is the test of that join for answers too.
+#[test]
+fn loopback_exchanges_carry_the_process() -> Result<()> {
+    let test = "loopback_exchanges_carry_the_process";
+    if !root_or_skip(test) || !tools_or_skip(test) {
+        return Ok(());
+    }
+    let port = LOOP_PORT.to_string();
+    let mut m = Monitor::start("loopback", &["--dns-port", &port])?;
+    let _v4 = LoopResponder::start(&format!("127.0.0.1:{LOOP_PORT}"))?;
+    let _v6 = LoopResponder::start(&format!("[::1]:{LOOP_PORT}"))?;
+    let want = std::net::Ipv4Addr::from(LOOP_A).to_string();
+    // Event names carry no trailing dot.
+    for (server, name) in [("127.0.0.1", "loop4.example"), ("::1", "loop6.example")] {
+        let at = format!("@{server}");
+        let (pid, out) = run_pid(
+            &["dig", "+time=2", "+tries=1", "-p", &port, &at, name, "A"],
+            Duration::from_secs(10),
+        )?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        ensure!(
+            stdout.contains(&want),
+            "dig {at} {name}: no answer:\n{stdout}"
+        );
+        let ev = m.wait_events(&format!("{name} from pid {pid}"), WAIT, |ev| {
+            let (q, a) = exchange(ev, pid, name);
+            !q.is_empty() && !a.is_empty()
+        })?;
+        let (q, a) = exchange(&ev, pid, name);
+        for e in q.iter().chain(&a) {
+            let comm = s(e, &["process", "name"]).and_then(Value::as_str);
+            ensure!(comm == Some("dig"), "{name}: process.name {comm:?} in {e}");
+        }
+        ensure!(
+            a.iter().any(|e| answer_data(e).contains(&want)),
+            "{name}: answer data lacks {want}: {a:?}"
+        );
+    }
+    let log = m.stop()?;
+    let loopback = log
+        .split_whitespace()
+        .find_map(|t| t.strip_prefix("flows_loopback="))
+        .and_then(|v| v.trim_end_matches([',', ';']).parse::<u64>().ok());
+    ensure!(
+        loopback.is_some_and(|n| n >= 2),
+        "the two queries should have been left to the cookie join (flows_loopback >= 2):\n{log}"
+    );
+    Ok(())
+}
