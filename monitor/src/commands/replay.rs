@@ -17,11 +17,14 @@
 //! show `bogus_signature` (expired) for answers that were valid at capture.
 //! The engine's clock can be fixed, but one fixed instant would also judge
 //! today's chain data at the capture's time, so there is no `--at` here.
+//! `--offline` asks nothing at all: only the rules that need no verdict
+//! run, and the summary says how many answers went unvalidated.
 //!
 //! [`run_detect`]: super::run_detect
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
@@ -45,6 +48,12 @@ pub struct ReplayArgs {
     /// DNS port (repeat for several); default 53.
     #[arg(long = "dns-port", value_name = "PORT")]
     pub dns_ports: Vec<u16>,
+    /// Validate nothing: no lookups at all (an air-gapped analysis host, or
+    /// a capture that must not cause DNS traffic). The rules that need no
+    /// verdict still run (`unsolicited_response`, `response_race`,
+    /// `resolver_failure`); the answers left unvalidated are counted.
+    #[arg(long)]
+    pub offline: bool,
     /// The detector's options, as for `run` (`--events` adds the event lines).
     #[command(flatten)]
     pub detect: DetectArgs,
@@ -66,6 +75,9 @@ pub struct ReplaySummary {
     pub alerts: [u64; Rule::ALL.len()],
     /// A read error that ended the file early (e.g. a capture cut short).
     pub stopped_by: Option<String>,
+    /// Answers the verdict rules would have checked, left unvalidated
+    /// (`--offline`).
+    pub unvalidated: u64,
 }
 
 impl ReplaySummary {
@@ -162,6 +174,7 @@ pub async fn replay<R: Read>(
         events,
         alerts: per_rule,
         stopped_by,
+        unvalidated: detector.counters().unvalidated.load(Ordering::Relaxed),
     })
 }
 
@@ -182,6 +195,12 @@ pub fn format_summary(s: &ReplaySummary) -> String {
     for (name, value) in c.fields() {
         text.push_str(&format!("  {name:<20} {value}\n"));
     }
+    if s.unvalidated > 0 {
+        text.push_str(&format!(
+            "replay: offline: {} answers not validated (the verdict rules did not run on them)\n",
+            s.unvalidated
+        ));
+    }
     if let Some(why) = &s.stopped_by {
         text.push_str(&format!("replay: stopped early: {why}\n"));
     }
@@ -192,7 +211,8 @@ pub fn format_summary(s: &ReplaySummary) -> String {
 /// capture starts at the file's first message (its warm-up too), and no
 /// capture-side loss is known (nothing suppresses an unmatched answer).
 /// Also whether event lines are wanted (`--events` or `events = true`).
-pub fn build_detector(args: &DetectArgs) -> anyhow::Result<(Detector, bool)> {
+/// `offline`: no verdicts ([`DetectorConfig::offline`]).
+pub fn build_detector(args: &DetectArgs, offline: bool) -> anyhow::Result<(Detector, bool)> {
     let cfg = effective_config(args)?;
     let policy = DetectPolicy::from_config(&cfg)?;
     let engine = build_engine(&cfg, &policy)?;
@@ -202,6 +222,7 @@ pub fn build_detector(args: &DetectArgs) -> anyhow::Result<(Detector, bool)> {
         DetectorConfig {
             started: None,
             health: cfg.resolver_health.health_config(),
+            offline,
             ..DetectorConfig::default()
         },
     );
@@ -221,7 +242,7 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
     let summary = rt.block_on(async {
         // A bad option is reported before the file is looked at, as `run`
         // reports it before attaching anything.
-        let (mut detector, with_events) = build_detector(&args.detect)?;
+        let (mut detector, with_events) = build_detector(&args.detect, args.offline)?;
         let src = PcapSource::open(&args.file)
             .with_context(|| format!("reading {}", args.file.display()))?;
         let mut sink = JsonLinesSink::open(&args.output)

@@ -172,3 +172,33 @@ async fn the_capture_end_is_judged_too() {
     assert_eq!(docs.len(), 1, "{docs:#?}");
     assert_eq!(docs[0]["rule"]["name"], "resolver_failure");
 }
+
+#[tokio::test]
+async fn offline_asks_nothing_and_still_raises_what_needs_no_verdict() {
+    // The flipped signature that online is one bogus_signature (above):
+    // offline it is left unvalidated, counted, and no lookup is made.
+    let mut lab = Lab::offline(policy());
+    let (q, a) = transaction(&lab, flip_rrsig_byte).await;
+    let asked = lab.net.queries.load(Ordering::Relaxed);
+    let file = pcap(&[(0, CLIENT, RESOLVER, &q), (5, RESOLVER, CLIENT, &a)]);
+    let (docs, summary) = replay_alerts(&mut lab, file).await;
+    assert!(docs.is_empty(), "{docs:#?}");
+    assert_eq!(summary.unvalidated, 1);
+    assert_eq!(lab.det.counters().evaluated.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        lab.net.queries.load(Ordering::Relaxed),
+        asked,
+        "a lookup was made"
+    );
+    assert!(format_summary(&summary).contains("1 answers not validated"));
+    // An answer with no query before it is still unsolicited_response.
+    let mut lab = Lab::offline(policy());
+    let (_, a) = transaction(&lab, |_| {}).await;
+    let (docs, summary) = replay_alerts(&mut lab, pcap(&[(5, RESOLVER, CLIENT, &a)])).await;
+    assert_eq!(docs.len(), 1, "{docs:#?}");
+    assert_eq!(docs[0]["rule"]["name"], "unsolicited_response");
+    assert_eq!(
+        summary.unvalidated, 0,
+        "an unsolicited answer is never validated"
+    );
+}

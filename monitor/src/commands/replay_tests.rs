@@ -219,6 +219,7 @@ fn main_with_events_writes_event_lines_and_exits_zero() {
         file: input.clone(),
         output: output.to_string_lossy().into_owned(),
         dns_ports: vec![],
+        offline: false,
         detect: detect_args(true),
     })
     .unwrap();
@@ -232,6 +233,7 @@ fn main_with_events_writes_event_lines_and_exits_zero() {
         file: input.clone(),
         output: quiet.to_string_lossy().into_owned(),
         dns_ports: vec![],
+        offline: false,
         detect: detect_args(false),
     })
     .unwrap();
@@ -243,6 +245,7 @@ fn main_with_events_writes_event_lines_and_exits_zero() {
         file: input,
         output: "-".into(),
         dns_ports: vec![],
+        offline: false,
         detect: detect_args(false),
     })
     .unwrap_err();
@@ -255,6 +258,7 @@ fn main_with_events_writes_event_lines_and_exits_zero() {
         file: dir.join("in.pcap"),
         output: "-".into(),
         dns_ports: vec![],
+        offline: false,
         detect: DetectArgs {
             resolvers: vec!["not-an-address".into()],
             ..DetectArgs::default()
@@ -296,6 +300,7 @@ fn main_writes_alert_lines_after_the_warm_up() {
         file: input,
         output: output.to_string_lossy().into_owned(),
         dns_ports: vec![],
+        offline: false,
         detect: detect_args(false),
     })
     .unwrap();
@@ -322,6 +327,7 @@ fn a_cut_short_file_exits_one() {
         file: input,
         output: dir.join("out.jsonl").to_string_lossy().into_owned(),
         dns_ports: vec![],
+        offline: false,
         detect: detect_args(false),
     })
     .unwrap();

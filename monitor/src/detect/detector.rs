@@ -65,6 +65,12 @@ pub struct DetectorConfig {
     pub loss_probe: Option<LossProbe>,
     /// The sample of answers for the forensic store; None: no sampling.
     pub sample: Option<SampleConfig>,
+    /// No verdicts at all (`replay --offline`: a capture examined where
+    /// the monitor's engine cannot, or must not, reach the DNS). The rules
+    /// that need none still run (`unsolicited_response`, `response_race`,
+    /// `resolver_failure` on timeouts and response codes); an answer that
+    /// would have been validated is counted in [`DetectCounters::unvalidated`].
+    pub offline: bool,
 }
 
 /// The resolver health tracker, shared with the verdict tasks (AD rate)
@@ -90,6 +96,9 @@ pub struct DetectCounters {
     pub nta_skipped: AtomicU64,
     /// Answers sent for a verdict.
     pub evaluated: AtomicU64,
+    /// Answers that would have been sent for a verdict, offline
+    /// ([`DetectorConfig::offline`]).
+    pub unvalidated: AtomicU64,
     /// Answers that got no verdict because the verdict queue was full.
     pub verdict_queue_full: AtomicU64,
     /// Alerts raised, by [`Rule::index`].
@@ -170,6 +179,8 @@ impl EvalCtx {
 }
 
 pub struct Detector {
+    /// [`DetectorConfig::offline`].
+    offline: bool,
     loss_probe: Option<LossProbe>,
     /// The probe's last total and when it last grew.
     loss_seen: u64,
@@ -252,6 +263,7 @@ impl Detector {
             sample_out: cfg.sample.as_ref().map(SampleOut::of),
         });
         Detector {
+            offline: cfg.offline,
             loss_probe: cfg.loss_probe,
             loss_seen: 0,
             loss_grew: None,
@@ -521,6 +533,10 @@ impl Detector {
         }
         if self.policy.nta_for(&answer.qname, ev.timestamp).is_some() {
             self.counters.nta_skipped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        if self.offline {
+            self.counters.unvalidated.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         let ticket = self.verdicts.request_at(&answer.qname, answer.qtype, seen);

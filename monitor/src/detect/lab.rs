@@ -95,6 +95,17 @@ impl Lab {
         Lab::configured(net, anchor, policy, ntas, DetectorConfig::default())
     }
 
+    /// The standard hierarchy, with no verdicts asked for
+    /// ([`DetectorConfig::offline`]).
+    pub fn offline(policy: DetectPolicy) -> Lab {
+        let (net, anchor) = standard_hierarchy(Vec::new());
+        let cfg = DetectorConfig {
+            offline: true,
+            ..DetectorConfig::default()
+        };
+        Lab::configured(net, anchor, policy, &[], cfg)
+    }
+
     /// The standard hierarchy with the store's sample of answers at
     /// `per_second`; the sink keeps every taken answer.
     pub fn sampling(policy: DetectPolicy, per_second: u32) -> (Lab, Samples) {
