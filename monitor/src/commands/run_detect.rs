@@ -62,6 +62,10 @@ pub struct DetectArgs {
     /// Also write every DNS message as an event (alerts are always written).
     #[arg(long)]
     pub events: bool,
+    /// DNS 0x20 on the engine's own queries: random letter case, answers
+    /// that do not echo it dropped (config `dns_0x20`).
+    #[arg(long = "dns-0x20")]
+    pub dns_0x20: bool,
 }
 
 /// The configuration file (if any) with the command-line options applied.
@@ -93,6 +97,7 @@ pub fn effective_config(args: &DetectArgs) -> anyhow::Result<Config> {
         expires: None,
     }));
     cfg.events |= args.events;
+    cfg.dns_0x20 |= args.dns_0x20;
     Ok(cfg)
 }
 
@@ -132,6 +137,7 @@ pub fn engine_config(cfg: &Config, policy: &DetectPolicy) -> anyhow::Result<Engi
             ec.zone_upstreams.push((zone, z.upstream.clone()));
         }
     }
+    ec.dns_0x20 = cfg.dns_0x20;
     ec.negative_trust_anchors = policy
         .nta
         .iter()

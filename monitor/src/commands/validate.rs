@@ -65,6 +65,10 @@ pub struct ValidateArgs {
     /// Per-server timeout in milliseconds.
     #[arg(long, default_value_t = 1500, value_name = "MS")]
     pub timeout_ms: u64,
+    /// DNS 0x20: every query with its letters in a random case; answers
+    /// that do not echo it are dropped (config `dns_0x20`).
+    #[arg(long = "dns-0x20")]
+    pub dns_0x20: bool,
 }
 
 pub fn main(args: ValidateArgs) -> anyhow::Result<i32> {
@@ -95,6 +99,7 @@ pub fn main(args: ValidateArgs) -> anyhow::Result<i32> {
     if let Some(p) = &args.trust_anchor {
         cfg.trust_anchor = Some(p.clone());
     }
+    cfg.dns_0x20 |= args.dns_0x20;
     let policy = DetectPolicy::from_config(&cfg)?;
     let mut config = engine_config(&cfg, &policy)?;
     if let Some(t) = &args.at {
@@ -280,6 +285,12 @@ fn print_human(l: &Lookup, engine: &Engine) {
         l.budget.sig_verifications(),
         l.budget.nsec3_hashes()
     );
+    if st.case_mismatches > 0 {
+        println!(
+            ";; {} answers dropped: their question did not echo the 0x20 case",
+            st.case_mismatches
+        );
+    }
     if !verdict.is_secure() {
         // The one line for a responder: zone, key tag, what was wrong, EDE.
         println!(";; {verdict}");

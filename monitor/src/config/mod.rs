@@ -163,6 +163,11 @@ pub struct Config {
     /// as `capture_loss`. 0 (default) competes equally; negative values need
     /// CAP_SYS_NICE.
     pub nice: i32,
+    /// DNS 0x20 on every query the monitor's own engine sends (`dns_0x20`,
+    /// default off): question letters in a random case, answers that do
+    /// not echo it dropped. Off by default because a server that does not
+    /// preserve case would fail every lookup (DESIGN.md: "0x20 optional").
+    pub dns_0x20: bool,
 }
 
 /// Default [`Config::nice`]: compete equally. Measured on the 2-core lab
@@ -205,6 +210,7 @@ impl Default for Config {
             critical: Vec::new(),
             signature_expiry_window: DEFAULT_SIGNATURE_EXPIRY_WINDOW,
             nice: DEFAULT_NICE,
+            dns_0x20: false,
         }
     }
 }

@@ -44,6 +44,8 @@ pub struct RawConfig {
     pub signature_expiry_window: Option<Spanned<DurationSpec>>,
     /// Scheduling niceness of the daemon's threads (see [`super::Config::nice`]).
     pub nice: Option<Spanned<i64>>,
+    /// DNS 0x20 on the engine's queries (see [`super::Config::dns_0x20`]).
+    pub dns_0x20: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -472,3 +472,15 @@ fn nice_defaults_and_range() {
         assert!(e.contains("between -20 and 19"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn dns_0x20_is_off_unless_set_and_reaches_the_engine() {
+    assert!(!parse("").unwrap().dns_0x20);
+    let cfg = parse("dns_0x20 = true").unwrap();
+    assert!(cfg.dns_0x20);
+    let policy = crate::detect::policy::DetectPolicy::from_config(&cfg).unwrap();
+    let ec = crate::commands::run_detect::engine_config(&cfg, &policy).unwrap();
+    assert!(ec.dns_0x20);
+    let e = parse("dns_0x20 = \"yes\"").unwrap_err().to_string();
+    assert!(e.contains("dns_0x20"), "{e}");
+}

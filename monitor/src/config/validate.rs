@@ -63,6 +63,7 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
         keep: raw.output.keep.unwrap_or(defaults.keep),
     };
     cfg.events = raw.events.unwrap_or(false);
+    cfg.dns_0x20 = raw.dns_0x20.unwrap_or(false);
     cfg.resolvers = c.resolver_list("resolvers", &raw.resolvers)?;
     cfg.validating_resolvers =
         c.resolver_list("validating_resolvers", &raw.validating_resolvers)?;

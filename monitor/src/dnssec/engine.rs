@@ -57,6 +57,8 @@ pub struct EngineConfig {
     /// Per-zone trust anchors go into `trust_anchors` (the closest
     /// enclosing anchor is where a chain starts, RFC 4035 §4.4).
     pub zone_upstreams: Vec<(Name, Vec<SocketAddr>)>,
+    /// DNS 0x20 on every query the engine sends (see `Resolver::with_0x20`).
+    pub dns_0x20: bool,
 }
 
 impl EngineConfig {
@@ -80,6 +82,7 @@ impl EngineConfig {
             query_minimization: false,
             negative_trust_anchors: Vec::new(),
             zone_upstreams: Vec::new(),
+            dns_0x20: false,
         }
     }
 }
@@ -137,6 +140,8 @@ pub struct EngineStats {
     pub server_failures: u64,
     /// Queries sent to a per-zone upstream.
     pub zone_upstream_queries: u64,
+    /// Answers dropped for not echoing the question's 0x20 case.
+    pub case_mismatches: u64,
 }
 
 type Key = (Name, RecordType);
@@ -198,7 +203,8 @@ impl Engine {
             config.clock.clone(),
             config.query_minimization,
         )
-        .with_zone_upstreams(config.zone_upstreams.clone());
+        .with_zone_upstreams(config.zone_upstreams.clone())
+        .with_0x20(config.dns_0x20);
         // Split the configured bounds: a quarter for zone state, the rest
         // for answers (the resolver's delegation maps are small and fixed).
         let c = config.cache;
@@ -236,6 +242,7 @@ impl Engine {
             tcp_retries: i.resolver.tcp_retries.load(Ordering::Relaxed),
             server_failures: i.resolver.server_failures.load(Ordering::Relaxed),
             zone_upstream_queries: i.resolver.zone_upstream_queries.load(Ordering::Relaxed),
+            case_mismatches: i.resolver.case_mismatches.load(Ordering::Relaxed),
         }
     }
 

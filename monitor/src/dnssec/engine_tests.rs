@@ -21,6 +21,16 @@ fn engine_with(
     anchor: hickory_proto::dnssec::rdata::DNSKEY,
     roots: &[u8],
 ) -> (Engine, Arc<TestNet>) {
+    engine_tuned(net, anchor, roots, |_| {})
+}
+
+/// [`engine_with`], with `tune` applied to the configuration last.
+fn engine_tuned(
+    net: TestNet,
+    anchor: hickory_proto::dnssec::rdata::DNSKEY,
+    roots: &[u8],
+    tune: impl FnOnce(&mut EngineConfig),
+) -> (Engine, Arc<TestNet>) {
     let hints: Vec<IpAddr> = roots
         .iter()
         .map(|n| IpAddr::from([198, 18, 0, *n]))
@@ -30,6 +40,7 @@ fn engine_with(
     anchors.add_dnskey(&Name::root(), anchor);
     cfg.trust_anchors = anchors;
     cfg.clock = Clock::fixed(i64::from(NOW));
+    tune(&mut cfg);
     let net = Arc::new(net);
     (Engine::new(cfg, net.clone()), net)
 }
@@ -705,4 +716,53 @@ async fn dname_overflow_yxdomain_is_an_answer() {
         "{}",
         l.verdict
     );
+}
+
+fn engine_0x20(mutators: Vec<Mutator>, on: bool) -> (Engine, Arc<TestNet>) {
+    let (net, anchor) = standard_hierarchy(mutators);
+    engine_tuned(net, anchor, &[1], |c| c.dns_0x20 = on)
+}
+
+/// A server (or a forger) that answers with the question in lowercase.
+fn lowercase_question() -> Mutator {
+    Box::new(|q: &Name, _t, m: &mut Message| {
+        if let Some(question) = m.queries.first_mut() {
+            question.set_name(q.to_lowercase());
+        }
+    })
+}
+
+#[tokio::test]
+async fn dns_0x20_mixes_the_case_and_still_validates() {
+    let (e, net) = engine_0x20(vec![], true);
+    let l = e.lookup(&name("www.secure.test."), RecordType::A).await;
+    // Mixed-case owner names come back; canonical form (RFC 4034 §6.2)
+    // lowercases them for the signatures.
+    assert_eq!(l.verdict, Verdict::Secure, "{}", l.verdict);
+    assert_eq!(e.stats().case_mismatches, 0);
+    let log = net.log.lock().unwrap();
+    // Several questions of 4 to 13 letters each: all of them in lowercase
+    // by chance has a probability below 2^-20.
+    assert!(
+        log.iter()
+            .any(|(_, n, _)| n.to_string() != n.to_lowercase().to_string()),
+        "no question went out in mixed case: {log:?}"
+    );
+}
+
+#[tokio::test]
+async fn dns_0x20_drops_answers_that_do_not_echo_the_case() {
+    let (e, _) = engine_0x20(vec![lowercase_question()], true);
+    let l = e.lookup(&name("www.secure.test."), RecordType::A).await;
+    assert!(
+        matches!(l.verdict, Verdict::Indeterminate { .. }),
+        "{}",
+        l.verdict
+    );
+    assert!(e.stats().case_mismatches > 0);
+    // The same servers without 0x20: the case is never looked at.
+    let (e, _) = engine_0x20(vec![lowercase_question()], false);
+    let l = e.lookup(&name("www.secure.test."), RecordType::A).await;
+    assert_eq!(l.verdict, Verdict::Secure, "{}", l.verdict);
+    assert_eq!(e.stats().case_mismatches, 0);
 }

@@ -132,10 +132,14 @@ pub struct Resolver {
     /// Per-zone upstreams (split horizon): names in these zones are asked
     /// of these servers (DO+CD), whatever the mode.
     zone_upstreams: Vec<(Name, Vec<SocketAddr>)>,
+    /// DNS 0x20: the question's letters in a random case ([`random_case`]).
+    dns0x20: bool,
     pub zone_upstream_queries: AtomicU64,
     pub queries_sent: AtomicU64,
     pub tcp_retries: AtomicU64,
     pub server_failures: AtomicU64,
+    /// Answers dropped because their question did not echo the 0x20 case.
+    pub case_mismatches: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -204,6 +208,34 @@ fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Kind
     }
 }
 
+/// `name` with each ASCII letter's case flipped at random (one random bit
+/// per letter; other bytes as they are).
+pub fn random_case(name: &Name) -> Name {
+    let labels: Vec<Vec<u8>> = name
+        .iter()
+        .map(|label| {
+            label
+                .iter()
+                .map(|&b| {
+                    if b.is_ascii_alphabetic() && rand::random::<bool>() {
+                        b ^ 0x20
+                    } else {
+                        b
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    match Name::from_labels(labels) {
+        Ok(mut n) => {
+            n.set_fqdn(name.is_fqdn());
+            n
+        }
+        // Same lengths as a valid name: cannot fail; ask as given if it did.
+        Err(_) => name.clone(),
+    }
+}
+
 impl Resolver {
     pub fn new(transport: Arc<dyn Transport>, mode: Mode, clock: Clock, minimise: bool) -> Self {
         Self {
@@ -215,11 +247,25 @@ impl Resolver {
             referral_ds: TtlLru::new(4_096, 16 << 20),
             minimise,
             zone_upstreams: Vec::new(),
+            dns0x20: false,
             zone_upstream_queries: AtomicU64::new(0),
             queries_sent: AtomicU64::new(0),
             tcp_retries: AtomicU64::new(0),
             server_failures: AtomicU64::new(0),
+            case_mismatches: AtomicU64::new(0),
         }
+    }
+
+    /// DNS 0x20 (draft-vixie-dnsext-dns0x20-00): every question goes out
+    /// with its letters in a random case, and an answer whose question
+    /// does not echo that case exactly is dropped (counted in
+    /// `case_mismatches`; the next server is tried). An off-path forger
+    /// must then guess one more bit per letter besides the id and port.
+    /// A server that does not preserve case fails every lookup, so this is
+    /// off by default (DESIGN.md: "0x20 optional").
+    pub fn with_0x20(mut self, on: bool) -> Self {
+        self.dns0x20 = on;
+        self
     }
 
     /// Names at or below each zone are asked of its servers (split
@@ -274,7 +320,12 @@ impl Resolver {
         let mut q = Message::new(id, MessageType::Query, OpCode::Query);
         q.metadata.recursion_desired = recursive;
         q.metadata.checking_disabled = recursive;
-        q.add_query(Query::query(qname.clone(), qtype));
+        let asked = if self.dns0x20 {
+            random_case(qname)
+        } else {
+            qname.clone()
+        };
+        q.add_query(Query::query(asked.clone(), qtype));
         let mut edns = Edns::new();
         edns.set_max_payload(EDNS_UDP_SIZE);
         edns.set_dnssec_ok(true);
@@ -310,6 +361,15 @@ impl Resolver {
                 && msg.queries[0].query_type() == qtype;
             if !same_question {
                 return Ok(Err(format!("answer from {server} has another question")));
+            }
+            // Name equality ignores case (RFC 4343); 0x20 compares the
+            // label bytes as sent.
+            if self.dns0x20 && !msg.queries[0].name().iter().eq(asked.iter()) {
+                self.case_mismatches.fetch_add(1, Ordering::Relaxed);
+                return Ok(Err(format!(
+                    "answer from {server} does not echo the question's 0x20 case ({} for {asked})",
+                    msg.queries[0].name()
+                )));
             }
             if msg.metadata.truncation && protocol == Protocol::Udp {
                 self.tcp_retries.fetch_add(1, Ordering::Relaxed);
@@ -575,3 +635,29 @@ impl Resolver {
 
 #[path = "referral.rs"]
 mod referral;
+
+#[cfg(test)]
+mod random_case_tests {
+    use super::*;
+
+    #[test]
+    fn random_case_changes_only_the_case_of_letters() {
+        let n = Name::from_ascii("a-1.Example.TEST.").unwrap();
+        let mut upper = 0;
+        let mut lower = 0;
+        for _ in 0..64 {
+            let r = random_case(&n);
+            assert!(r.is_fqdn());
+            // Equal ignoring case (RFC 4343), digits and '-' untouched.
+            assert_eq!(r, n);
+            let s = r.to_string();
+            assert_eq!(s.to_ascii_lowercase(), "a-1.example.test.");
+            assert_eq!(&s[1..3], "-1");
+            upper += s.bytes().filter(u8::is_ascii_uppercase).count();
+            lower += s.bytes().filter(u8::is_ascii_lowercase).count();
+        }
+        // 64 × 12 letters, each a fair coin: both cases show up.
+        assert!(upper > 0 && lower > 0, "upper {upper} lower {lower}");
+        assert_eq!(random_case(&Name::root()), Name::root());
+    }
+}
