@@ -434,7 +434,10 @@ mod reader_path {
     impl<'k> Reader<'k> {
         pub fn new(kernel: &'k Kernel) -> Self {
             Reader {
-                names: Arc::new(RwLock::new(HashMap::from([(1, "lo".into())]))),
+                names: Arc::new(RwLock::new(HashMap::from([(
+                    1,
+                    ("lo".into(), monitor::capture::Side::Loopback),
+                )]))),
                 scratch: build::captured(
                     LinkType::RawIp,
                     Vec::with_capacity(2048),

@@ -75,6 +75,24 @@ pub struct DnsEvent {
 }
 
 impl DnsEvent {
+    /// Traffic of a DNS server on this host with other machines: a query
+    /// that arrived, or an answer that left, through a network-facing
+    /// interface (its first sighting, capture/dedup.rs). Such an answer is
+    /// not one "the host received" (DESIGN.md, Detection): no rule judges
+    /// it and neither message counts toward resolver health. Answers to
+    /// this host, its containers and VMs arrive at ingress, or leave toward
+    /// a guest (veth, bridge, tap) or over `lo`, and are judged.
+    pub fn served_here(&self) -> bool {
+        use crate::capture::{Direction, Side};
+        match &self.interface {
+            Some(i) if i.side == Side::Network => match self.kind {
+                DnsKind::Query => i.direction == Direction::Ingress,
+                DnsKind::Answer => i.direction == Direction::Egress,
+            },
+            _ => false,
+        }
+    }
+
     /// Orient a decoded message: a query goes client → server, an answer
     /// server → client (QR bit, RFC 1035 §4.1.1).
     pub fn from_message(msg: DnsMessage, process: Option<Arc<ProcessInfo>>) -> DnsEvent {

@@ -145,6 +145,7 @@ fn process_interface_and_container_fields() {
         index: 4,
         name: "veth0".into(),
         direction: Direction::Egress,
+        side: crate::capture::Side::Unknown,
     });
     let p = ProcessInfo {
         pid: 4242,
@@ -210,6 +211,7 @@ fn direct_serialisation_matches_value_and_starts_with_timestamp() {
         index: 2,
         name: "eth0".into(),
         direction: Direction::Ingress,
+        side: crate::capture::Side::Unknown,
     });
     let e = DnsEvent::from_message(msg, None);
     let text = serde_json::to_string(&e.ecs()).unwrap();

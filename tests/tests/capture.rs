@@ -516,3 +516,195 @@ fn loopback_exchanges_carry_the_process() -> Result<()> {
     );
     Ok(())
 }
+
+/// A network namespace reached from the host through a VXLAN tunnel over
+/// a veth: the VXLAN device's link kind (`vxlan`) is not a guest's, so to
+/// the monitor it is a network-facing interface, as a NIC would be (this
+/// kernel has no vlan/macvlan modules). The veth carries only UDP/4789.
+struct VxlanPeer {
+    ns: String,
+    host_veth: String,
+    host_vxlan: String,
+}
+
+fn vxlan_cmd<'a>(name: &'a str, local: &'a str, remote: &'a str, dev: &'a str) -> Vec<&'a str> {
+    vec![
+        "ip", "link", "add", name, "type", "vxlan", "id", "77", "dstport", "4789", "local", local,
+        "remote", remote, "dev", dev,
+    ]
+}
+
+const PEER_HOST_IP: &str = "198.19.77.1";
+const PEER_IP: &str = "198.19.77.2";
+
+impl VxlanPeer {
+    fn new() -> Result<VxlanPeer> {
+        let p = format!("dmv{:04x}", std::process::id() & 0xffff);
+        let v = VxlanPeer {
+            ns: format!("{p}n"),
+            host_veth: format!("{p}h"),
+            host_vxlan: format!("{p}v"),
+        };
+        v.teardown();
+        let (ns, h) = (v.ns.as_str(), v.host_veth.as_str());
+        let hv = v.host_vxlan.as_str();
+        let (peer, pv) = (format!("{p}p"), format!("{p}w"));
+        let (under_h, under_p) = ("198.19.78.1", "198.19.78.2");
+        let host_cidr = format!("{PEER_HOST_IP}/24");
+        let peer_cidr = format!("{PEER_IP}/24");
+        let under_h_cidr = format!("{under_h}/24");
+        let under_p_cidr = format!("{under_p}/24");
+        let mut steps: Vec<Vec<&str>> = vec![
+            vec!["ip", "netns", "add", ns],
+            vec![
+                "ip", "link", "add", h, "type", "veth", "peer", "name", &peer,
+            ],
+            vec!["ip", "link", "set", &peer, "netns", ns],
+            vec!["ip", "addr", "add", &under_h_cidr, "dev", h],
+            vec!["ip", "link", "set", h, "up"],
+            vec!["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"],
+            vec![
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "ip",
+                "addr",
+                "add",
+                &under_p_cidr,
+                "dev",
+                &peer,
+            ],
+            vec!["ip", "netns", "exec", ns, "ip", "link", "set", &peer, "up"],
+            vxlan_cmd(hv, under_h, under_p, h),
+            vec!["ip", "addr", "add", &host_cidr, "dev", hv],
+            vec!["ip", "link", "set", hv, "up"],
+        ];
+        let mut inside = vec!["ip", "netns", "exec", ns];
+        inside.extend(vxlan_cmd(&pv, under_p, under_h, &peer));
+        steps.push(inside);
+        steps.push(vec![
+            "ip", "netns", "exec", ns, "ip", "addr", "add", &peer_cidr, "dev", &pv,
+        ]);
+        steps.push(vec![
+            "ip", "netns", "exec", ns, "ip", "link", "set", &pv, "up",
+        ]);
+        for s in &steps {
+            tests::cmd::run(s)?;
+        }
+        Ok(v)
+    }
+
+    fn teardown(&self) {
+        // The namespace takes the peer veth (and so the pair) and its
+        // VXLAN; the host's VXLAN goes with its veth.
+        tests::cmd::run_quiet(&["ip", "netns", "del", &self.ns]);
+        tests::cmd::run_quiet(&["ip", "link", "del", &self.host_vxlan]);
+        tests::cmd::run_quiet(&["ip", "link", "del", &self.host_veth]);
+    }
+}
+
+impl Drop for VxlanPeer {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
+
+/// A DNS server on this host answering another machine: its answers leave
+/// through a network-facing interface and are not answers the host
+/// received (DESIGN.md, Detection), so nothing judges them — before, every
+/// name a LAN client asked was validated by the monitor and its verdict
+/// rules ran on it. The same server answering over `lo` is judged: with
+/// the engine asking that server (which has no DNSSEC to give), its answer
+/// raises an alert, which shows the served one would have too.
+#[test]
+fn answers_served_to_other_machines_are_not_judged() -> Result<()> {
+    let test = "answers_served_to_other_machines_are_not_judged";
+    if !root_or_skip(test) || !tools_or_skip(test) {
+        return Ok(());
+    }
+    let peer = VxlanPeer::new()?;
+    let port = LOOP_PORT.to_string();
+    let upstream = format!("127.0.0.1:{LOOP_PORT}");
+    let mut m = Monitor::start("served", &["--dns-port", &port, "--upstream", &upstream])?;
+    let _lo = LoopResponder::start(&upstream)?;
+    let _lan = LoopResponder::start(&format!("{PEER_HOST_IP}:{LOOP_PORT}"))?;
+    let want = std::net::Ipv4Addr::from(LOOP_A).to_string();
+    let at = format!("@{PEER_HOST_IP}");
+    let out = tests::cmd::run_timeout(
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &peer.ns,
+            "dig",
+            "+time=2",
+            "+tries=1",
+            "-p",
+            &port,
+            &at,
+            "served.example",
+            "A",
+        ],
+        Duration::from_secs(10),
+    )?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        stdout.contains(&want),
+        "dig from the peer: no answer:\n{stdout}"
+    );
+    let (pid, out) = run_pid(
+        &[
+            "dig",
+            "+time=2",
+            "+tries=1",
+            "-p",
+            &port,
+            "@127.0.0.1",
+            "judged.example",
+            "A",
+        ],
+        Duration::from_secs(10),
+    )?;
+    ensure!(
+        String::from_utf8_lossy(&out.stdout).contains(&want),
+        "dig over lo: no answer"
+    );
+    let is_alert_for = |e: &Value, name: &str| {
+        s(e, &["event", "dataset"]).and_then(Value::as_str) == Some("dnssec_monitor.alert")
+            && s(e, &["dns", "question", "name"]).and_then(Value::as_str) == Some(name)
+    };
+    // The judged one first: once its alert is out, the served answer
+    // (captured before it) has long been through detection.
+    let ev = m.wait_events(
+        &format!("an alert for judged.example (dig pid {pid})"),
+        WAIT,
+        |ev| ev.iter().any(|e| is_alert_for(e, "judged.example")),
+    )?;
+    ensure!(
+        ev.iter().any(
+            |e| s(e, &["dns", "type"]).and_then(Value::as_str) == Some("answer")
+                && s(e, &["dns", "question", "name"]).and_then(Value::as_str)
+                    == Some("served.example")
+        ),
+        "the served answer was not captured at all"
+    );
+    let served_alerts: Vec<&Value> = ev
+        .iter()
+        .filter(|e| is_alert_for(e, "served.example"))
+        .collect();
+    ensure!(
+        served_alerts.is_empty(),
+        "the served answer was judged: {served_alerts:?}"
+    );
+    let log = m.stop()?;
+    let served = log
+        .split([' ', ';'])
+        .find_map(|t| t.strip_prefix("served="))
+        .and_then(|v| v.parse::<u64>().ok());
+    ensure!(
+        served.is_some_and(|n| n >= 1),
+        "served= in the exit report:\n{log}"
+    );
+    Ok(())
+}

@@ -186,6 +186,7 @@ mod tests {
                 index: 2,
                 name: "veth0".into(),
                 direction: Direction::Ingress,
+                side: crate::capture::Side::Unknown,
             }),
             socket_cookie: None,
             orig_len: d.len() as u32,
@@ -206,6 +207,7 @@ mod tests {
             index: 3,
             name: "br0".into(),
             direction: Direction::Egress,
+            side: crate::capture::Side::Unknown,
         });
         assert!(!dd.first_sighting(&fwd));
         assert_eq!(dd.duplicates(), 2);
@@ -220,6 +222,7 @@ mod tests {
                 index: LOOPBACK_IFINDEX,
                 name: "lo".into(),
                 direction,
+                side: crate::capture::Side::Unknown,
             });
             p
         };

@@ -54,4 +54,38 @@ pub struct InterfaceRef {
     /// reference count, not a string copy).
     pub name: Arc<str>,
     pub direction: Direction,
+    pub side: Side,
+}
+
+/// What an interface leads to. With the direction of a message's first
+/// sighting (capture/dedup.rs) it tells traffic this host (or a container
+/// or VM on it) takes part in as a client from the traffic of a DNS server
+/// on this host with other machines (`DnsEvent::served_here`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Side {
+    /// Not known: a pcap file, or an interface not (yet) listed.
+    #[default]
+    Unknown,
+    /// `lo`: both ends are this host.
+    Loopback,
+    /// veth, bridge, netkit, tun/tap, ifb: containers and VMs on this host
+    /// (what leaves toward them is delivered here).
+    Guests,
+    /// A NIC (no link kind), VLAN, bond, tunnel: other machines.
+    Network,
+}
+
+impl Side {
+    /// From rtnetlink: ARPHRD_LOOPBACK (772) is `lo`; `IFLA_INFO_KIND` names
+    /// the virtual devices that lead to guests of this host.
+    pub fn of(arphrd: u16, kind: Option<&str>) -> Side {
+        const GUESTS: [&str; 6] = ["veth", "bridge", "netkit", "tun", "tap", "ifb"];
+        if arphrd == 772 {
+            Side::Loopback
+        } else if kind.is_some_and(|k| GUESTS.contains(&k)) {
+            Side::Guests
+        } else {
+            Side::Network
+        }
+    }
 }

@@ -18,6 +18,9 @@ pub enum LinkEvent {
         name: String,
         /// ARPHRD_* device type (1 Ethernet, 772 loopback, 65534 none, …).
         arphrd: u16,
+        /// `IFLA_INFO_KIND` ("veth", "bridge", "vlan", …); none for a
+        /// physical NIC (no rtnl_link_ops).
+        kind: Option<String>,
     },
     Gone {
         index: u32,
@@ -33,6 +36,8 @@ const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
 const RTM_GETLINK: u16 = 18;
 const IFLA_IFNAME: u16 = 3;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_INFO_KIND: u16 = 1;
 const RTMGRP_LINK: u32 = 1;
 
 fn align4(n: usize) -> usize {
@@ -65,6 +70,30 @@ pub fn parse_messages(buf: &[u8]) -> Vec<LinkEvent> {
     out
 }
 
+/// The payload of the first attribute of type `want` in a run of rtattrs
+/// (NLA_F_NESTED and NLA_F_NET_BYTEORDER masked off); a malformed run ends
+/// the search.
+fn attr(mut attrs: &[u8], want: u16) -> Option<&[u8]> {
+    while attrs.len() >= 4 {
+        let alen = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
+        let aty = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
+        if alen < 4 || alen > attrs.len() {
+            return None;
+        }
+        if aty == want {
+            return Some(&attrs[4..alen]);
+        }
+        attrs = &attrs[align4(alen).min(attrs.len())..];
+    }
+    None
+}
+
+/// A NUL-terminated (or not) UTF-8 string attribute.
+fn c_string(v: &[u8]) -> Option<String> {
+    let v = v.split(|&b| b == 0).next().unwrap_or(v);
+    std::str::from_utf8(v).ok().map(str::to_owned)
+}
+
 fn parse_link(ty: u16, body: &[u8]) -> Option<LinkEvent> {
     if body.len() < IFINFOMSG_LEN {
         return None;
@@ -72,27 +101,19 @@ fn parse_link(ty: u16, body: &[u8]) -> Option<LinkEvent> {
     let arphrd = u16::from_ne_bytes([body[2], body[3]]);
     let index = i32::from_ne_bytes([body[4], body[5], body[6], body[7]]);
     let index = u32::try_from(index).ok().filter(|&i| i > 0)?;
-    let mut attrs = &body[IFINFOMSG_LEN..];
-    let mut name = None;
-    while attrs.len() >= 4 {
-        let alen = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
-        let aty = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
-        if alen < 4 || alen > attrs.len() {
-            break;
-        }
-        if aty == IFLA_IFNAME {
-            let v = &attrs[4..alen];
-            let v = v.split(|&b| b == 0).next().unwrap_or(v);
-            name = std::str::from_utf8(v).ok().map(str::to_owned);
-        }
-        attrs = &attrs[align4(alen).min(attrs.len())..];
-    }
+    let attrs = &body[IFINFOMSG_LEN..];
+    let name = attr(attrs, IFLA_IFNAME).and_then(c_string);
+    // IFLA_LINKINFO nests IFLA_INFO_KIND (include/uapi/linux/if_link.h).
+    let kind = attr(attrs, IFLA_LINKINFO)
+        .and_then(|info| attr(info, IFLA_INFO_KIND))
+        .and_then(c_string);
     let name = name.filter(|n| !n.is_empty())?;
     Some(if ty == RTM_NEWLINK {
         LinkEvent::New {
             index,
             name,
             arphrd,
+            kind,
         }
     } else {
         LinkEvent::Gone { index, name }
@@ -235,20 +256,31 @@ impl AsFd for LinkSocket {
 mod tests {
     use super::*;
 
+    /// One rtattr, padded to 4 bytes.
+    fn rtattr(ty: u16, payload: &[u8]) -> Vec<u8> {
+        let mut a = Vec::new();
+        a.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+        a.extend_from_slice(&ty.to_ne_bytes());
+        a.extend_from_slice(payload);
+        while !a.len().is_multiple_of(4) {
+            a.push(0);
+        }
+        a
+    }
+
     fn msg(ty: u16, index: i32, arphrd: u16, name: Option<&str>) -> Vec<u8> {
+        msg_with(ty, index, arphrd, name, &[])
+    }
+
+    /// `msg` with more attributes after the name.
+    fn msg_with(ty: u16, index: i32, arphrd: u16, name: Option<&str>, more: &[u8]) -> Vec<u8> {
         let mut body = vec![0u8; IFINFOMSG_LEN];
         body[2..4].copy_from_slice(&arphrd.to_ne_bytes());
         body[4..8].copy_from_slice(&index.to_ne_bytes());
         if let Some(n) = name {
-            let alen = 4 + n.len() + 1;
-            body.extend_from_slice(&(alen as u16).to_ne_bytes());
-            body.extend_from_slice(&IFLA_IFNAME.to_ne_bytes());
-            body.extend_from_slice(n.as_bytes());
-            body.push(0);
-            while !body.len().is_multiple_of(4) {
-                body.push(0);
-            }
+            body.extend(rtattr(IFLA_IFNAME, format!("{n}\0").as_bytes()));
         }
+        body.extend_from_slice(more);
         let mut m = vec![0u8; NLMSG_HDRLEN];
         let len = (NLMSG_HDRLEN + body.len()) as u32;
         m[0..4].copy_from_slice(&len.to_ne_bytes());
@@ -267,7 +299,8 @@ mod tests {
                 LinkEvent::New {
                     index: 7,
                     name: "veth0".into(),
-                    arphrd: 1
+                    arphrd: 1,
+                    kind: None,
                 },
                 LinkEvent::Gone {
                     index: 8,
@@ -275,6 +308,35 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn link_kind_from_nested_linkinfo() {
+        // IFLA_LINKINFO (with NLA_F_NESTED set, as the kernel sends it)
+        // holding IFLA_INFO_KIND after another nested attribute.
+        let mut info = rtattr(2, &[0; 8]); // IFLA_INFO_DATA, skipped
+        info.extend(rtattr(IFLA_INFO_KIND, b"veth\0"));
+        let linkinfo = rtattr(IFLA_LINKINFO | 0x8000, &info);
+        let mut more = rtattr(4, &1500u32.to_ne_bytes()); // IFLA_MTU first
+        more.extend(linkinfo);
+        let buf = msg_with(RTM_NEWLINK, 9, 1, Some("veth9"), &more);
+        assert_eq!(
+            parse_messages(&buf),
+            vec![LinkEvent::New {
+                index: 9,
+                name: "veth9".into(),
+                arphrd: 1,
+                kind: Some("veth".into()),
+            }]
+        );
+        // A kind attribute cut short: the link is still reported, kindless.
+        let mut bad = rtattr(IFLA_INFO_KIND, b"bridge\0");
+        bad[0] = 0xff;
+        let buf = msg_with(RTM_NEWLINK, 9, 1, Some("br0"), &rtattr(IFLA_LINKINFO, &bad));
+        assert!(matches!(
+            &parse_messages(&buf)[..],
+            [LinkEvent::New { kind: None, .. }]
+        ));
     }
 
     #[test]

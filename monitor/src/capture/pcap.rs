@@ -234,6 +234,8 @@ impl<R: Read> PcapSource<R> {
                         index: if_id,
                         name: name.clone(),
                         direction,
+                        // A file does not say where its interfaces led.
+                        side: super::Side::Unknown,
                     }),
                     _ => None,
                 };

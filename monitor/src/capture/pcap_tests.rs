@@ -132,7 +132,8 @@ fn pcapng_interfaces_resolution_and_direction() {
         Some(InterfaceRef {
             index: 0,
             name: "eth0".into(),
-            direction: Direction::Egress
+            direction: Direction::Egress,
+            side: crate::capture::Side::Unknown,
         })
     );
     assert_eq!(pkts[1].link, LinkType::Ethernet);

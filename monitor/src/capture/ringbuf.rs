@@ -15,10 +15,11 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::watch;
 
 use super::dedup::Dedup;
-use super::{CapturedPacket, Direction, InterfaceRef, LinkType};
+use super::{CapturedPacket, Direction, InterfaceRef, LinkType, Side};
 
-/// ifindex → interface name, kept current by whoever attaches.
-pub type InterfaceNames = Arc<RwLock<HashMap<u32, Arc<str>>>>;
+/// ifindex → interface name and what it leads to, kept current by
+/// whoever attaches.
+pub type InterfaceNames = Arc<RwLock<HashMap<u32, (Arc<str>, Side)>>>;
 
 /// Converts `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) to wall-clock time with
 /// one offset, so a record costs an addition, not a clock read. NTP slews
@@ -155,17 +156,21 @@ pub fn parse_record_checked(
             let known = map.as_ref().and_then(|m| m.get(&h.ifindex));
             match pkt.interface.as_mut() {
                 // Same interface, same name (it may have been renamed): keep it.
-                Some(i) if i.index == h.ifindex && known.is_some_and(|n| *n == i.name) => {
+                Some(i)
+                    if i.index == h.ifindex
+                        && known.is_some_and(|(n, s)| *n == i.name && *s == i.side) =>
+                {
                     i.direction = direction;
                 }
                 _ => {
-                    let name = known
+                    let (name, side) = known
                         .cloned()
-                        .unwrap_or_else(|| format!("if{}", h.ifindex).into());
+                        .unwrap_or_else(|| (format!("if{}", h.ifindex).into(), Side::Unknown));
                     pkt.interface = Some(InterfaceRef {
                         index: h.ifindex,
                         name,
                         direction,
+                        side,
                     });
                 }
             }
@@ -358,7 +363,10 @@ mod tests {
     }
 
     fn names() -> InterfaceNames {
-        Arc::new(RwLock::new(HashMap::from([(2, "veth0".into())])))
+        Arc::new(RwLock::new(HashMap::from([(
+            2,
+            ("veth0".into(), Side::Guests),
+        )])))
     }
 
     #[test]
@@ -383,8 +391,8 @@ mod tests {
         assert_eq!(p.link, LinkType::Ethernet);
         let i = p.interface.unwrap();
         assert_eq!(
-            (i.index, &*i.name, i.direction),
-            (2, "veth0", Direction::Egress)
+            (i.index, &*i.name, i.direction, i.side),
+            (2, "veth0", Direction::Egress, Side::Guests)
         );
         assert_eq!(
             p.timestamp,
@@ -404,7 +412,11 @@ mod tests {
         assert_eq!(p.link, LinkType::RawIp);
         assert_eq!(p.socket_cookie, None);
         let i = p.interface.unwrap();
-        assert_eq!((&*i.name, i.direction), ("if9", Direction::Ingress));
+        // Not listed (yet): not taken for a network-facing one.
+        assert_eq!(
+            (&*i.name, i.direction, i.side),
+            ("if9", Direction::Ingress, Side::Unknown)
+        );
     }
 
     #[test]
@@ -423,7 +435,10 @@ mod tests {
         parse_record_checked(&r, &clock, &names, &mut checked, &mut pkt).unwrap();
         assert_eq!(checked, Some(2));
         // Renamed mid-batch: the batch keeps the name it checked ...
-        names.write().unwrap().insert(2, "veth1".into());
+        names
+            .write()
+            .unwrap()
+            .insert(2, ("veth1".into(), Side::Guests));
         parse_record_checked(&r, &clock, &names, &mut checked, &mut pkt).unwrap();
         assert_eq!(name(&pkt), "veth0");
         // ... another interface is looked up at once ...

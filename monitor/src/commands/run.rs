@@ -246,9 +246,11 @@ fn apply_link_event(
             index,
             name,
             arphrd,
+            kind,
         } => {
             if let Ok(mut m) = names.write() {
-                m.insert(index, name.as_str().into());
+                let side = crate::capture::Side::of(arphrd, kind.as_deref());
+                m.insert(index, (name.as_str().into(), side));
             }
             if !wanted.is_empty() && !wanted.contains(&name) {
                 return;

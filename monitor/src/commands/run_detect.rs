@@ -344,7 +344,7 @@ pub fn report(h: &StageHandle) -> String {
         .collect();
     let o = *h.outstanding.lock().unwrap_or_else(|p| p.into_inner());
     format!(
-        "detect: received={} alerts={} input_full={} pending_full={} event_lines_full={} verdict_queue_full={} own_skipped={}; {}; outstanding: joined={} unsolicited_answers={} races={} wrong_txid={} expired={} evicted_full={} evicted_answered={} entries={}",
+        "detect: received={} alerts={} input_full={} pending_full={} event_lines_full={} verdict_queue_full={} own_skipped={} served={}; {}; outstanding: joined={} unsolicited_answers={} races={} wrong_txid={} expired={} evicted_full={} evicted_answered={} entries={}",
         s.received.load(Ordering::Relaxed),
         s.emitted.load(Ordering::Relaxed),
         s.input_full.load(Ordering::Relaxed),
@@ -352,6 +352,7 @@ pub fn report(h: &StageHandle) -> String {
         s.event_lines_full.load(Ordering::Relaxed),
         d.verdict_queue_full.load(Ordering::Relaxed),
         d.own_skipped.load(Ordering::Relaxed),
+        d.served.load(Ordering::Relaxed),
         per_rule.join(" "),
         o.joined,
         o.unsolicited,

@@ -99,6 +99,9 @@ pub struct DetectCounters {
     /// Answers that would have been sent for a verdict, offline
     /// ([`DetectorConfig::offline`]).
     pub unvalidated: AtomicU64,
+    /// Messages of a DNS server on this host with other machines
+    /// ([`DnsEvent::served_here`]): joined, never judged.
+    pub served: AtomicU64,
     /// Answers that got no verdict because the verdict queue was full.
     pub verdict_queue_full: AtomicU64,
     /// Alerts raised, by [`Rule::index`].
@@ -372,8 +375,12 @@ impl Detector {
             if own {
                 self.counters.own_skipped.fetch_add(1, Ordering::Relaxed);
             }
+            let served = ev.served_here();
+            if served {
+                self.counters.served.fetch_add(1, Ordering::Relaxed);
+            }
             let new = self.table.on_query(&ev);
-            let counted = new && !own && ev.message.metadata.recursion_desired;
+            let counted = new && !own && !served && ev.message.metadata.recursion_desired;
             // In this order: the query counted, the expired queries'
             // timeouts, the judgement (an expiry older than the window is
             // dropped or kept depending on it); one lock, and one map
@@ -406,6 +413,14 @@ impl Detector {
         self.counters.answers.fetch_add(1, Ordering::Relaxed);
         let join = self.table.on_answer(&ev);
         self.note_timeouts();
+        if ev.served_here() {
+            // Joined (its query is answered), and nothing more.
+            self.counters.served.fetch_add(1, Ordering::Relaxed);
+            return Observed {
+                alerts: Vec::new(),
+                pending: None,
+            };
+        }
         let health_alerts = match &join {
             Join::Answered { query }
                 if query.rd

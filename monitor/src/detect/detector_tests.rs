@@ -664,3 +664,111 @@ async fn a_flood_of_forged_answers_is_confirmed_once() {
     assert_eq!(s.confirming_requeries.load(Relaxed), n);
     assert_eq!(s.confirm_reused.load(Relaxed), 4 * n);
 }
+
+// ---- traffic of a DNS server on this host ---------------------------------
+
+/// The query and answer of one exchange over `RESOLVER` whose captured
+/// answer carries a broken signature (judged: one bogus_signature), seen
+/// on interfaces leading to `side` in the given directions.
+async fn broken_exchange_on(
+    lab: &mut Lab,
+    side: crate::capture::Side,
+    query_dir: crate::capture::Direction,
+    answer_dir: crate::capture::Direction,
+) -> Vec<super::alert::Alert> {
+    use super::testkit::{CLIENT, event, query_msg};
+    let iface = |direction| {
+        Some(crate::capture::InterfaceRef {
+            index: 4,
+            name: "eth0".into(),
+            direction,
+            side,
+        })
+    };
+    let mut auth = lab.auth(SECURE, "www.secure.test.", RecordType::A).await;
+    for r in auth.answers.iter_mut() {
+        flip_signature_byte(r, 7);
+    }
+    let q = query_msg(0x5151, "www.secure.test.", RecordType::A, true, true);
+    let a = Lab::resolver_answer(&q, &auth, Reply::default());
+    let ms = lab.now_ms(10);
+    let mut qe = event(q, CLIENT, RESOLVER, ms);
+    qe.interface = iface(query_dir);
+    assert!(lab.det.on_event(qe).await.is_empty());
+    let ms = lab.now_ms(5);
+    let mut ae = event(a, CLIENT, RESOLVER, ms);
+    ae.interface = iface(answer_dir);
+    lab.det.on_event(ae).await
+}
+
+#[tokio::test]
+async fn answers_a_server_here_sends_to_other_machines_are_not_judged() {
+    use crate::capture::{Direction, Side};
+    use std::sync::atomic::Ordering::Relaxed;
+    // A resolver on this host answering a machine on the network: the
+    // query arrived and the answer left through a NIC. Not an answer the
+    // host received (DESIGN.md, Detection): joined, nothing judged, no
+    // lookup made on a remote client's behalf, no health.
+    let mut lab = Lab::new(policy());
+    let al = broken_exchange_on(
+        &mut lab,
+        Side::Network,
+        Direction::Ingress,
+        Direction::Egress,
+    )
+    .await;
+    assert!(al.is_empty(), "{al:?}");
+    let c = lab.det.counters();
+    assert_eq!(c.served.load(Relaxed), 2);
+    assert_eq!(c.evaluated.load(Relaxed), 0);
+    assert_eq!(
+        lab.det.outstanding().joined,
+        1,
+        "the answer releases its query"
+    );
+    // The host as the client over the same NIC: judged.
+    let mut lab = Lab::new(policy());
+    let al = broken_exchange_on(
+        &mut lab,
+        Side::Network,
+        Direction::Egress,
+        Direction::Ingress,
+    )
+    .await;
+    assert_eq!(rules(&al), vec![Rule::BogusSignature], "{al:?}");
+    assert_eq!(lab.det.counters().served.load(Relaxed), 0);
+    // A server here answering a container or VM on this host (the answer
+    // leaves toward the guest): the guest received it, so it is judged.
+    let mut lab = Lab::new(policy());
+    let al = broken_exchange_on(
+        &mut lab,
+        Side::Guests,
+        Direction::Ingress,
+        Direction::Egress,
+    )
+    .await;
+    assert_eq!(rules(&al), vec![Rule::BogusSignature], "{al:?}");
+    // Where the interface is not known (a pcap file): judged, as before.
+    let mut lab = Lab::new(policy());
+    let al = broken_exchange_on(
+        &mut lab,
+        Side::Unknown,
+        Direction::Ingress,
+        Direction::Egress,
+    )
+    .await;
+    assert_eq!(rules(&al), vec![Rule::BogusSignature], "{al:?}");
+}
+
+#[test]
+fn side_of_interfaces() {
+    use crate::capture::Side;
+    assert_eq!(Side::of(772, None), Side::Loopback);
+    assert_eq!(Side::of(1, None), Side::Network, "a NIC has no link kind");
+    for k in ["vlan", "bond", "wireguard", "vxlan", "macvlan"] {
+        assert_eq!(Side::of(1, Some(k)), Side::Network, "{k}");
+    }
+    for k in ["veth", "bridge", "tun", "netkit"] {
+        assert_eq!(Side::of(1, Some(k)), Side::Guests, "{k}");
+    }
+}
