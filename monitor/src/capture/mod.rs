@@ -68,24 +68,27 @@ pub enum Side {
     Unknown,
     /// `lo`: both ends are this host.
     Loopback,
-    /// veth, bridge, netkit, tun/tap, ifb: containers and VMs on this host
+    /// veth, bridge, netkit, tap, ifb: containers and VMs on this host
     /// (what leaves toward them is delivered here).
     Guests,
-    /// A NIC (no link kind), VLAN, bond, tunnel: other machines.
+    /// A NIC (no link kind), VLAN, bond, VPN or overlay tunnel (tun,
+    /// wireguard, vxlan): other machines.
     Network,
 }
 
 impl Side {
     /// From rtnetlink: ARPHRD_LOOPBACK (772) is `lo`; `IFLA_INFO_KIND` names
-    /// the virtual devices that lead to guests of this host.
+    /// the virtual devices that lead to guests of this host. The tun driver
+    /// calls both its kinds "tun": a tap (Ethernet, ARPHRD_ETHER, a VM's
+    /// NIC) leads to a guest, a tun (ARPHRD_NONE, a VPN) to other machines.
     pub fn of(arphrd: u16, kind: Option<&str>) -> Side {
-        const GUESTS: [&str; 6] = ["veth", "bridge", "netkit", "tun", "tap", "ifb"];
-        if arphrd == 772 {
-            Side::Loopback
-        } else if kind.is_some_and(|k| GUESTS.contains(&k)) {
-            Side::Guests
-        } else {
-            Side::Network
+        const GUESTS: [&str; 4] = ["veth", "bridge", "netkit", "ifb"];
+        const ARPHRD_ETHER: u16 = 1;
+        match kind {
+            _ if arphrd == 772 => Side::Loopback,
+            Some("tun") if arphrd == ARPHRD_ETHER => Side::Guests,
+            Some(k) if GUESTS.contains(&k) => Side::Guests,
+            _ => Side::Network,
         }
     }
 }

@@ -765,10 +765,14 @@ fn side_of_interfaces() {
     use crate::capture::Side;
     assert_eq!(Side::of(772, None), Side::Loopback);
     assert_eq!(Side::of(1, None), Side::Network, "a NIC has no link kind");
-    for k in ["vlan", "bond", "wireguard", "vxlan", "macvlan"] {
+    for k in ["vlan", "bond", "vxlan", "macvlan"] {
         assert_eq!(Side::of(1, Some(k)), Side::Network, "{k}");
     }
-    for k in ["veth", "bridge", "tun", "netkit"] {
+    for k in ["veth", "bridge", "netkit"] {
         assert_eq!(Side::of(1, Some(k)), Side::Guests, "{k}");
     }
+    // A tap (a VM's NIC) leads to a guest; a tun or wireguard (VPN) does not.
+    assert_eq!(Side::of(1, Some("tun")), Side::Guests);
+    assert_eq!(Side::of(65534, Some("tun")), Side::Network);
+    assert_eq!(Side::of(65534, Some("wireguard")), Side::Network);
 }
