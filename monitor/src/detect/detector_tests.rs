@@ -726,38 +726,19 @@ async fn answers_a_server_here_sends_to_other_machines_are_not_judged() {
         1,
         "the answer releases its query"
     );
-    // The host as the client over the same NIC: judged.
-    let mut lab = Lab::new(policy());
-    let al = broken_exchange_on(
-        &mut lab,
-        Side::Network,
-        Direction::Egress,
-        Direction::Ingress,
-    )
-    .await;
-    assert_eq!(rules(&al), vec![Rule::BogusSignature], "{al:?}");
-    assert_eq!(lab.det.counters().served.load(Relaxed), 0);
-    // A server here answering a container or VM on this host (the answer
-    // leaves toward the guest): the guest received it, so it is judged.
-    let mut lab = Lab::new(policy());
-    let al = broken_exchange_on(
-        &mut lab,
-        Side::Guests,
-        Direction::Ingress,
-        Direction::Egress,
-    )
-    .await;
-    assert_eq!(rules(&al), vec![Rule::BogusSignature], "{al:?}");
-    // Where the interface is not known (a pcap file): judged, as before.
-    let mut lab = Lab::new(policy());
-    let al = broken_exchange_on(
-        &mut lab,
-        Side::Unknown,
-        Direction::Ingress,
-        Direction::Egress,
-    )
-    .await;
-    assert_eq!(rules(&al), vec![Rule::BogusSignature], "{al:?}");
+    // Judged: the host as the client over the same NIC; a server here
+    // answering a container or VM on this host (the answer leaves toward
+    // the guest, who received it); an interface of unknown side (a pcap).
+    for (side, query_dir, answer_dir) in [
+        (Side::Network, Direction::Egress, Direction::Ingress),
+        (Side::Guests, Direction::Ingress, Direction::Egress),
+        (Side::Unknown, Direction::Ingress, Direction::Egress),
+    ] {
+        let mut lab = Lab::new(policy());
+        let al = broken_exchange_on(&mut lab, side, query_dir, answer_dir).await;
+        assert_eq!(rules(&al), vec![Rule::BogusSignature], "{side:?}: {al:?}");
+        assert_eq!(lab.det.counters().served.load(Relaxed), 0, "{side:?}");
+    }
 }
 
 #[test]
