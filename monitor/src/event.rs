@@ -240,6 +240,7 @@ impl DnsEvent {
             dnssec_monitor: EcsOwn {
                 raw: base64::engine::general_purpose::STANDARD.encode(self.raw.bytes()),
                 own_query: false,
+                served: self.served_here(),
             },
         }
     }
@@ -375,6 +376,11 @@ pub struct EcsOwn {
     /// written only when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub own_query: bool,
+    /// Traffic of a DNS server on this host with other machines
+    /// ([`DnsEvent::served_here`]): recorded, never judged; written only
+    /// when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub served: bool,
 }
 
 /// RFC 3339 in UTC with microseconds, e.g. `2026-11-27T18:47:08.123456Z`.

@@ -269,3 +269,34 @@ fn rfc3339_digits_match_the_formatted_reference() {
     assert_eq!(rfc3339_micros(far), reference(far));
     assert!(rfc3339_micros(far).starts_with("11476-"));
 }
+
+#[test]
+fn served_answers_are_marked() {
+    use crate::capture::Side;
+    let a = build::dns_answer_a(7, "s.example.test.", &["192.0.2.7".parse().unwrap()]);
+    let on = |side, direction| {
+        let mut msg = decode("198.18.0.53:53", "198.18.0.10:40000", &a);
+        msg.interface = Some(InterfaceRef {
+            index: 4,
+            name: "eth0".into(),
+            direction,
+            side,
+        });
+        DnsEvent::from_message(msg, None).to_ecs()
+    };
+    // Leaving through a NIC: a server here answering another machine.
+    let j = on(Side::Network, Direction::Egress);
+    assert_eq!(j["dnssec_monitor"]["served"], true, "{j}");
+    // Arriving through it, or leaving toward a guest: received here.
+    for (side, dir) in [
+        (Side::Network, Direction::Ingress),
+        (Side::Guests, Direction::Egress),
+        (Side::Loopback, Direction::Egress),
+    ] {
+        let j = on(side, dir);
+        assert!(
+            j["dnssec_monitor"].get("served").is_none(),
+            "{side:?} {dir:?}: {j}"
+        );
+    }
+}

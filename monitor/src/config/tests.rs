@@ -366,7 +366,11 @@ fn sink_config_builds_its_transport_and_options() {
 #[test]
 fn mode_and_zones() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("corp.key"), ANCHOR).unwrap();
+    std::fs::write(
+        dir.path().join("corp.key"),
+        ANCHOR.replace("example.", "corp.example."),
+    )
+    .unwrap();
     let cfg = parse_config(
         "mode = \"audit\"\n[[zone]]\nname = \"corp.example\"\ntrust_anchor = \"corp.key\"\n\
          upstream = [\"10.0.0.53\"]\nmode = \"enforce\"\n[[zone]]\nname = \"lab.example\"\n",
@@ -483,4 +487,26 @@ fn dns_0x20_is_off_unless_set_and_reaches_the_engine() {
     assert!(ec.dns_0x20);
     let e = parse("dns_0x20 = \"yes\"").unwrap_err().to_string();
     assert!(e.contains("dns_0x20"), "{e}");
+}
+
+/// A `[[zone]]` trust anchor for a name outside its zone is what the daemon
+/// refuses at start; the config check refuses it too, naming key and line.
+#[test]
+fn zone_anchor_outside_its_zone_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("other.key"), ANCHOR).unwrap();
+    std::fs::write(
+        dir.path().join("corp.key"),
+        ANCHOR.replace("example.", "corp.example."),
+    )
+    .unwrap();
+    let text =
+        |file: &str| format!("[[zone]]\nname = \"corp.example\"\ntrust_anchor = \"{file}\"\n");
+    let e = parse_config(&text("other.key"), &dir.path().join("c.toml")).unwrap_err();
+    assert_names(&e, ConfigErrorKind::BadValue, "zone[0].trust_anchor", 3);
+    assert!(e.message.contains("corp.example"), "{e}");
+    // Its twin, at the zone's apex, passes and reaches the engine.
+    let cfg = parse_config(&text("corp.key"), &dir.path().join("c.toml")).unwrap();
+    let policy = crate::detect::policy::DetectPolicy::from_config(&cfg).unwrap();
+    assert!(crate::commands::run_detect::engine_config(&cfg, &policy).is_ok());
 }

@@ -207,13 +207,19 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
                 format!("zone {name} is listed twice"),
             ));
         }
+        let key = format!("zone[{i}].trust_anchor");
+        let trust_anchor = z
+            .trust_anchor
+            .as_ref()
+            .map(|p| c.parsed_file(&key, p, anchors_ok))
+            .transpose()?;
+        if let (Some(path), Some(p)) = (&trust_anchor, &z.trust_anchor) {
+            zone_anchors_ok(&name, path)
+                .map_err(|why| c.ctx.at(Kind::BadValue, &key, p.span(), why))?;
+        }
         cfg.zones.push(ZoneConfig {
             name,
-            trust_anchor: z
-                .trust_anchor
-                .as_ref()
-                .map(|p| c.parsed_file(&format!("zone[{i}].trust_anchor"), p, anchors_ok))
-                .transpose()?,
+            trust_anchor,
             upstream: c.resolver_list(&format!("zone[{i}].upstream"), &z.upstream)?,
             mode: z
                 .mode
@@ -232,6 +238,18 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
 fn anchors_ok(path: &Path) -> Result<(), String> {
     crate::dnssec::anchors::TrustAnchors::from_file(path)
         .map(drop)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A `[[zone]]`'s anchors sit at or below its name: the engine refuses
+/// any other at start (`TrustAnchors::add_zone`), so the check does too.
+fn zone_anchors_ok(zone: &str, path: &Path) -> Result<(), String> {
+    use crate::dnssec::anchors::TrustAnchors;
+    let anchors = TrustAnchors::from_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut name = hickory_proto::rr::Name::from_ascii(zone).map_err(|e| e.to_string())?;
+    name.set_fqdn(true);
+    TrustAnchors::empty()
+        .add_zone(&name, anchors)
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
