@@ -22,6 +22,7 @@
 //!
 //! [`run_detect`]: super::run_detect
 
+use std::collections::VecDeque;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -33,7 +34,7 @@ use super::run_detect::{DetectArgs, build_engine, effective_config};
 use crate::capture::pcap::PcapSource;
 use crate::decode::{DecodeCounters, DecodeLimits, Decoder};
 use crate::detect::alert::{Alert, Rule};
-use crate::detect::detector::{Detector, DetectorConfig};
+use crate::detect::detector::{Detector, DetectorConfig, Observed, Pending};
 use crate::detect::policy::DetectPolicy;
 use crate::event::DnsEvent;
 use crate::sinks::jsonl::JsonLinesSink;
@@ -101,10 +102,53 @@ pub struct ReplayOutput<'a> {
 /// Writes one event line.
 pub type EventWriter<'a> = dyn FnMut(&DnsEvent) -> std::io::Result<()> + 'a;
 
+/// Answers whose verdicts are fetched at the same time. Lookups of a
+/// capture's names are independent (the engine deduplicates the same
+/// name in flight); one at a time, a capture full of names whose servers
+/// do not answer took a timeout per name.
+const IN_FLIGHT: usize = 64;
+
+/// What one message (or one health check) writes, in capture order: its
+/// event line, its alerts, then those of its verdict once it is in.
+struct Settled {
+    line: Option<DnsEvent>,
+    alerts: Vec<Alert>,
+    verdict: Option<tokio::task::JoinHandle<Vec<Alert>>>,
+}
+
+impl Settled {
+    fn alerts(alerts: Vec<Alert>) -> Settled {
+        Settled {
+            line: None,
+            alerts,
+            verdict: None,
+        }
+    }
+}
+
+/// Writes the oldest entry, awaiting its verdict first.
+async fn settle_front(
+    queue: &mut VecDeque<Settled>,
+    write_event: &mut Option<&mut EventWriter<'_>>,
+    emit: &mut impl FnMut(Vec<Alert>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let Some(s) = queue.pop_front() else {
+        return Ok(());
+    };
+    if let (Some(ev), Some(w)) = (&s.line, write_event.as_mut()) {
+        w(ev).context("writing output")?;
+    }
+    emit(s.alerts)?;
+    if let Some(v) = s.verdict {
+        emit(v.await.context("a verdict task failed")?)?;
+    }
+    Ok(())
+}
+
 /// Decode every packet of `src` and hand each DNS message, as an event
 /// without process (a file does not know it), to `detector` in capture
-/// order, awaiting its verdicts (offline nothing is gained by not
-/// waiting). The resolver health check runs every second of capture time,
+/// order; up to [`IN_FLIGHT`] answers wait for their verdicts at once,
+/// and everything is written in capture order. The resolver health check runs every second of capture time,
 /// as the daemon's stage runs it. At the end, whatever the decoder still
 /// holds (fragments, partial TCP messages) is expired so the counters
 /// account for it.
@@ -131,6 +175,7 @@ pub async fn replay<R: Read>(
         }
         Ok(())
     };
+    let mut queue = VecDeque::new();
     let mut last = UNIX_EPOCH;
     let mut next_health: Option<SystemTime> = None;
     let mut stopped_by = None;
@@ -149,16 +194,35 @@ pub async fn replay<R: Read>(
             match next_health {
                 None => next_health = ev.timestamp.checked_add(every),
                 Some(due) if ev.timestamp >= due => {
-                    emit(detector.check_health(ev.timestamp))?;
+                    queue.push_back(Settled::alerts(detector.check_health(ev.timestamp)));
                     next_health = ev.timestamp.checked_add(every);
                 }
                 Some(_) => {}
             }
-            if let Some(w) = write_event.as_mut() {
-                w(&ev).context("writing output")?;
-            }
             events += 1;
-            emit(detector.on_event(ev).await)?;
+            let line = write_event.is_some().then(|| ev.clone());
+            let Observed {
+                mut alerts,
+                pending,
+            } = detector.observe(ev);
+            // As the detection stage does: at once when it can be, else
+            // on its own task while the next messages are observed.
+            let verdict = match pending.map(Pending::try_now) {
+                None => None,
+                Some(Ok(more)) => {
+                    alerts.extend(more);
+                    None
+                }
+                Some(Err(p)) => Some(tokio::spawn(p.evaluate())),
+            };
+            queue.push_back(Settled {
+                line,
+                alerts,
+                verdict,
+            });
+            while queue.len() > IN_FLIGHT {
+                settle_front(&mut queue, &mut write_event, &mut emit).await?;
+            }
         }
     }
     // The capture's end is the last thing it can prove: one more health
@@ -166,7 +230,10 @@ pub async fn replay<R: Read>(
     // periodic one. Queries younger than the timeout at the end stay
     // unjudged (their answers may have come after the capture stopped).
     if next_health.is_some() {
-        emit(detector.check_health(last))?;
+        queue.push_back(Settled::alerts(detector.check_health(last)));
+    }
+    while !queue.is_empty() {
+        settle_front(&mut queue, &mut write_event, &mut emit).await?;
     }
     decoder.expire(last.checked_add(waits * 2).unwrap_or(UNIX_EPOCH));
     Ok(ReplaySummary {
@@ -234,7 +301,8 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
     if !args.dns_ports.is_empty() {
         limits.dns_ports = args.dns_ports.clone();
     }
-    // One thread: the file is read in order and each verdict awaited.
+    // One thread: the file is read in order; up to IN_FLIGHT verdict
+    // lookups overlap on it, and the output keeps capture order.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -202,3 +202,30 @@ async fn offline_asks_nothing_and_still_raises_what_needs_no_verdict() {
         "an unsolicited answer is never validated"
     );
 }
+
+#[tokio::test]
+async fn alerts_keep_capture_order_while_verdicts_overlap() {
+    // The broken answer's verdict is not cached: it is fetched on its own
+    // task while the next message, an answer nobody asked for, is observed
+    // (its alert is ready at once). The output still follows the capture.
+    let mut lab = Lab::new(policy());
+    let (q, a) = transaction(&lab, flip_rrsig_byte).await;
+    let (_, stray) = transaction(&lab, |_| {}).await;
+    let elsewhere = "10.0.0.3:40001";
+    let file = pcap(&[
+        (0, CLIENT, RESOLVER, &q),
+        (5, RESOLVER, CLIENT, &a),
+        (9, RESOLVER, elsewhere, &stray),
+    ]);
+    let (docs, summary) = replay_alerts(&mut lab, file).await;
+    let rules: Vec<&str> = docs
+        .iter()
+        .filter_map(|d| d["rule"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        rules,
+        ["bogus_signature", "unsolicited_response"],
+        "{docs:#?}"
+    );
+    assert_eq!(summary.alerts_total(), 2);
+}
