@@ -84,6 +84,12 @@ fn daemon_drops_capabilities_and_serves_metrics() -> Result<()> {
         again.contains("dnssec_monitor_alerts_total{rule=\"bogus_signature\"} 0"),
         "{again}"
     );
+    for series in [
+        "dnssec_monitor_detect_skipped_total{reason=\"served\"} 0",
+        "dnssec_monitor_engine_case_mismatches_total 0",
+    ] {
+        assert!(again.contains(series), "{series} missing in\n{again}");
+    }
     let not_found = {
         let mut s = TcpStream::connect(("127.0.0.1", port))?;
         s.write_all(b"GET / HTTP/1.1\r\n\r\n")?;

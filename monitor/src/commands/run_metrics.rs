@@ -162,6 +162,15 @@ pub fn cache_samples(v: &VerdictService) -> Vec<Sample> {
             ratio(h, h + m),
         ));
     }
+    // With `dns_0x20`, answers to the engine's own queries whose question
+    // did not echo the random case: a server that does not keep case, or
+    // forged answers aimed at the monitor's lookups.
+    out.push(sample(
+        "dnssec_monitor_engine_case_mismatches_total",
+        "Answers to the engine's queries dropped for not echoing the question's 0x20 case.",
+        &[],
+        e.case_mismatches,
+    ));
     out
 }
 

@@ -159,6 +159,22 @@ pub fn detect_samples(h: &StageHandle) -> Vec<Sample> {
             h.detect.suppressed_of(rule),
         ));
     }
+    // Messages the rules leave out on purpose, by why: the monitor's own
+    // lookups, allow-listed names, names under an NTA, and a DNS server's
+    // traffic with other machines (`DnsEvent::served_here`).
+    for (reason, n) in [
+        ("own", &h.detect.own_skipped),
+        ("allow", &h.detect.allow_skipped),
+        ("nta", &h.detect.nta_skipped),
+        ("served", &h.detect.served),
+    ] {
+        out.push(sample(
+            "dnssec_monitor_detect_skipped_total",
+            "DNS messages no rule judges, by why (own lookups, allow list, negative trust anchor, a server here answering other machines).",
+            &[("reason", reason)],
+            n.load(std::sync::atomic::Ordering::Relaxed),
+        ));
+    }
     out.push(sample(
         "dnssec_monitor_alerts_audit_total",
         "Alerts emitted in audit mode (event.kind event), also counted in alerts_total.",

@@ -90,6 +90,7 @@ fn detection_counters_become_stage_and_alert_series() {
         o.entries = 65_536;
     }
     h.detect.verdict_queue_full.store(4, Ordering::Relaxed);
+    h.detect.served.store(6, Ordering::Relaxed);
     h.detect.alerts[Rule::ALL[0].index()].store(2, Ordering::Relaxed);
     let m = Metrics::new();
     let hc = h.clone();
@@ -106,6 +107,8 @@ fn detection_counters_become_stage_and_alert_series() {
         r#"dnssec_monitor_outstanding_messages_total{outcome="evicted_answered"} 70"#,
         r#"dnssec_monitor_outstanding_messages_total{outcome="race"} 0"#,
         r#"dnssec_monitor_outstanding_entries 65536"#,
+        r#"dnssec_monitor_detect_skipped_total{reason="served"} 6"#,
+        r#"dnssec_monitor_detect_skipped_total{reason="own"} 0"#,
         first.as_str(),
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
