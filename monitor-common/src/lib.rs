@@ -27,6 +27,11 @@ pub mod names {
     pub const SENDMSG4: &str = "sock_sendmsg4";
     pub const SENDMSG6: &str = "sock_sendmsg6";
     pub const SKB_EGRESS: &str = "skb_egress";
+    /// The kernel fast path's maps (see [`crate::fast`]).
+    pub const FAST_VALIDATED: &str = "FAST_VALIDATED";
+    pub const FAST_PENDING: &str = "FAST_PENDING";
+    pub const FAST_TUPLES: &str = "FAST_TUPLES";
+    pub const FAST_SERVERS: &str = "FAST_SERVERS";
 }
 
 /// Indices of the `CONFIG` array (u32 values, filled by user space from
@@ -38,6 +43,9 @@ pub mod config {
     pub const COMM_OFF: u32 = 1;
     /// Non-zero when the two offsets above are valid.
     pub const OFFSETS_VALID: u32 = 2;
+    /// Non-zero: the tc program on `lo` absorbs repeated exchanges (see
+    /// [`crate::fast`]).
+    pub const FAST_PATH: u32 = 3;
     pub const COUNT: u32 = 4;
 }
 
@@ -67,6 +75,11 @@ pub const DIR_EGRESS: u32 = 1;
 pub const PKT_F_TRUNCATED: u32 = 1;
 /// `socket_cookie` is valid (the skb still had its socket).
 pub const PKT_F_HAS_COOKIE: u32 = 2;
+/// The record is not a packet but a [`fast::PendingQuery`]: a query the
+/// fast path held back, sent up late because its exchange turned out not
+/// to be a repeat (a different answer, a wrong-txid answer on its socket,
+/// or no answer). `ktime_ns` is the query's own time.
+pub const PKT_F_DEFERRED_QUERY: u32 = 4;
 
 /// Header of every ring-buffer record; `cap_len` packet bytes follow it,
 /// starting at the link-layer header (or at the IP header when `l3_offset`
@@ -179,7 +192,16 @@ pub mod counter {
     /// DNS queries to a loopback address the cgroup skb program left to the
     /// socket-cookie join (no 4-tuple record: see monitor-ebpf `sock.rs`).
     pub const FLOWS_LOOPBACK: u32 = 8;
-    pub const COUNT: u32 = 9;
+    /// Queries on `lo` the fast path held back (their bytes equal a query
+    /// whose answer user space validated, see [`crate::fast`]).
+    pub const FAST_QUERIES: u32 = 9;
+    /// Answers to held-back queries equal byte for byte (after the id) to
+    /// the validated answer: counted, not copied.
+    pub const FAST_ANSWERS: u32 = 10;
+    /// Held-back queries sent up after all (an answer that differed, a
+    /// wrong-txid answer on the same socket pair).
+    pub const FAST_DEFERRED: u32 = 11;
+    pub const COUNT: u32 = 12;
 
     /// Names for metrics and logs, by index.
     pub const NAMES: [&str; COUNT as usize] = [
@@ -192,7 +214,107 @@ pub mod counter {
         "flows_recorded",
         "flows_unknown_socket",
         "flows_loopback",
+        "fast_queries",
+        "fast_answers",
+        "fast_deferred",
     ];
+}
+
+/// The kernel fast path for repeated exchanges on `lo`
+/// (docs/design-kernel-fast-path.md). User space writes
+/// [`FAST_VALIDATED`](names::FAST_VALIDATED) after it judged an exchange
+/// clean: (server, query bytes after the id) → answer bytes after the id.
+/// The tc program then holds back a query with those bytes (recording it
+/// in `FAST_PENDING`) and counts, instead of copying, an answer to it that
+/// equals the validated one. Anything else about such an exchange sends
+/// the held-back query up first ([`PKT_F_DEFERRED_QUERY`]), so user space
+/// sees what it would have seen without the fast path.
+pub mod fast {
+    /// Longest query (after the id) the fast path takes.
+    pub const QUERY_MAX: usize = 128;
+    /// Longest answer (after the id) the fast path takes.
+    pub const ANSWER_MAX: usize = 512;
+    pub const VALIDATED_MAX: u32 = 8192;
+    pub const PENDING_MAX: u32 = 32768;
+    pub const TUPLES_MAX: u32 = 32768;
+    pub const SERVERS_MAX: u32 = 1024;
+    /// [`super::fast::PendingQuery::flags`]: the query had RD set.
+    pub const PQ_F_RD: u32 = 1;
+
+    /// A DNS server: address family, port (host order), address (IPv4 in
+    /// the first 4 bytes).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct ServerKey {
+        pub family: u8,
+        pub _pad: u8,
+        pub port: u16,
+        pub addr: [u8; 16],
+    }
+
+    /// `FAST_VALIDATED`'s key: the server and the query's bytes after the
+    /// id, zero-padded.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct FastKey {
+        pub server: ServerKey,
+        pub len: u16,
+        pub _pad: u16,
+        pub query: [u8; QUERY_MAX],
+    }
+
+    /// `FAST_VALIDATED`'s value: the answer's bytes after the id,
+    /// zero-padded, valid until `expires_ns` (CLOCK_MONOTONIC).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct FastAnswer {
+        pub expires_ns: u64,
+        pub len: u32,
+        pub _pad: u32,
+        pub answer: [u8; ANSWER_MAX],
+    }
+
+    /// One UDP exchange: server, client port and address, transaction id
+    /// (0 in `FAST_TUPLES`' keys).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct ExchangeKey {
+        pub server: ServerKey,
+        pub client_port: u16,
+        pub txid: u16,
+        pub client_addr: [u8; 16],
+    }
+
+    /// A held-back query (`FAST_PENDING`'s value, and the body of a
+    /// [`super::PKT_F_DEFERRED_QUERY`] record).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct PendingQuery {
+        pub ktime_ns: u64,
+        pub socket_cookie: u64,
+        pub ifindex: u32,
+        /// `PQ_F_*`.
+        pub flags: u32,
+        pub exchange: ExchangeKey,
+        pub key: FastKey,
+    }
+
+    /// `FAST_SERVERS`' value: answers counted instead of copied (queries
+    /// with RD only) and the sum of their latencies.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct ServerCounts {
+        pub answers: u64,
+        pub latency_ns: u64,
+    }
+
+    const _: () = assert!(core::mem::size_of::<ServerKey>() == 20);
+    const _: () = assert!(core::mem::size_of::<FastKey>() == 20 + 4 + QUERY_MAX);
+    const _: () = assert!(core::mem::size_of::<FastAnswer>() == 16 + ANSWER_MAX);
+    const _: () = assert!(core::mem::size_of::<ExchangeKey>() == 20 + 4 + 16);
+    const _: () = assert!(core::mem::size_of::<PendingQuery>() == 24 + 40 + 152);
+    const _: () = assert!(core::mem::size_of::<PendingQuery>().is_multiple_of(8));
+    const _: () = assert!(core::mem::size_of::<ServerCounts>() == 16);
 }
 
 // No implicit padding: each size equals the sum of the field sizes.
@@ -210,4 +332,16 @@ mod pod {
     unsafe impl aya::Pod for super::ProcInfo {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::FlowKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::fast::ServerKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::fast::FastKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::fast::FastAnswer {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::fast::ExchangeKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::fast::PendingQuery {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::fast::ServerCounts {}
 }

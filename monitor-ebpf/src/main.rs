@@ -8,11 +8,15 @@
 //!   packet's 4-tuple to that process, so user space can attribute packets
 //!   even where the tc hook no longer sees the socket (other netns, veths).
 //!
+//! - `fast`: inside the tc program on `lo`, repeats of validated exchanges
+//!   are counted instead of copied.
+//!
 //! Entry points are thin: `fn prog(ctx) -> i32 { try_prog(&ctx) … }`; every
 //! loop is bounded and nothing can panic.
 #![no_std]
 #![no_main]
 
+mod fast;
 mod maps;
 mod parse;
 mod sock;

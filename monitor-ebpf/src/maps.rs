@@ -2,10 +2,14 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, LruHashMap, LruPerCpuHashMap, PerCpuArray, RingBuf},
 };
 use monitor_common::{
-    DNS_PORTS_LEN, config, FLOWS_MAX, FlowKey, ProcInfo, RING_BYTES, SOCKETS_MAX, counter,
+    DNS_PORTS_LEN, FLOWS_MAX, FlowKey, ProcInfo, RING_BYTES, SOCKETS_MAX, config, counter,
+    fast::{
+        self, ExchangeKey, FastAnswer, FastKey, PENDING_MAX, PendingQuery, SERVERS_MAX,
+        ServerCounts, ServerKey, TUPLES_MAX, VALIDATED_MAX,
+    },
 };
 
 /// Captured packets: `PacketHeader` + bytes.
@@ -33,6 +37,39 @@ pub static SOCKETS: LruHashMap<u64, ProcInfo> = LruHashMap::with_max_entries(SOC
 /// DNS packet 4-tuple (sender's view) → process that sent it.
 #[map]
 pub static FLOWS: LruHashMap<FlowKey, ProcInfo> = LruHashMap::with_max_entries(FLOWS_MAX, 0);
+
+/// Fast path (`monitor_common::fast`): (server, query bytes) → validated
+/// answer bytes. Written only by user space.
+#[map]
+pub static FAST_VALIDATED: LruHashMap<FastKey, FastAnswer> =
+    LruHashMap::with_max_entries(VALIDATED_MAX, 0);
+
+/// Fast path: held-back queries by exchange.
+#[map]
+pub static FAST_PENDING: LruHashMap<ExchangeKey, PendingQuery> =
+    LruHashMap::with_max_entries(PENDING_MAX, 0);
+
+/// Fast path: (server, client address and port) → txid of the last query
+/// held back on it, so a wrong-txid answer brings that query up.
+#[map]
+pub static FAST_TUPLES: LruHashMap<ExchangeKey, u32> = LruHashMap::with_max_entries(TUPLES_MAX, 0);
+
+/// Fast path: per server, answers counted instead of copied (per CPU, so
+/// the sums need no atomics; user space adds the CPUs up).
+#[map]
+pub static FAST_SERVERS: LruPerCpuHashMap<ServerKey, ServerCounts> =
+    LruPerCpuHashMap::with_max_entries(SERVERS_MAX, 0);
+
+/// Per-CPU scratch space for the fast path: its keys and buffers are
+/// larger than the 512-byte BPF stack.
+#[repr(C)]
+pub struct Scratch {
+    pub pending: PendingQuery,
+    pub answer: [u64; fast::ANSWER_MAX / 8],
+}
+
+#[map]
+pub static FAST_SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
 
 #[inline(always)]
 pub fn bump(index: u32) {

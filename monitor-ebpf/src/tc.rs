@@ -64,6 +64,9 @@ pub fn try_tc<const ETH: bool>(ctx: &TcContext, dir: u32) -> Option<()> {
         if !is_dns_port(sport) && !is_dns_port(dport) {
             return None;
         }
+        if crate::fast::absorbed(ctx, &pkt, l3_off, &l4, sport, dport) {
+            return Some(());
+        }
     }
     emit(ctx, dir, l3_off as u32);
     Some(())

@@ -88,6 +88,7 @@ pub struct KernelMaps {
     pub ring: RingBuf<MapData>,
     pub processes: ProcessMaps,
     pub counters: KernelCounters,
+    pub fast: super::fast_path::FastPathMaps,
 }
 
 /// The process-attribution maps. Every lookup is a bpf(2) syscall, which
@@ -245,11 +246,31 @@ impl KernelPrograms {
             BpfHashMap::try_from(take(names::SOCKETS)?).map_err(map_err(names::SOCKETS))?;
         let counters =
             PerCpuArray::try_from(take(names::COUNTERS)?).map_err(map_err(names::COUNTERS))?;
+        let fast = super::fast_path::FastPathMaps {
+            validated: BpfHashMap::try_from(take(names::FAST_VALIDATED)?)
+                .map_err(map_err(names::FAST_VALIDATED))?,
+            pending: BpfHashMap::try_from(take(names::FAST_PENDING)?)
+                .map_err(map_err(names::FAST_PENDING))?,
+            servers: aya::maps::PerCpuHashMap::try_from(take(names::FAST_SERVERS)?)
+                .map_err(map_err(names::FAST_SERVERS))?,
+        };
         Ok(KernelMaps {
             ring,
             processes: ProcessMaps { flows, sockets },
             counters: KernelCounters(counters),
+            fast,
         })
+    }
+
+    /// Turns the kernel fast path on or off (`CONFIG[FAST_PATH]`).
+    pub fn set_fast_path(&mut self, on: bool) -> Result<(), CaptureError> {
+        let map = self
+            .bpf
+            .map_mut(names::CONFIG)
+            .ok_or(CaptureError::Missing(names::CONFIG))?;
+        let mut cfg: Array<_, u32> = Array::try_from(map).map_err(map_err(names::CONFIG))?;
+        cfg.set(config::FAST_PATH, u32::from(on), 0)
+            .map_err(map_err(names::CONFIG))
     }
 
     /// Attaches the process-attribution programs to the cgroup v2 root,

@@ -5,6 +5,7 @@ pub mod btf;
 pub mod cgroup;
 pub mod dedup;
 pub mod ebpf;
+pub mod fast_path;
 pub mod netlink;
 pub mod ringbuf;
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use aya::maps::{MapData, RingBuf};
-use monitor_common::{DIR_EGRESS, PKT_F_HAS_COOKIE, PacketHeader};
+use monitor_common::{DIR_EGRESS, PKT_F_DEFERRED_QUERY, PKT_F_HAS_COOKIE, PacketHeader};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::watch;
 
@@ -84,6 +84,8 @@ pub enum RecordError {
     Short(usize),
     #[error("ring record claims {claimed} captured bytes but carries {have}")]
     Length { claimed: u32, have: usize },
+    #[error("fast path record: not a held-back query")]
+    Deferred,
 }
 
 /// One ring-buffer record → a packet.
@@ -185,9 +187,48 @@ pub fn parse_record_checked(
     };
     pkt.socket_cookie = (h.flags & PKT_F_HAS_COOKIE != 0).then_some(h.socket_cookie);
     pkt.orig_len = h.pkt_len;
+    if h.flags & PKT_F_DEFERRED_QUERY != 0 {
+        // A query the kernel fast path held back (capture/fast_path.rs).
+        let pq = super::fast_path::pending_of(&body[..cap]).ok_or(RecordError::Deferred)?;
+        super::fast_path::synthesize_query(&pq, &mut pkt.data).ok_or(RecordError::Deferred)?;
+        pkt.link = LinkType::Ethernet;
+        pkt.orig_len = pkt.data.len() as u32;
+        return Ok(());
+    }
     pkt.data.clear();
     pkt.data.extend_from_slice(&body[..cap]);
     Ok(())
+}
+
+/// A held-back query as the ring record the kernel would have sent for it.
+pub fn deferred_record(pq: &monitor_common::fast::PendingQuery) -> Vec<u8> {
+    let mut flags = PKT_F_DEFERRED_QUERY;
+    if pq.socket_cookie != 0 {
+        flags |= PKT_F_HAS_COOKIE;
+    }
+    let h = PacketHeader {
+        ktime_ns: pq.ktime_ns,
+        socket_cookie: pq.socket_cookie,
+        ifindex: pq.ifindex,
+        direction: DIR_EGRESS,
+        pkt_len: u32::from(pq.key.len) + 2,
+        cap_len: std::mem::size_of::<monitor_common::fast::PendingQuery>() as u32,
+        l3_offset: 0,
+        flags,
+    };
+    let mut v = Vec::with_capacity(std::mem::size_of::<PacketHeader>() + h.cap_len as usize);
+    // SAFETY: both are repr(C) plain data without padding.
+    unsafe {
+        v.extend_from_slice(std::slice::from_raw_parts(
+            (&h as *const PacketHeader).cast::<u8>(),
+            std::mem::size_of::<PacketHeader>(),
+        ));
+        v.extend_from_slice(std::slice::from_raw_parts(
+            (pq as *const monitor_common::fast::PendingQuery).cast::<u8>(),
+            std::mem::size_of::<monitor_common::fast::PendingQuery>(),
+        ));
+    }
+    v
 }
 
 /// Where the reader hands packets: one call per packet (borrowed: copy
@@ -237,6 +278,9 @@ pub struct RingReader {
     names: InterfaceNames,
     /// Reused for every record (see [`parse_record_into`]).
     scratch: CapturedPacket,
+    /// Held-back queries the fast path's scanner took out of the kernel
+    /// (capture/fast_path.rs), sent on as if the ring had carried them.
+    expired: Option<std::sync::mpsc::Receiver<Vec<u8>>>,
 }
 
 impl RingReader {
@@ -258,7 +302,40 @@ impl RingReader {
                 orig_len: 0,
                 data: Vec::with_capacity(2048),
             },
+            expired: None,
         })
+    }
+
+    /// Also read records (see [`deferred_record`]) from `rx`, at each poll.
+    pub fn with_expired(mut self, rx: std::sync::mpsc::Receiver<Vec<u8>>) -> Self {
+        self.expired = Some(rx);
+        self
+    }
+
+    /// The scanner's records → `sink` (a held-back query is small and
+    /// rare: a timeout; the sink's room is not waited for).
+    fn drain_expired<S: PacketSink>(&mut self, sink: &mut S, stats: &RingStats) -> bool {
+        let Some(rx) = &self.expired else {
+            return true;
+        };
+        let mut n = 0;
+        let mut checked = None;
+        while let Ok(rec) = rx.try_recv() {
+            n += 1;
+            match parse_record_checked(
+                &rec,
+                &self.clock,
+                &self.names,
+                &mut checked,
+                &mut self.scratch,
+            ) {
+                Ok(()) => sink.packet(&self.scratch),
+                Err(_) => {
+                    stats.malformed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        n == 0 || sink.flush()
     }
 
     /// Drains the ring into `sink` until `stop` turns true or the sink is
@@ -289,7 +366,7 @@ impl RingReader {
                     }
                 }
                 _ = poll.tick() => {
-                    if !self.drain(&mut sink, &stats) {
+                    if !self.drain(&mut sink, &stats) || !self.drain_expired(&mut sink, &stats) {
                         return Ok(sink);
                     }
                     sink.tick();

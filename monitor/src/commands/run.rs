@@ -23,9 +23,12 @@ use super::run_output::{Output, OutputPlan};
 use crate::capture::CapturedPacket;
 use crate::capture::cgroup::{ContainerResolver, cgroup2_mount};
 use crate::capture::ebpf::{KernelCounters, KernelPrograms, ProcessMaps};
+use crate::capture::fast_path::{
+    FastPathStats, SCAN_EVERY, Scanner, monotonic_ns, start_publisher,
+};
 use crate::capture::netlink::{LinkEvent, LinkSocket, parse_messages};
 use crate::capture::ringbuf::PacketSink;
-use crate::capture::ringbuf::{InterfaceNames, RingReader, RingStats};
+use crate::capture::ringbuf::{InterfaceNames, RingReader, RingStats, deferred_record};
 use crate::correlate::process::{KernelSource, ProcessTable, Proto};
 use crate::decode::counters::SharedDecodeCounters;
 use crate::decode::{DecodeLimits, Decoder, DnsMessage, Transport};
@@ -106,6 +109,11 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let plan = OutputPlan::open(&cfg, args.output.as_deref(), &args.out)?;
     let mut progs = KernelPrograms::load(&args.dns_ports).context("loading the kernel programs")?;
     let maps = progs.take_maps()?;
+    // `--events` writes every message: nothing may be held back then.
+    let fast_on = cfg.kernel_fast_path && !cfg.events;
+    progs
+        .set_fast_path(fast_on)
+        .context("configuring the kernel fast path")?;
     let cgroup_root = cgroup2_mount()?;
     progs
         .attach_cgroup(&cgroup_root)
@@ -156,7 +164,13 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         dns_ports: args.dns_ports.clone(),
         ..DecodeLimits::default()
     };
-    let reader = RingReader::new(maps.ring, names.clone()).context("watching the ring buffer")?;
+    let (expired_tx, expired_rx) = std::sync::mpsc::channel();
+    let reader = RingReader::new(maps.ring, names.clone())
+        .context("watching the ring buffer")?
+        .with_expired(expired_rx);
+    let fast_stats = Arc::new(FastPathStats::default());
+    let fast_maps = Arc::new(Mutex::new(maps.fast));
+    let publisher = fast_on.then(|| start_publisher(fast_maps.clone(), fast_stats.clone()));
     let decode = DecodeSink::new(ev_tx, processes, drops.clone(), limits);
     let reader = tokio::spawn(reader.run(decode, ring_stats.clone(), stop_rx.clone()));
     let kernel = Arc::new(maps.counters);
@@ -166,7 +180,18 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         line_tx,
         loss_source(kernel.clone(), ring_stats.clone(), drops.clone()),
         plan.sampler(),
+        publisher
+            .as_ref()
+            .map(|(p, _)| p.clone() as Arc<dyn crate::detect::clean::CleanExchanges>),
     )?;
+    let scanner = fast_on.then(|| {
+        tokio::spawn(scan_fast_path(
+            Scanner::new(fast_maps.clone(), fast_stats.clone()),
+            detection.handle.health.clone(),
+            expired_tx,
+            stop_rx.clone(),
+        ))
+    });
     let output = plan.start(line_rx, Some(detection.verdicts.engine().clone()))?;
     let metrics = super::run_ops::start(
         &args.ops,
@@ -184,6 +209,9 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
 
     signals.wait().await;
     let _ = stop_tx.send(true);
+    if let Some(s) = scanner {
+        let _ = s.await;
+    }
     let decoded = reader.await.context("reader task")??.finish();
     let _ = link_task.await;
     let detect_report = detection.handle.clone();
@@ -200,6 +228,17 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         .into_inner()
         .map_err(|_| anyhow::anyhow!("program lock poisoned"))?;
     report(&kernel, &ring_stats, &drops, &decoded);
+    if fast_on {
+        let f: Vec<String> = fast_stats
+            .named()
+            .into_iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        eprintln!("dnssec-monitor: fast path: {}", f.join(" "));
+    }
+    if let Some((_, w)) = publisher {
+        w.abort();
+    }
     eprintln!(
         "dnssec-monitor: {}",
         super::run_detect::report(&detect_report)
@@ -210,6 +249,30 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         Err(_) => anyhow::bail!("the outputs did not drain within {DRAIN_LIMIT:?}"),
     }
     Ok(0)
+}
+
+/// The fast path's user-space side while the daemon runs: every
+/// [`SCAN_EVERY`], unanswered held-back queries go to the ring reader and
+/// the kernel's per-server counts into resolver health.
+async fn scan_fast_path(
+    mut scanner: Scanner,
+    health: crate::detect::detector::SharedHealth,
+    expired: std::sync::mpsc::Sender<Vec<u8>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(SCAN_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        for pq in scanner.take_expired(monotonic_ns()) {
+            if expired.send(deferred_record(&pq)).is_err() {
+                return;
+            }
+        }
+        scanner.feed_health(&health, std::time::SystemTime::now());
+    }
 }
 
 /// The stop signals, registered once at start.

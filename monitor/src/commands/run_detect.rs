@@ -66,6 +66,10 @@ pub struct DetectArgs {
     /// that do not echo it dropped (config `dns_0x20`).
     #[arg(long = "dns-0x20")]
     pub dns_0x20: bool,
+    /// Copy every DNS message up from the kernel, also repeats of
+    /// exchanges already judged clean (config `kernel_fast_path = false`).
+    #[arg(long = "no-kernel-fast-path")]
+    pub no_kernel_fast_path: bool,
 }
 
 /// The configuration file (if any) with the command-line options applied.
@@ -98,6 +102,7 @@ pub fn effective_config(args: &DetectArgs) -> anyhow::Result<Config> {
     }));
     cfg.events |= args.events;
     cfg.dns_0x20 |= args.dns_0x20;
+    cfg.kernel_fast_path &= !args.no_kernel_fast_path;
     Ok(cfg)
 }
 
@@ -178,6 +183,7 @@ pub fn start(
     lines: mpsc::Sender<Output>,
     loss: LossSource,
     sampler: Option<super::run_store::SamplePlan>,
+    clean: Option<Arc<dyn crate::detect::clean::CleanExchanges>>,
 ) -> anyhow::Result<Detection> {
     let cfg = effective_config(args)?;
     let policy = DetectPolicy::from_config(&cfg)?;
@@ -204,6 +210,7 @@ pub fn start(
             // Taken after the join, so a sampled answer carries its
             // query, process and verdict (detect/sample.rs).
             sample: sampler.map(|p| p.config(&lines)),
+            clean,
             ..DetectorConfig::default()
         },
     );

@@ -168,6 +168,11 @@ pub struct Config {
     /// not echo it dropped. Off by default because a server that does not
     /// preserve case would fail every lookup (DESIGN.md: "0x20 optional").
     pub dns_0x20: bool,
+    /// The kernel counts repeats of exchanges on `lo` that the detector
+    /// judged clean instead of copying them up (`kernel_fast_path`,
+    /// default on; always off with `events`, which writes every message).
+    /// docs/design-kernel-fast-path.md.
+    pub kernel_fast_path: bool,
 }
 
 /// Default [`Config::nice`]: compete equally. Measured on the 2-core lab
@@ -211,6 +216,7 @@ impl Default for Config {
             signature_expiry_window: DEFAULT_SIGNATURE_EXPIRY_WINDOW,
             nice: DEFAULT_NICE,
             dns_0x20: false,
+            kernel_fast_path: true,
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct RawConfig {
     pub nice: Option<Spanned<i64>>,
     /// DNS 0x20 on the engine's queries (see [`super::Config::dns_0x20`]).
     pub dns_0x20: Option<bool>,
+    /// The kernel fast path (see [`super::Config::kernel_fast_path`]).
+    pub kernel_fast_path: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -64,6 +64,7 @@ pub fn validate(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     };
     cfg.events = raw.events.unwrap_or(false);
     cfg.dns_0x20 = raw.dns_0x20.unwrap_or(false);
+    cfg.kernel_fast_path = raw.kernel_fast_path.unwrap_or(true);
     cfg.resolvers = c.resolver_list("resolvers", &raw.resolvers)?;
     cfg.validating_resolvers =
         c.resolver_list("validating_resolvers", &raw.validating_resolvers)?;

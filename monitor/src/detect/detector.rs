@@ -31,6 +31,7 @@ use crate::correlate::outstanding::{
     Join, OutstandingConfig, OutstandingStats, OutstandingTable, QueryInfo,
 };
 use crate::dnssec::engine::{Engine, Lookup};
+use crate::dnssec::verdict::Verdict;
 use crate::event::{DnsEvent, DnsKind};
 
 /// The total of the capture side's drop counters (kernel ring, channels):
@@ -71,6 +72,9 @@ pub struct DetectorConfig {
     /// `resolver_failure` on timeouts and response codes); an answer that
     /// would have been validated is counted in [`DetectCounters::unvalidated`].
     pub offline: bool,
+    /// Told of every exchange judged clean (the kernel fast path); None:
+    /// nobody is.
+    pub clean: Option<Arc<dyn super::clean::CleanExchanges>>,
 }
 
 /// The resolver health tracker, shared with the verdict tasks (AD rate)
@@ -165,6 +169,8 @@ struct EvalCtx {
     state: Arc<RuleState>,
     /// Where taken samples go (None without sampling).
     sample_out: Option<SampleOut>,
+    /// [`DetectorConfig::clean`].
+    clean: Option<Arc<dyn super::clean::CleanExchanges>>,
 }
 
 impl EvalCtx {
@@ -264,6 +270,7 @@ impl Detector {
             posture: Arc::new(Mutex::new(PostureRecorder::new(critical, 4_096))),
             state: Arc::default(),
             sample_out: cfg.sample.as_ref().map(SampleOut::of),
+            clean: cfg.clean.clone(),
         });
         Detector {
             offline: cfg.offline,
@@ -782,6 +789,14 @@ impl Pending {
             })
             .collect();
         c.counters.count(&alerts);
+        // A clean answer with a verdict that may be reused: its repeats
+        // need not come up again (detect/clean.rs).
+        if alerts.is_empty()
+            && matches!(lookup.verdict, Verdict::Secure | Verdict::Insecure { .. })
+            && let (Some(sink), Some(query)) = (&c.clean, &self.query)
+        {
+            sink.clean(&self.ev, query, lookup.ttl);
+        }
         alerts
     }
 }

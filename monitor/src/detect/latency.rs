@@ -57,6 +57,15 @@ impl LatencyHist {
         b.add(i);
     }
 
+    /// `d` observed `n` times in both.
+    pub fn observe_both_n(a: &mut LatencyHist, b: &mut LatencyHist, d: Duration, n: u32) {
+        let i = bucket_of(d.as_secs_f64() * 1e6);
+        for h in [a, b] {
+            h.counts[i] = h.counts[i].saturating_add(n);
+            h.total += u64::from(n);
+        }
+    }
+
     fn add(&mut self, i: usize) {
         self.counts[i] = self.counts[i].saturating_add(1);
         self.total += 1;

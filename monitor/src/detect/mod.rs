@@ -10,6 +10,7 @@
 //! - [`resolver_health`]: per-resolver sliding window (timeouts, SERVFAIL,
 //!   REFUSED, latency via [`latency`], AD rate) behind `resolver_failure`.
 //! - [`posture`]: per-name observations for `dnssec-monitor report`.
+//! - [`clean`]: where answers judged clean are reported (the kernel fast path).
 //! - [`sample`]: the rate-bounded sample of answers kept in the forensic store.
 //! - [`detector`]: [`detector::Detector`], the per-event entry point.
 //! - [`stage`]: the pipeline stage (channel in, channel out, counters).
@@ -17,6 +18,7 @@
 
 pub mod alert;
 pub mod batches;
+pub mod clean;
 pub mod critical;
 pub mod detector;
 pub mod latency;

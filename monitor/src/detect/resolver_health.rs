@@ -146,6 +146,11 @@ pub enum Observation {
     Timeout,
     /// An answer for a name the engine found Secure, with or without AD.
     SecureAnswer { ad: bool },
+    /// `count` recursive exchanges the kernel fast path counted instead of
+    /// copying (capture/fast_path.rs): each a query and its answer, with
+    /// the validated answer's rcode (NOERROR or NXDOMAIN, never a failure)
+    /// and, together, `latency` on average.
+    Repeats { count: u32, latency: Duration },
 }
 
 impl Observation {
@@ -165,6 +170,10 @@ impl Observation {
                 c.secure_answers += 1;
                 c.secure_ad += u64::from(ad);
             }
+            Observation::Repeats { count, .. } => {
+                c.queries += u64::from(count);
+                c.answers += u64::from(count);
+            }
         }
     }
 
@@ -175,7 +184,9 @@ impl Observation {
     /// judged here. Everything else may.
     fn may_raise(self) -> bool {
         match self {
-            Observation::Query | Observation::SecureAnswer { .. } => false,
+            Observation::Query | Observation::SecureAnswer { .. } | Observation::Repeats { .. } => {
+                false
+            }
             Observation::Answer { rcode, .. } => matches!(rcode, 2 | 5),
             Observation::Timeout => true,
         }
@@ -367,8 +378,14 @@ fn update<'a>(
     o.apply(&mut slot.counts);
     o.apply(&mut r.totals);
     o.apply(&mut r.interval);
-    if let Observation::Answer { latency, .. } = o {
-        LatencyHist::observe_both(&mut slot.latency, &mut r.interval_latency, latency);
+    match o {
+        Observation::Answer { latency, .. } => {
+            LatencyHist::observe_both(&mut slot.latency, &mut r.interval_latency, latency);
+        }
+        Observation::Repeats { count, latency } => {
+            LatencyHist::observe_both_n(&mut slot.latency, &mut r.interval_latency, latency, count);
+        }
+        _ => {}
     }
     r
 }
@@ -533,6 +550,20 @@ impl ResolverHealth {
     /// and the time since the query.
     pub fn on_answer(&mut self, server: SocketAddr, at: SystemTime, rcode: u16, latency: Duration) {
         self.observe(server, at, Observation::Answer { rcode, latency });
+    }
+
+    /// `count` exchanges the kernel fast path counted (see
+    /// [`Observation::Repeats`]).
+    pub fn on_repeats(
+        &mut self,
+        server: SocketAddr,
+        at: SystemTime,
+        count: u32,
+        latency: Duration,
+    ) {
+        if count > 0 {
+            self.observe(server, at, Observation::Repeats { count, latency });
+        }
     }
 
     /// A query that expired without an answer (`at` = when it expired).
