@@ -236,7 +236,8 @@ pub mod fast {
     pub const ANSWER_MAX: usize = 512;
     pub const VALIDATED_MAX: u32 = 8192;
     pub const PENDING_MAX: u32 = 32768;
-    pub const TUPLES_MAX: u32 = 32768;
+    /// Slots of `FAST_TUPLES` (a power of two: indexed by a hash).
+    pub const TUPLES_MAX: u32 = 65536;
     pub const SERVERS_MAX: u32 = 1024;
     /// [`super::fast::PendingQuery::flags`]: the query had RD set.
     pub const PQ_F_RD: u32 = 1;
@@ -299,6 +300,16 @@ pub mod fast {
         pub key: FastKey,
     }
 
+    /// A `FAST_TUPLES` slot: the socket pair (txid 0) whose last query was
+    /// held back, and that query's txid.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct TupleSlot {
+        pub tuple: ExchangeKey,
+        pub txid: u32,
+        pub _pad: u32,
+    }
+
     /// `FAST_SERVERS`' value: answers counted instead of copied (queries
     /// with RD only) and the sum of their latencies.
     #[repr(C)]
@@ -315,6 +326,8 @@ pub mod fast {
     const _: () = assert!(core::mem::size_of::<PendingQuery>() == 24 + 40 + 152);
     const _: () = assert!(core::mem::size_of::<PendingQuery>().is_multiple_of(8));
     const _: () = assert!(core::mem::size_of::<ServerCounts>() == 16);
+    const _: () = assert!(core::mem::size_of::<TupleSlot>() == 40 + 8);
+    const _: () = assert!(TUPLES_MAX.is_power_of_two());
 }
 
 // No implicit padding: each size equals the sum of the field sizes.

@@ -20,7 +20,10 @@ use aya_ebpf::{
 use monitor_common::{
     DIR_EGRESS, FAMILY_V4, PKT_F_DEFERRED_QUERY, PKT_F_HAS_COOKIE, PacketHeader, config,
     counter,
-    fast::{ANSWER_MAX, ExchangeKey, PQ_F_RD, PendingQuery, QUERY_MAX, ServerCounts, ServerKey},
+    fast::{
+        ANSWER_MAX, ExchangeKey, PQ_F_RD, PendingQuery, QUERY_MAX, ServerCounts, ServerKey,
+        TUPLES_MAX,
+    },
 };
 
 use crate::maps::{
@@ -184,10 +187,17 @@ fn hold_query(
     pq.ifindex = LOOPBACK_IFINDEX;
     pq.flags = if rd { PQ_F_RD } else { 0 };
     pq.exchange = exchange;
-    FAST_PENDING.insert(&exchange, pq, 0).ok()?;
+    FAST_PENDING.insert(&exchange, pq, BPF_NOEXIST).ok()?;
     let mut tuple = exchange;
     tuple.txid = 0;
-    let _ = FAST_TUPLES.insert(&tuple, &u32::from(exchange.txid), 0);
+    if let Some(slot) = FAST_TUPLES.get_ptr_mut(tuple_index(&tuple)) {
+        // SAFETY: a map value; a concurrent writer can only garble the
+        // heuristic (see maps.rs).
+        unsafe {
+            (*slot).tuple = tuple;
+            (*slot).txid = u32::from(exchange.txid);
+        }
+    }
     bump(counter::FAST_QUERIES);
     Some(true)
 }
@@ -225,11 +235,11 @@ fn count_answer(ctx: &TcContext, dns_off: usize, body_len: usize, exchange: &Exc
 fn deferred_by_tuple(exchange: &ExchangeKey) {
     let mut tuple = *exchange;
     tuple.txid = 0;
-    // SAFETY: copied out.
-    let Some(held) = (unsafe { FAST_TUPLES.get(&tuple) }).copied() else {
+    let Some(slot) = FAST_TUPLES.get(tuple_index(&tuple)) else {
         return;
     };
-    if held == u32::from(exchange.txid) {
+    let held = slot.txid;
+    if slot.tuple != tuple || held == u32::from(exchange.txid) {
         return;
     }
     let mut other = *exchange;
@@ -289,6 +299,18 @@ fn same_as_validated(
         }
     }
     true
+}
+
+/// The `FAST_TUPLES` slot of a socket pair: ports and the low words of
+/// both addresses, mixed (Fibonacci hashing).
+#[inline(always)]
+fn tuple_index(t: &ExchangeKey) -> u32 {
+    let word = |b: &[u8; 16]| u32::from_ne_bytes([b[12], b[13], b[14], b[15]])
+        ^ u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+    let h = (u32::from(t.client_port) << 16 | u32::from(t.server.port))
+        ^ word(&t.client_addr).rotate_left(7)
+        ^ word(&t.server.addr).rotate_left(13);
+    h.wrapping_mul(0x9E37_79B1) >> (32 - TUPLES_MAX.trailing_zeros())
 }
 
 /// `n` (already checked to be in 1..=MAX, MAX a power of two) in a form

@@ -2,13 +2,13 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, LruHashMap, LruPerCpuHashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LruHashMap, LruPerCpuHashMap, PerCpuArray, RingBuf},
 };
 use monitor_common::{
     DNS_PORTS_LEN, FLOWS_MAX, FlowKey, ProcInfo, RING_BYTES, SOCKETS_MAX, config, counter,
     fast::{
         self, ExchangeKey, FastAnswer, FastKey, PENDING_MAX, PendingQuery, SERVERS_MAX,
-        ServerCounts, ServerKey, TUPLES_MAX, VALIDATED_MAX,
+        ServerCounts, ServerKey, TUPLES_MAX, TupleSlot, VALIDATED_MAX,
     },
 };
 
@@ -44,15 +44,24 @@ pub static FLOWS: LruHashMap<FlowKey, ProcInfo> = LruHashMap::with_max_entries(F
 pub static FAST_VALIDATED: LruHashMap<FastKey, FastAnswer> =
     LruHashMap::with_max_entries(VALIDATED_MAX, 0);
 
-/// Fast path: held-back queries by exchange.
+/// `BPF_F_NO_PREALLOC` (include/uapi/linux/bpf.h).
+const BPF_F_NO_PREALLOC: u32 = 1;
+
+/// Fast path: held-back queries by exchange. A plain (preallocated) hash,
+/// not an LRU: an LRU update takes the map's global lock and cost
+/// ~300 ns per query here (measured), and an LRU would evict held-back
+/// queries silently, making their answers look unsolicited. Full = the
+/// query is copied as usual; user space removes the unanswered ones.
 #[map]
-pub static FAST_PENDING: LruHashMap<ExchangeKey, PendingQuery> =
-    LruHashMap::with_max_entries(PENDING_MAX, 0);
+pub static FAST_PENDING: HashMap<ExchangeKey, PendingQuery> =
+    HashMap::with_max_entries(PENDING_MAX, BPF_F_NO_PREALLOC);
 
 /// Fast path: (server, client address and port) → txid of the last query
-/// held back on it, so a wrong-txid answer brings that query up.
+/// held back on it, so a wrong-txid answer brings that query up. Slots
+/// by hash, overwritten without a lock: a lost or torn slot only costs
+/// that heuristic (the answer is copied either way).
 #[map]
-pub static FAST_TUPLES: LruHashMap<ExchangeKey, u32> = LruHashMap::with_max_entries(TUPLES_MAX, 0);
+pub static FAST_TUPLES: Array<TupleSlot> = Array::with_max_entries(TUPLES_MAX, 0);
 
 /// Fast path: per server, answers counted instead of copied (per CPU, so
 /// the sums need no atomics; user space adds the CPUs up).

@@ -47,8 +47,19 @@ pub fn strip_ansi(s: &str) -> String {
 }
 
 impl Monitor {
-    /// Starts the monitor and waits (bounded) for its startup line.
+    /// Starts the monitor with `--events` and waits (bounded) for its
+    /// startup line.
     pub fn start(tag: &str, extra: &[&str]) -> Result<Monitor> {
+        Self::start_with(tag, extra, true)
+    }
+
+    /// As deployed by default: alerts only, no `--events` (which turns the
+    /// kernel fast path off).
+    pub fn start_alerts_only(tag: &str, extra: &[&str]) -> Result<Monitor> {
+        Self::start_with(tag, extra, false)
+    }
+
+    fn start_with(tag: &str, extra: &[&str], events: bool) -> Result<Monitor> {
         let bin = binary();
         if !bin.is_file() {
             bail!(
@@ -61,7 +72,10 @@ impl Monitor {
         let stderr = dir.join(format!("dnssec-monitor-test-{tag}.err"));
         let _ = std::fs::remove_file(&output);
         let out_s = output.display().to_string();
-        let mut args = vec!["run", "--events", "--output", out_s.as_str()];
+        let mut args = vec!["run", "--output", out_s.as_str()];
+        if events {
+            args.push("--events");
+        }
         args.extend_from_slice(extra);
         let child = Command::new(&bin)
             .args(&args)

@@ -312,8 +312,8 @@ impl Scanner {
 
 /// A held-back query as the packet it was: an Ethernet frame with zero
 /// addresses (as `lo` has), an IP header and a UDP header around the
-/// message (its id from the exchange, the rest from the key). Checksums
-/// are zero: nothing downstream checks them.
+/// message (its id from the exchange, the rest from the key). The UDP
+/// checksum is zero: nothing downstream checks it.
 pub fn synthesize_query(pq: &PendingQuery, out: &mut Vec<u8>) -> Option<()> {
     let len = usize::from(pq.key.len);
     if len > QUERY_MAX {
@@ -333,6 +333,9 @@ pub fn synthesize_query(pq: &PendingQuery, out: &mut Vec<u8>) -> Option<()> {
         out.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
         out.extend_from_slice(&ex.client_addr[..4]);
         out.extend_from_slice(&ex.server.addr[..4]);
+        // RFC 791 header checksum (the decoder checks it).
+        let sum = ipv4_checksum(&out[14..34]);
+        out[24..26].copy_from_slice(&sum.to_be_bytes());
     } else if ex.server.family == FAMILY_V6 {
         out.extend_from_slice(&0x86DDu16.to_be_bytes());
         out.extend_from_slice(&[0x60, 0, 0, 0]);
@@ -350,6 +353,18 @@ pub fn synthesize_query(pq: &PendingQuery, out: &mut Vec<u8>) -> Option<()> {
     out.extend_from_slice(&ex.txid.to_be_bytes());
     out.extend_from_slice(&pq.key.query[..len]);
     Some(())
+}
+
+/// RFC 1071 ones' complement checksum of an IPv4 header.
+fn ipv4_checksum(h: &[u8]) -> u16 {
+    let mut sum: u32 = h
+        .chunks_exact(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
 }
 
 /// Reads a [`PendingQuery`] out of a record body.
