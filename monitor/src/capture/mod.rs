@@ -6,6 +6,8 @@ pub mod cgroup;
 pub mod dedup;
 pub mod ebpf;
 pub mod fast_path;
+#[cfg(test)]
+mod fast_path_tests;
 pub mod netlink;
 pub mod ringbuf;
 

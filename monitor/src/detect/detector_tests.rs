@@ -51,6 +51,44 @@ async fn valid_signed_answer_with_do_raises_nothing() {
     assert_eq!(c.evaluated.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
+/// The kernel fast path learns only from exchanges that raised nothing
+/// and whose verdict may be reused: a clean Secure answer is reported, the
+/// same answer with one signature byte flipped is not (its repeats must
+/// keep coming up to be judged).
+#[tokio::test]
+async fn only_clean_exchanges_are_reported_to_the_fast_path() {
+    let (mut lab, log) = Lab::reporting_clean(policy());
+    let al = lab
+        .via_resolver(
+            SECURE,
+            "www.secure.test.",
+            RecordType::A,
+            true,
+            Reply::default(),
+        )
+        .await;
+    assert!(al.is_empty(), "{al:?}");
+    let mut auth = lab.auth(SECURE, "www.secure.test.", RecordType::A).await;
+    for r in auth.answers.iter_mut() {
+        flip_signature_byte(r, 7);
+    }
+    let al = lab
+        .txn(
+            "www.secure.test.",
+            RecordType::A,
+            true,
+            true,
+            RESOLVER,
+            |q| Lab::resolver_answer(q, &auth, Reply::default()),
+        )
+        .await;
+    assert_eq!(rules(&al), vec![Rule::BogusSignature], "{al:?}");
+    let seen = log.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].0, "www.secure.test.");
+    assert!(seen[0].1 > 0, "a verdict TTL: {seen:?}");
+}
+
 // ---- bogus_signature --------------------------------------------------------
 
 #[tokio::test]

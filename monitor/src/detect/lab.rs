@@ -85,6 +85,25 @@ fn is_dnssec(r: &Record) -> bool {
     )
 }
 
+/// The questions (and verdict TTLs) of the exchanges reported clean.
+#[derive(Debug, Default)]
+pub struct CleanLog(pub std::sync::Mutex<Vec<(String, u32)>>);
+
+impl crate::detect::clean::CleanExchanges for CleanLog {
+    fn clean(
+        &self,
+        answer: &crate::event::DnsEvent,
+        _query: &crate::correlate::outstanding::QueryInfo,
+        verdict_ttl: u32,
+    ) {
+        let q = answer.message.queries.first().map(|q| q.name().to_ascii());
+        self.0
+            .lock()
+            .expect("clean log")
+            .push((q.unwrap_or_default(), verdict_ttl));
+    }
+}
+
 impl Lab {
     pub fn new(policy: DetectPolicy) -> Lab {
         let (net, anchor) = standard_hierarchy(Vec::new());
@@ -124,6 +143,18 @@ impl Lab {
         };
         let (net, anchor) = standard_hierarchy(Vec::new());
         (Lab::configured(net, anchor, policy, &[], cfg), samples)
+    }
+
+    /// The standard hierarchy, every exchange judged clean recorded in
+    /// the returned list (the kernel fast path's hook, detect/clean.rs).
+    pub fn reporting_clean(policy: DetectPolicy) -> (Lab, Arc<CleanLog>) {
+        let log = Arc::new(CleanLog::default());
+        let cfg = DetectorConfig {
+            clean: Some(log.clone()),
+            ..DetectorConfig::default()
+        };
+        let (net, anchor) = standard_hierarchy(Vec::new());
+        (Lab::configured(net, anchor, policy, &[], cfg), log)
     }
 
     /// `cfg` with no warm-up (an unmatched answer is unsolicited at once).

@@ -489,3 +489,33 @@ mod against_the_model {
         }
     }
 }
+
+/// Exchanges the kernel fast path counted (capture/fast_path.rs) are
+/// answered queries to the window: a handful of timeouts among thousands
+/// of them is no outage, while the same timeouts among only the copied
+/// exchanges would be.
+#[test]
+fn repeats_counted_in_the_kernel_are_answered_queries() {
+    let mut copied_only = health();
+    let mut with_repeats = health();
+    for h in [&mut copied_only, &mut with_repeats] {
+        for i in 0..5 {
+            h.on_query(r1(), t(i * 100));
+            h.on_timeout(r1(), t(i * 100 + 50));
+        }
+        answered(h, r1(), 600, 0);
+    }
+    with_repeats.on_repeats(r1(), t(700), 10_000, Duration::from_micros(300));
+    with_repeats.on_repeats(r1(), t(800), 0, Duration::ZERO);
+    assert!(
+        !copied_only.evaluate(r1(), t(900)).is_empty(),
+        "5 timeouts of 6 queries: unanswered"
+    );
+    assert!(with_repeats.evaluate(r1(), t(900)).is_empty());
+    let w = with_repeats.window(r1(), t(900)).unwrap();
+    assert_eq!(w.counts.queries, 10_006);
+    assert_eq!(w.counts.answers, 10_001);
+    assert_eq!(w.counts.timeouts, 5);
+    // The repeats' latency dominates the percentiles.
+    assert!(w.p50.unwrap() < Duration::from_millis(1), "{:?}", w.p50);
+}

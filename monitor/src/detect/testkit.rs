@@ -84,3 +84,27 @@ pub fn event(msg: Message, client: &str, server: &str, ms: u64) -> DnsEvent {
         message: msg.into(),
     }
 }
+
+/// A query and its answer (one A record with `ttl`) between a stub and a
+/// resolver on loopback, captured on `lo` (egress, as the kernel sees both).
+pub fn loopback_exchange(qname: &str, ttl: u32) -> (DnsEvent, DnsEvent) {
+    use hickory_proto::rr::{RData, rdata::A};
+    let q = query_msg(7, qname, RecordType::A, true, false);
+    let rec = Record::from_rdata(
+        Name::from_ascii(qname).expect("test name"),
+        ttl,
+        RData::A(A::new(192, 0, 2, 1)),
+    );
+    let a = answer_msg(&q, ResponseCode::NoError, vec![rec]);
+    let lo = crate::capture::InterfaceRef {
+        index: 1,
+        name: "lo".into(),
+        direction: crate::capture::Direction::Egress,
+        side: crate::capture::Side::Loopback,
+    };
+    let mut qe = event(q, "127.0.0.1:40000", "127.0.0.53:53", 0);
+    let mut ae = event(a, "127.0.0.1:40000", "127.0.0.53:53", 1);
+    qe.interface = Some(lo.clone());
+    ae.interface = Some(lo);
+    (qe, ae)
+}

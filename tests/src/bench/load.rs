@@ -75,6 +75,9 @@ pub struct MonitorConfig {
     /// maximum rate loses to the kernel hooks by themselves; run at the
     /// maximum rate only (its drops are the point, not a loss).
     pub agent_stopped: bool,
+    /// `false`: `--no-kernel-fast-path` (every message copied up, as
+    /// before the fast path; docs/design-kernel-fast-path.md).
+    pub fast_path: bool,
 }
 
 impl MonitorConfig {
@@ -96,6 +99,9 @@ impl MonitorConfig {
         a.extend(["--trust-anchor".into(), anchor.display().to_string()]);
         if self.events {
             a.push("--events".into());
+        }
+        if !self.fast_path {
+            a.push("--no-kernel-fast-path".into());
         }
         a
     }

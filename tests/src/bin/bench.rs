@@ -94,7 +94,8 @@ fn parse_rates(s: &str) -> Result<Vec<Rate>> {
 }
 
 /// The monitor configurations of the load bench: the daemon's default
-/// (detection, no per-message events), the same with `--events`, and,
+/// (detection, no per-message events, the kernel fast path on), the same
+/// with the fast path off (`no-fast-path`) and with `--events`, and,
 /// when `DNSSEC_MONITOR_BASELINE_BIN` names an older build, that build in
 /// the default configuration (`before`), for a same-run comparison.
 fn load_configs(bin: PathBuf) -> Result<Vec<load::MonitorConfig>> {
@@ -104,18 +105,28 @@ fn load_configs(bin: PathBuf) -> Result<Vec<load::MonitorConfig>> {
             bin: bin.clone(),
             events: false,
             agent_stopped: false,
+            fast_path: true,
+        },
+        load::MonitorConfig {
+            label: "no-fast-path".into(),
+            bin: bin.clone(),
+            events: false,
+            agent_stopped: false,
+            fast_path: false,
         },
         load::MonitorConfig {
             label: "events".into(),
             bin: bin.clone(),
             events: true,
             agent_stopped: false,
+            fast_path: true,
         },
         load::MonitorConfig {
             label: "kernel-only".into(),
             bin,
             events: false,
             agent_stopped: true,
+            fast_path: true,
         },
     ];
     if let Some(b) = std::env::var_os("DNSSEC_MONITOR_BASELINE_BIN") {
@@ -128,6 +139,7 @@ fn load_configs(bin: PathBuf) -> Result<Vec<load::MonitorConfig>> {
             bin: b,
             events: false,
             agent_stopped: false,
+            fast_path: true,
         });
     }
     // `BENCH_CONFIGS=default,before`: only these (a quicker run while
@@ -137,7 +149,7 @@ fn load_configs(bin: PathBuf) -> Result<Vec<load::MonitorConfig>> {
         v.retain(|c| keep.contains(&c.label.as_str()));
         if v.is_empty() {
             bail!(
-                "BENCH_CONFIGS={only}: no such configuration (default, events, kernel-only, before)"
+                "BENCH_CONFIGS={only}: no such configuration (default, no-fast-path, events, kernel-only, before)"
             );
         }
     }
@@ -261,7 +273,7 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
         }
         s.push('\n');
     }
-    for label in ["default", "events", "before"] {
+    for label in ["default", "no-fast-path", "events", "before"] {
         let (Some(p50), Some(pmax)) = (find(Some(50_000)), find(None)) else {
             continue;
         };
