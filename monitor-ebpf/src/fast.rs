@@ -78,39 +78,30 @@ fn try_absorb(
     let head: [u8; 4] = pkt.read(dns_off)?;
     let txid = u16::from_be_bytes([head[0], head[1]]);
     let (src, dst) = addresses(pkt, l3_off, l4.family)?;
-    if head[2] & 0x80 == 0 {
-        if !is_dns_port(dport) {
-            return None;
-        }
-        let server = ServerKey {
+    // QR (RFC 1035 §4.1.1): a query goes to the server, an answer comes from it.
+    let query = head[2] & 0x80 == 0;
+    let ((client, client_port), (server, server_port)) = if query {
+        ((src, sport), (dst, dport))
+    } else {
+        ((dst, dport), (src, sport))
+    };
+    if !is_dns_port(server_port) {
+        return None;
+    }
+    let exchange = ExchangeKey {
+        server: ServerKey {
             family: l4.family,
             _pad: 0,
-            port: dport,
-            addr: dst,
-        };
-        let exchange = ExchangeKey {
-            server,
-            client_port: sport,
-            txid,
-            client_addr: src,
-        };
+            port: server_port,
+            addr: server,
+        },
+        client_port,
+        txid,
+        client_addr: client,
+    };
+    if query {
         hold_query(ctx, dns_off, body_len, exchange, head[2] & 1 != 0)
     } else {
-        if !is_dns_port(sport) {
-            return None;
-        }
-        let server = ServerKey {
-            family: l4.family,
-            _pad: 0,
-            port: sport,
-            addr: src,
-        };
-        let exchange = ExchangeKey {
-            server,
-            client_port: dport,
-            txid,
-            client_addr: dst,
-        };
         Some(count_answer(ctx, dns_off, body_len, &exchange))
     }
 }

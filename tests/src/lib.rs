@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod cgroup;
 pub mod cmd;
+pub mod dns;
 pub mod kernel_cost;
 pub mod monitor;
 pub mod netns;

@@ -15,7 +15,7 @@
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::{CapturedPacket, Direction, LinkType};
+use super::{CapturedPacket, Direction, LOOPBACK_IFINDEX, LinkType};
 
 /// Two sightings further apart than this are two packets.
 pub const WINDOW: Duration = Duration::from_millis(50);
@@ -31,9 +31,6 @@ const WAYS: usize = 4;
 /// bucket between its two sightings (which are microseconds apart), and
 /// then it is passed on, never a packet lost.
 const BUCKETS: usize = 4_096;
-/// `lo`'s index in every network namespace (`LOOPBACK_IFINDEX`,
-/// include/net/flow.h).
-const LOOPBACK_IFINDEX: u32 = 1;
 
 /// foldhash, seeded per process: SipHash over every packet's bytes was a
 /// few % of the agent's CPU under load; a random seed keeps crafted

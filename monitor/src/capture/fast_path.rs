@@ -28,7 +28,9 @@ use monitor_common::fast::{
 use monitor_common::{FAMILY_V4, FAMILY_V6};
 use tokio::sync::mpsc;
 
+use super::LOOPBACK_IFINDEX;
 use crate::correlate::outstanding::QueryInfo;
+use crate::correlate::process::put_kernel_addr;
 use crate::decode::Transport;
 use crate::detect::clean::CleanExchanges;
 use crate::detect::detector::SharedHealth;
@@ -45,9 +47,6 @@ pub const HOLD_LIMIT: Duration = Duration::from_secs(1);
 pub const SCAN_EVERY: Duration = Duration::from_secs(1);
 /// Entries on their way to the kernel map.
 const QUEUE: usize = 4_096;
-/// `lo` (include/net/flow.h `LOOPBACK_IFINDEX`): the only interface the
-/// kernel side holds exchanges back on.
-const LOOPBACK_IFINDEX: u32 = 1;
 
 /// The fast path's kernel maps.
 pub struct FastPathMaps {
@@ -94,35 +93,17 @@ impl FastPathStats {
 
 /// CLOCK_MONOTONIC in ns: the clock of `bpf_ktime_get_ns`.
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid clock id and out pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+    super::ringbuf::clock_ns(libc::CLOCK_MONOTONIC) as u64
 }
 
 /// A server's address as the kernel keys it.
 pub fn server_key(addr: SocketAddr) -> ServerKey {
-    let (family, bytes) = ip_bytes(addr.ip());
-    ServerKey {
-        family,
-        _pad: 0,
+    let mut k = ServerKey {
         port: addr.port(),
-        addr: bytes,
-    }
-}
-
-fn ip_bytes(ip: IpAddr) -> (u8, [u8; 16]) {
-    let mut b = [0u8; 16];
-    match ip {
-        IpAddr::V4(v4) => {
-            b[..4].copy_from_slice(&v4.octets());
-            (FAMILY_V4, b)
-        }
-        IpAddr::V6(v6) => (FAMILY_V6, v6.octets()),
-    }
+        ..ServerKey::default()
+    };
+    k.family = put_kernel_addr(&mut k.addr, addr.ip());
+    k
 }
 
 fn ip_of(family: u8, b: &[u8; 16]) -> IpAddr {
@@ -333,8 +314,9 @@ pub fn synthesize_query(pq: &PendingQuery, out: &mut Vec<u8>) -> Option<()> {
         out.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
         out.extend_from_slice(&ex.client_addr[..4]);
         out.extend_from_slice(&ex.server.addr[..4]);
-        // RFC 791 header checksum (the decoder checks it).
-        let sum = ipv4_checksum(&out[14..34]);
+        // RFC 791 header checksum (the decoder checks it): over the header
+        // with a zero checksum field, the sum is the checksum.
+        let sum = crate::decode::ip::header_checksum(&out[14..34]);
         out[24..26].copy_from_slice(&sum.to_be_bytes());
     } else if ex.server.family == FAMILY_V6 {
         out.extend_from_slice(&0x86DDu16.to_be_bytes());
@@ -353,18 +335,6 @@ pub fn synthesize_query(pq: &PendingQuery, out: &mut Vec<u8>) -> Option<()> {
     out.extend_from_slice(&ex.txid.to_be_bytes());
     out.extend_from_slice(&pq.key.query[..len]);
     Some(())
-}
-
-/// RFC 1071 ones' complement checksum of an IPv4 header.
-fn ipv4_checksum(h: &[u8]) -> u16 {
-    let mut sum: u32 = h
-        .chunks_exact(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 /// Reads a [`PendingQuery`] out of a record body.

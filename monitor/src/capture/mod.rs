@@ -36,6 +36,10 @@ pub enum LinkType {
     RawIp,
 }
 
+/// `lo`'s index in every network namespace (`LOOPBACK_IFINDEX`,
+/// include/net/flow.h).
+pub const LOOPBACK_IFINDEX: u32 = 1;
+
 /// One packet as captured, before any decoding.
 #[derive(Clone, Debug)]
 pub struct CapturedPacket {

@@ -33,7 +33,7 @@ pub struct KtimeClock {
     offset_ns: i128,
 }
 
-fn clock_ns(id: libc::clockid_t) -> i128 {
+pub(crate) fn clock_ns(id: libc::clockid_t) -> i128 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

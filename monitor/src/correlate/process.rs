@@ -66,29 +66,33 @@ pub enum Proto {
     Tcp,
 }
 
-/// The kernel key for the client→server direction of an exchange.
-pub fn flow_key(proto: Proto, client: SocketAddr, server: SocketAddr) -> FlowKey {
-    /// Writes `ip` in place (built once per message: no temporaries).
-    #[inline(always)]
-    fn put(out: &mut [u8; 16], ip: IpAddr) -> u8 {
-        match ip {
-            IpAddr::V4(a) => {
-                out[..4].copy_from_slice(&a.octets());
+/// Writes `ip` in place as the kernel programs key addresses (IPv4 in the
+/// first 4 bytes, the rest untouched, so zero in a fresh key); returns its
+/// family. Built once per message: no temporaries.
+#[inline(always)]
+pub fn put_kernel_addr(out: &mut [u8; 16], ip: IpAddr) -> u8 {
+    match ip {
+        IpAddr::V4(a) => {
+            out[..4].copy_from_slice(&a.octets());
+            FAMILY_V4
+        }
+        IpAddr::V6(a) => match a.to_ipv4_mapped() {
+            // A v4-mapped address is IPv4 on the wire.
+            Some(v4) => {
+                out[..4].copy_from_slice(&v4.octets());
                 FAMILY_V4
             }
-            IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                // A v4-mapped address is IPv4 on the wire.
-                Some(v4) => {
-                    out[..4].copy_from_slice(&v4.octets());
-                    FAMILY_V4
-                }
-                None => {
-                    *out = a.octets();
-                    FAMILY_V6
-                }
-            },
-        }
+            None => {
+                *out = a.octets();
+                FAMILY_V6
+            }
+        },
     }
+}
+
+/// The kernel key for the client→server direction of an exchange.
+pub fn flow_key(proto: Proto, client: SocketAddr, server: SocketAddr) -> FlowKey {
+    let put = put_kernel_addr;
     let mut k = FlowKey {
         family: FAMILY_V4,
         proto: match proto {

@@ -46,7 +46,7 @@ fn be16(d: &[u8], at: usize) -> u16 {
 }
 
 /// RFC 1071 ones' complement sum over the IPv4 header; zero when valid.
-fn header_checksum(h: &[u8]) -> u16 {
+pub(crate) fn header_checksum(h: &[u8]) -> u16 {
     // 16-bit words (an IPv4 header is a whole number of 32-bit words; an
     // odd byte, never seen here, counts as padded with zero).
     let words = h.chunks_exact(2);

@@ -22,7 +22,7 @@ pub mod build;
 pub mod counters;
 pub mod decoder;
 mod dns;
-mod ip;
+pub(crate) mod ip;
 mod ipfrag;
 mod l4;
 pub mod limits;

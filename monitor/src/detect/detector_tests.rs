@@ -4,7 +4,7 @@
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use super::alert::{Rule, Severity};
+use super::alert::{Alert, Rule, Severity};
 use super::lab::{Lab, Reply, a_rec, cdn_hierarchy, forged, policy, rules};
 use super::policy::NtaPolicy;
 use super::testkit::RESOLVER;
@@ -68,20 +68,7 @@ async fn only_clean_exchanges_are_reported_to_the_fast_path() {
         )
         .await;
     assert!(al.is_empty(), "{al:?}");
-    let mut auth = lab.auth(SECURE, "www.secure.test.", RecordType::A).await;
-    for r in auth.answers.iter_mut() {
-        flip_signature_byte(r, 7);
-    }
-    let al = lab
-        .txn(
-            "www.secure.test.",
-            RecordType::A,
-            true,
-            true,
-            RESOLVER,
-            |q| Lab::resolver_answer(q, &auth, Reply::default()),
-        )
-        .await;
+    let al = flipped_signature_txn(&mut lab).await;
     assert_eq!(rules(&al), vec![Rule::BogusSignature], "{al:?}");
     let seen = log.0.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "{seen:?}");
@@ -91,23 +78,28 @@ async fn only_clean_exchanges_are_reported_to_the_fast_path() {
 
 // ---- bogus_signature --------------------------------------------------------
 
-#[tokio::test]
-async fn flipped_byte_in_captured_rrsig_is_bogus_signature() {
-    let mut lab = Lab::new(policy());
+/// `www.secure.test. A` through the resolver with one byte of every
+/// captured RRSIG flipped (DO and RD set); the alerts it raised.
+async fn flipped_signature_txn(lab: &mut Lab) -> Vec<Alert> {
     let mut auth = lab.auth(SECURE, "www.secure.test.", RecordType::A).await;
     for r in auth.answers.iter_mut() {
         flip_signature_byte(r, 7);
     }
-    let al = lab
-        .txn(
-            "www.secure.test.",
-            RecordType::A,
-            true,
-            true,
-            RESOLVER,
-            |q| Lab::resolver_answer(q, &auth, Reply::default()),
-        )
-        .await;
+    lab.txn(
+        "www.secure.test.",
+        RecordType::A,
+        true,
+        true,
+        RESOLVER,
+        |q| Lab::resolver_answer(q, &auth, Reply::default()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn flipped_byte_in_captured_rrsig_is_bogus_signature() {
+    let mut lab = Lab::new(policy());
+    let al = flipped_signature_txn(&mut lab).await;
     assert_eq!(rules(&al), vec![Rule::BogusSignature], "{al:?}");
     assert!(
         al[0]
