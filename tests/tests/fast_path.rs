@@ -18,6 +18,7 @@ use tests::monitor::Monitor;
 use tests::root::root_or_skip;
 
 const PORT: u16 = 5392;
+const METRICS_PORT: u16 = 9392;
 const NAME: &str = "fast.example";
 /// A DS for a zone the test never asks about: `fast.example` is then
 /// provably outside every trust anchor (Insecure), a verdict that may be
@@ -179,6 +180,8 @@ fn repeats_are_counted_in_the_kernel_and_differences_still_judged() -> Result<()
             &upstream,
             "--trust-anchor",
             &anchor_s,
+            "--metrics-listen",
+            &format!("127.0.0.1:{METRICS_PORT}"),
         ],
     )?;
     let started = Instant::now();
@@ -229,6 +232,17 @@ fn repeats_are_counted_in_the_kernel_and_differences_still_judged() -> Result<()
     ensure!(ask(&sock, 301, Duration::from_millis(300))?.is_none());
     std::thread::sleep(Duration::from_millis(2_500));
 
+    let metrics = tests::monitor::scrape_metrics(METRICS_PORT)?;
+    for series in [
+        r#"dnssec_monitor_fast_path_total{event="published"}"#,
+        r#"dnssec_monitor_kernel_packets_total{counter="fast_answers"}"#,
+    ] {
+        let n = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        ensure!(n.is_some_and(|n| n >= 1), "{series} >= 1 in\n{metrics}");
+    }
     let log = m.stop()?;
     let race = alerts(&m, "response_race");
     ensure!(

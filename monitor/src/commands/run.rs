@@ -205,6 +205,8 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         super::run_metrics::register(m, output.stats(), &detection.verdicts);
         let d = drops.clone();
         m.add_collector(move || super::run_loss::decode_samples(&d.decoder.snapshot()));
+        let f = fast_stats.clone();
+        m.add_collector(move || super::run_ops::fast_path_samples(&f.named()));
     }
 
     signals.wait().await;

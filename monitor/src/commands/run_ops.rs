@@ -105,6 +105,25 @@ pub fn kernel_samples(named: &[(&str, u64)]) -> Vec<Sample> {
         .collect()
 }
 
+/// The kernel fast path's user-space side (capture/fast_path.rs): entries
+/// written, held-back queries sent up for want of an answer, and what was
+/// lost on the way (`event` label: the exit report's `fast_*` names).
+pub const FAST_PATH: &str = "dnssec_monitor_fast_path_total";
+
+pub fn fast_path_samples(named: &[(&'static str, u64)]) -> Vec<Sample> {
+    named
+        .iter()
+        .map(|(name, v)| {
+            sample(
+                FAST_PATH,
+                "The kernel fast path's user-space side, by event.",
+                &[("event", name.strip_prefix("fast_").unwrap_or(name))],
+                *v,
+            )
+        })
+        .collect()
+}
+
 /// The detection stage's counters: `detect` stage received/emitted and
 /// drops by reason, and alerts per rule.
 pub fn detect_samples(h: &StageHandle) -> Vec<Sample> {

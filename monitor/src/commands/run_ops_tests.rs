@@ -29,6 +29,7 @@ fn capture_counters_become_stage_and_kernel_series() {
     let m = Metrics::new();
     m.add_collector(move || ring_samples(&ring));
     m.add_collector(|| kernel_samples(&[("seen", 500), ("ring_full", 3)]));
+    m.add_collector(|| fast_path_samples(&[("fast_published", 4), ("fast_expired", 1)]));
     let text = m.encode();
     for line in [
         r#"dnssec_monitor_stage_received_total{stage="capture"} 100"#,
@@ -36,6 +37,8 @@ fn capture_counters_become_stage_and_kernel_series() {
         r#"dnssec_monitor_stage_dropped_total{stage="capture",reason="channel_full"} 2"#,
         r#"dnssec_monitor_kernel_packets_total{counter="ring_full"} 3"#,
         "# TYPE dnssec_monitor_kernel_packets_total counter",
+        r#"dnssec_monitor_fast_path_total{event="published"} 4"#,
+        r#"dnssec_monitor_fast_path_total{event="expired"} 1"#,
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
     }
