@@ -201,7 +201,13 @@ pub mod counter {
     /// Held-back queries sent up after all (an answer that differed, a
     /// wrong-txid answer on the same socket pair).
     pub const FAST_DEFERRED: u32 = 11;
-    pub const COUNT: u32 = 12;
+    /// Queries that could have been held back but found their
+    /// `FAST_PENDING` slot taken by another held query: copied as usual.
+    pub const FAST_SLOT_BUSY: u32 = 12;
+    /// Held-back queries that had to go up but whose bytes were gone
+    /// (their `FAST_VALIDATED` entry was evicted meanwhile): lost.
+    pub const FAST_LOST: u32 = 13;
+    pub const COUNT: u32 = 14;
 
     /// Names for metrics and logs, by index.
     pub const NAMES: [&str; COUNT as usize] = [
@@ -217,6 +223,8 @@ pub mod counter {
         "fast_queries",
         "fast_answers",
         "fast_deferred",
+        "fast_slot_busy",
+        "fast_lost",
     ];
 }
 
@@ -235,7 +243,21 @@ pub mod fast {
     /// Longest answer (after the id) the fast path takes.
     pub const ANSWER_MAX: usize = 512;
     pub const VALIDATED_MAX: u32 = 8192;
-    pub const PENDING_MAX: u32 = 32768;
+    /// Slots of `FAST_PENDING` (a power of two: indexed by
+    /// [`pending_index`]).
+    pub const PENDING_SLOTS: u32 = 16384;
+    /// [`HeldSlot::state`]: nothing held.
+    pub const SLOT_FREE: u64 = 0;
+    /// [`HeldSlot::state`]: its owner is writing or reading it.
+    pub const SLOT_BUSY: u64 = 1;
+    /// [`HeldSlot::state`] with this bit (and the time it was set): the
+    /// held query went up without its answer (a different answer, a
+    /// wrong-txid answer on its socket pair, or no answer in time). Its
+    /// answer, when it comes, is copied and frees the slot; user space
+    /// frees it after [`SENT_LIMIT_NS`] otherwise.
+    pub const SLOT_SENT: u64 = 1 << 63;
+    /// How long a [`SLOT_SENT`] slot waits for its answer.
+    pub const SENT_LIMIT_NS: u64 = 2_000_000_000;
     /// Slots of `FAST_TUPLES` (a power of two: indexed by a hash).
     pub const TUPLES_MAX: u32 = 65536;
     pub const SERVERS_MAX: u32 = 1024;
@@ -253,8 +275,8 @@ pub mod fast {
         pub addr: [u8; 16],
     }
 
-    /// `FAST_VALIDATED`'s key: the server and the query's bytes after the
-    /// id, zero-padded.
+    /// A query in full: the server and the query's bytes after the id,
+    /// zero-padded (in [`PendingQuery`]).
     #[repr(C)]
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct FastKey {
@@ -264,7 +286,24 @@ pub mod fast {
         pub query: [u8; QUERY_MAX],
     }
 
-    /// `FAST_VALIDATED`'s value: the answer's bytes after the id,
+    /// Words of a zero-padded query, as [`query_digest`] reads them.
+    pub const QUERY_WORDS: usize = QUERY_MAX / 8;
+
+    /// `FAST_VALIDATED`'s key: the server, the query's length and a
+    /// digest of its bytes. 32 bytes instead of the query's 152: the map
+    /// hashes its key on every lookup (jhash), two lookups per exchange;
+    /// the bytes themselves are compared with the entry's copy.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct ValidatedKey {
+        pub server: ServerKey,
+        pub len: u16,
+        pub _pad: u16,
+        pub digest: u64,
+    }
+
+    /// `FAST_VALIDATED`'s value: the query's bytes after the id (compared
+    /// in full: the digest only finds the entry) and the answer's,
     /// zero-padded, valid until `expires_ns` (CLOCK_MONOTONIC).
     #[repr(C)]
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,7 +311,49 @@ pub mod fast {
         pub expires_ns: u64,
         pub len: u32,
         pub _pad: u32,
+        pub query: [u8; QUERY_MAX],
         pub answer: [u8; ANSWER_MAX],
+    }
+
+    /// The digest of a query's zero-padded bytes, read as little-endian
+    /// words (the kernel's loads on bpfel). Not a secret: equal digests
+    /// of different queries only compete for one entry (the bytes are
+    /// compared), they never match each other's answers.
+    #[inline(always)]
+    pub fn query_digest(words: &[u64; QUERY_WORDS]) -> u64 {
+        let mut h: u64 = 0x243F_6A88_85A3_08D3;
+        let mut i = 0;
+        while i < QUERY_WORDS {
+            h = (h ^ words[i]).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            h ^= h >> 32;
+            i += 1;
+        }
+        h
+    }
+
+    impl FastKey {
+        /// The query's bytes as [`query_digest`] reads them.
+        pub fn words(&self) -> [u64; QUERY_WORDS] {
+            let mut w = [0u64; QUERY_WORDS];
+            let mut i = 0;
+            while i < QUERY_WORDS {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&self.query[i * 8..i * 8 + 8]);
+                w[i] = u64::from_le_bytes(b);
+                i += 1;
+            }
+            w
+        }
+
+        /// Its `FAST_VALIDATED` key.
+        pub fn validated_key(&self) -> ValidatedKey {
+            ValidatedKey {
+                server: self.server,
+                len: self.len,
+                _pad: 0,
+                digest: query_digest(&self.words()),
+            }
+        }
     }
 
     /// One UDP exchange: server, client port and address, transaction id
@@ -300,6 +381,71 @@ pub mod fast {
         pub key: FastKey,
     }
 
+    /// A `FAST_PENDING` slot (an array shared with user space by `mmap`),
+    /// two cache lines, the first all an answer reads. `state` is
+    /// [`SLOT_FREE`], [`SLOT_BUSY`], or, while a query is held, its
+    /// `bpf_ktime_get_ns` time (a token ≥ 2). It changes only by atomic
+    /// compare-and-exchange, so exactly one party takes a held query: the
+    /// kernel for its answer, or user space once it waited too long.
+    /// FREE → BUSY (the kernel claims it) → token (query written) → BUSY
+    /// (taken: whoever won reads it) → FREE, or → SENT (the query went up)
+    /// → FREE (its answer came, or user space gave up on it). The query's
+    /// bytes are those of its `FAST_VALIDATED` entry
+    /// ([`HeldSlot::validated_key`]).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct HeldSlot {
+        pub state: u64,
+        pub exchange: ExchangeKey,
+        pub digest: u64,
+        /// The query's length after the id.
+        pub len: u16,
+        /// `PQ_F_*`.
+        pub flags: u16,
+        pub _pad: u32,
+        pub socket_cookie: u64,
+        pub _spare: [u64; 7],
+    }
+
+    impl HeldSlot {
+        /// The `FAST_VALIDATED` key of the held query.
+        #[inline(always)]
+        pub fn validated_key(&self) -> ValidatedKey {
+            ValidatedKey {
+                server: self.exchange.server,
+                len: self.len,
+                _pad: 0,
+                digest: self.digest,
+            }
+        }
+    }
+
+    /// The `FAST_PENDING` slot of an exchange (Fibonacci hashing of its
+    /// ports, txid and the low words of both addresses); its neighbour
+    /// (`^ 1`) is the second choice when it is taken.
+    #[inline(always)]
+    pub fn pending_index(e: &ExchangeKey) -> u32 {
+        let h = mix(e) ^ u32::from(e.txid).wrapping_mul(0x85EB_CA6B);
+        h.wrapping_mul(0x9E37_79B1) >> (32 - PENDING_SLOTS.trailing_zeros())
+    }
+
+    /// The `FAST_TUPLES` slot of a socket pair (its txid is ignored).
+    #[inline(always)]
+    pub fn tuple_index(e: &ExchangeKey) -> u32 {
+        mix(e).wrapping_mul(0x9E37_79B1) >> (32 - TUPLES_MAX.trailing_zeros())
+    }
+
+    #[inline(always)]
+    fn mix(t: &ExchangeKey) -> u32 {
+        let word = |b: &[u8; 16]| {
+            u32::from_ne_bytes([b[12], b[13], b[14], b[15]])
+                ^ u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+        };
+        (u32::from(t.client_port) << 16 | u32::from(t.server.port))
+            ^ word(&t.client_addr).rotate_left(7)
+            ^ word(&t.server.addr).rotate_left(13)
+    }
+
     /// A `FAST_TUPLES` slot: the socket pair (txid 0) whose last query was
     /// held back, and that query's txid.
     #[repr(C)]
@@ -311,23 +457,36 @@ pub mod fast {
     }
 
     /// `FAST_SERVERS`' value: answers counted instead of copied (queries
-    /// with RD only) and the sum of their latencies.
+    /// with RD only), and of them `timed` whose latencies sum to
+    /// `latency_ns` (a clock read per answer cost ~8% of the program;
+    /// one in [`TIMED_EVERY`] is timed).
     #[repr(C)]
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct ServerCounts {
         pub answers: u64,
         pub latency_ns: u64,
+        pub timed: u64,
     }
+
+    /// One absorbed answer in this many is timed (a power of two: the
+    /// low bits of its query's time decide).
+    pub const TIMED_EVERY: u64 = 16;
 
     const _: () = assert!(core::mem::size_of::<ServerKey>() == 20);
     const _: () = assert!(core::mem::size_of::<FastKey>() == 20 + 4 + QUERY_MAX);
-    const _: () = assert!(core::mem::size_of::<FastAnswer>() == 16 + ANSWER_MAX);
+    const _: () = assert!(core::mem::size_of::<FastAnswer>() == 16 + QUERY_MAX + ANSWER_MAX);
+    const _: () = assert!(core::mem::size_of::<ValidatedKey>() == 20 + 4 + 8);
+    const _: () = assert!(QUERY_MAX.is_multiple_of(8));
     const _: () = assert!(core::mem::size_of::<ExchangeKey>() == 20 + 4 + 16);
     const _: () = assert!(core::mem::size_of::<PendingQuery>() == 24 + 40 + 152);
     const _: () = assert!(core::mem::size_of::<PendingQuery>().is_multiple_of(8));
-    const _: () = assert!(core::mem::size_of::<ServerCounts>() == 16);
+    const _: () = assert!(core::mem::size_of::<ServerCounts>() == 24);
+    const _: () = assert!(TIMED_EVERY.is_power_of_two());
     const _: () = assert!(core::mem::size_of::<TupleSlot>() == 40 + 8);
     const _: () = assert!(TUPLES_MAX.is_power_of_two());
+    const _: () = assert!(PENDING_SLOTS.is_power_of_two());
+    const _: () = assert!(core::mem::size_of::<HeldSlot>() == 128);
+    const _: () = assert!(core::mem::offset_of!(HeldSlot, socket_cookie) == 64);
 }
 
 // No implicit padding: each size equals the sum of the field sizes.
@@ -352,9 +511,13 @@ mod pod {
     // SAFETY: as above.
     unsafe impl aya::Pod for super::fast::FastAnswer {}
     // SAFETY: as above.
+    unsafe impl aya::Pod for super::fast::ValidatedKey {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::fast::ExchangeKey {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::fast::PendingQuery {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::fast::HeldSlot {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::fast::ServerCounts {}
 }

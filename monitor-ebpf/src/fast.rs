@@ -21,10 +21,13 @@ use monitor_common::{
     DIR_EGRESS, FAMILY_V4, PKT_F_DEFERRED_QUERY, PKT_F_HAS_COOKIE, PacketHeader, config,
     counter,
     fast::{
-        ANSWER_MAX, ExchangeKey, PQ_F_RD, PendingQuery, QUERY_MAX, ServerCounts, ServerKey,
-        TUPLES_MAX,
+        ANSWER_MAX, ExchangeKey, FastAnswer, FastKey, HeldSlot, PQ_F_RD, PendingQuery, QUERY_MAX,
+        QUERY_WORDS, SLOT_BUSY, SLOT_FREE, SLOT_SENT, ServerCounts, TIMED_EVERY, ServerKey, ValidatedKey, pending_index,
+        query_digest, tuple_index,
     },
 };
+
+use crate::atomic::{cas, store};
 
 use crate::maps::{
     FAST_PENDING, FAST_SCRATCH, FAST_SERVERS, FAST_TUPLES, FAST_VALIDATED, PACKETS, bump,
@@ -38,6 +41,7 @@ const LOOPBACK_IFINDEX: u32 = 1;
 /// `BPF_NOEXIST` (include/uapi/linux/bpf.h).
 const BPF_NOEXIST: u64 = 1;
 const ANSWER_WORDS: usize = ANSWER_MAX / 8;
+const _: () = assert!(core::mem::size_of::<FastKey>() == 24 + QUERY_MAX);
 
 /// A deferred query's ring record.
 #[repr(C)]
@@ -100,7 +104,11 @@ fn try_absorb(
         client_addr: client,
     };
     if query {
-        hold_query(ctx, dns_off, body_len, exchange, head[2] & 1 != 0)
+        let held = hold_query(ctx, dns_off, body_len, exchange, head[2] & 1 != 0);
+        if held.is_none() {
+            note_copied(&exchange);
+        }
+        held
     } else {
         Some(count_answer(ctx, dns_off, body_len, &exchange))
     }
@@ -138,59 +146,150 @@ fn hold_query(
     }
     let s = FAST_SCRATCH.get_ptr_mut(0)?;
     // SAFETY: this CPU's scratch slot; nothing else runs on it meanwhile.
-    let pq = unsafe { &mut (*s).pending };
-    pq.key.server = exchange.server;
-    pq.key.len = n as u16;
-    pq.key._pad = 0;
-    // The key is hashed whole: the bytes past the query must be zero.
-    let words = pq.key.query.as_mut_ptr() as *mut u64;
-    for i in 0..QUERY_MAX / 8 {
-        // SAFETY: i < QUERY_MAX / 8 words inside `query` (8-aligned: offset
-        // 88 of PendingQuery, asserted layout).
-        unsafe { words.add(i).write_unaligned(0) };
+    let words = unsafe { &mut (*s).query };
+    // The digest and the compare read whole words: the bytes past the
+    // query must be zero, as in user space's copy. Word by word: a plain
+    // `= [0; N]` becomes a call of a byte-wise memset subprogram.
+    for i in 0..QUERY_WORDS {
+        // SAFETY: i < QUERY_WORDS.
+        unsafe { core::ptr::write_volatile(words.as_mut_ptr().add(i), 0) };
     }
-    // SAFETY: 0 < n <= QUERY_MAX bytes into `query`.
+    // SAFETY: 0 < n <= QUERY_MAX bytes into `words`.
     let r = unsafe {
         bpf_skb_load_bytes(
             ctx.skb.skb as *const _,
             (dns_off + 2) as u32,
-            pq.key.query.as_mut_ptr() as *mut _,
+            words.as_mut_ptr() as *mut _,
             bounded::<QUERY_MAX>(n),
         )
     };
     if r != 0 {
         return None;
     }
-    // SAFETY: read at once.
-    let expires = unsafe { FAST_VALIDATED.get(&pq.key) }?.expires_ns;
-    // SAFETY: helpers on our own context.
-    let (now, cookie) = unsafe {
-        (
-            bpf_ktime_get_ns(),
-            bpf_get_socket_cookie(ctx.skb.skb as *mut _),
-        )
+    let key = ValidatedKey {
+        server: exchange.server,
+        len: n as u16,
+        _pad: 0,
+        digest: query_digest(words),
     };
-    if expires <= now {
+    // SAFETY: read in place, no map update meanwhile.
+    let v = unsafe { FAST_VALIDATED.get(&key) }?;
+    // SAFETY: helper.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if v.expires_ns <= now || !same_words(&v.query, words, QUERY_WORDS - 1) {
         return None;
     }
-    pq.ktime_ns = now;
-    pq.socket_cookie = cookie;
-    pq.ifindex = LOOPBACK_IFINDEX;
-    pq.flags = if rd { PQ_F_RD } else { 0 };
-    pq.exchange = exchange;
-    FAST_PENDING.insert(&exchange, pq, BPF_NOEXIST).ok()?;
+    let Some(slot) = claim(pending_index(&exchange)).or_else(|| claim(pending_index(&exchange) ^ 1))
+    else {
+        bump(counter::FAST_SLOT_BUSY);
+        return None;
+    };
+    // SAFETY: a map value; `state` is its first field, 8-aligned.
+    let state = unsafe { &raw mut (*slot).state };
+    // SAFETY: helper on our own context.
+    let cookie = unsafe { bpf_get_socket_cookie(ctx.skb.skb as *mut _) };
+    // SAFETY: the slot is ours until `state` holds the token.
+    unsafe {
+        (*slot).exchange = exchange;
+        (*slot).digest = key.digest;
+        (*slot).len = key.len;
+        (*slot).flags = if rd { PQ_F_RD as u16 } else { 0 };
+        (*slot).socket_cookie = cookie;
+        store(state, token(now));
+    }
     let mut tuple = exchange;
     tuple.txid = 0;
-    if let Some(slot) = FAST_TUPLES.get_ptr_mut(tuple_index(&tuple)) {
+    if let Some(t) = FAST_TUPLES.get_ptr_mut(tuple_index(&tuple)) {
         // SAFETY: a map value; a concurrent writer can only garble the
         // heuristic (see maps.rs).
         unsafe {
-            (*slot).tuple = tuple;
-            (*slot).txid = u32::from(exchange.txid);
+            (*t).tuple = tuple;
+            (*t).txid = u32::from(exchange.txid);
         }
     }
     bump(counter::FAST_QUERIES);
     Some(true)
+}
+
+/// Slot `i`, if it was free: then it is ours (BUSY) to write.
+#[inline(always)]
+fn claim(i: u32) -> Option<*mut HeldSlot> {
+    let slot = FAST_PENDING.get_ptr_mut(i)?;
+    // SAFETY: a map value; `state` is its first field, 8-aligned.
+    unsafe { cas(&raw mut (*slot).state, SLOT_FREE, SLOT_BUSY) }.then_some(slot)
+}
+
+/// `a` and `b` agree in words `0..=last` (`a` read unaligned: a map
+/// value's byte array).
+#[inline(always)]
+fn same_words<const N: usize>(a: &[u8], b: &[u64; N], last: usize) -> bool {
+    let want = a.as_ptr() as *const u64;
+    for (i, have) in b.iter().enumerate() {
+        if i > last {
+            break;
+        }
+        // SAFETY: i < N words; `a` holds at least N * 8 bytes (callers).
+        if unsafe { want.add(i).read_unaligned() } != *have {
+            return false;
+        }
+    }
+    true
+}
+
+/// A held slot's state: its query's time, never FREE or BUSY.
+#[inline(always)]
+fn token(now: u64) -> u64 {
+    if now > SLOT_BUSY { now } else { SLOT_BUSY + 1 }
+}
+
+/// What `FAST_PENDING` knows of an exchange.
+enum Held {
+    /// Its query is held: the slot and the token it was read with.
+    Query(*mut HeldSlot, u64),
+    /// Its query was held and went up without its answer: the slot and
+    /// its state.
+    Sent(*mut HeldSlot, u64),
+}
+
+/// `exchange`'s slot (of its two), if it holds or held its query.
+#[inline(always)]
+fn held(exchange: &ExchangeKey) -> Option<Held> {
+    let i = pending_index(exchange);
+    held_in(i, exchange).or_else(|| held_in(i ^ 1, exchange))
+}
+
+#[inline(always)]
+fn held_in(i: u32, exchange: &ExchangeKey) -> Option<Held> {
+    let slot = FAST_PENDING.get_ptr_mut(i)?;
+    // SAFETY: a map value; the state word is read once, atomically (an
+    // aligned 8-byte load).
+    let state = unsafe { core::ptr::read_volatile(&raw const (*slot).state) };
+    // SAFETY: as above; a slot being rewritten is caught by the
+    // compare-and-exchange on the state that follows.
+    if state <= SLOT_BUSY || unsafe { (*slot).exchange } != *exchange {
+        return None;
+    }
+    Some(if state & SLOT_SENT != 0 {
+        Held::Sent(slot, state)
+    } else {
+        Held::Query(slot, state)
+    })
+}
+
+/// A query on `lo` that goes up as usual: the last query on its socket
+/// pair is now one whose answer is expected in user space, so that answer
+/// must not bring up another held query (see [`deferred_by_tuple`]).
+#[inline(always)]
+fn note_copied(exchange: &ExchangeKey) {
+    let mut tuple = *exchange;
+    tuple.txid = 0;
+    if let Some(t) = FAST_TUPLES.get_ptr_mut(tuple_index(&tuple)) {
+        // SAFETY: a map value; see `hold_query`.
+        unsafe {
+            (*t).tuple = tuple;
+            (*t).txid = u32::from(exchange.txid);
+        }
+    }
 }
 
 /// An answer: counted (`true`) when it answers a held-back query with the
@@ -198,24 +297,58 @@ fn hold_query(
 /// first and the answer is copied (`false`).
 #[inline(always)]
 fn count_answer(ctx: &TcContext, dns_off: usize, body_len: usize, exchange: &ExchangeKey) -> bool {
-    // SAFETY: fields copied out or the entry handed on before it is removed.
-    let Some(pq) = (unsafe { FAST_PENDING.get(exchange) }) else {
-        deferred_by_tuple(exchange);
-        return false;
+    let (slot, token) = match held(exchange) {
+        Some(Held::Query(slot, token)) => (slot, token),
+        Some(Held::Sent(slot, state)) => {
+            // Its query went up already: the answer follows it, and frees
+            // the slot (unless user space just did).
+            // SAFETY: the state word of a map value.
+            let _ = unsafe { cas(&raw mut (*slot).state, state, SLOT_FREE) };
+            return false;
+        }
+        None => {
+            deferred_by_tuple(exchange);
+            return false;
+        }
     };
-    // SAFETY: helper.
-    let now = unsafe { bpf_ktime_get_ns() };
-    if same_as_validated(ctx, dns_off, body_len, pq, now) {
-        let (sent, flags, server) = (pq.ktime_ns, pq.flags, pq.exchange.server);
-        let _ = FAST_PENDING.remove(exchange);
-        if flags & PQ_F_RD != 0 {
-            count_server(&server, now.saturating_sub(sent));
+    // SAFETY: a map value read in place; if it is rewritten meanwhile the
+    // exchange below fails and the answer is copied.
+    let key = unsafe { (*slot).validated_key() };
+    // SAFETY: read in place, no map update meanwhile.
+    let v = unsafe { FAST_VALIDATED.get(&key) };
+    // The entry's lifetime was checked when the query was held (at most
+    // HOLD_LIMIT + a scan period ago): no clock read here.
+    let same = v.is_some_and(|v| same_as_validated(ctx, dns_off, body_len, v));
+    // SAFETY: the state word of a map value.
+    let state = unsafe { &raw mut (*slot).state };
+    if same {
+        // Read before the slot is given up; the exchange below proves
+        // they were this query's (its token was there all along).
+        // SAFETY: a map value read in place.
+        let (flags, server) = unsafe { ((*slot).flags, (*slot).exchange.server) };
+        // Take the query and free its slot at once; failing = user space
+        // took it (no answer in time) and sends it up: the answer must go
+        // up too.
+        // SAFETY: as above.
+        if !unsafe { cas(state, token, SLOT_FREE) } {
+            return false;
+        }
+        if u32::from(flags) & PQ_F_RD != 0 {
+            count_server(&server, token);
         }
         bump(counter::FAST_ANSWERS);
         return true;
     }
-    send_deferred(pq);
-    let _ = FAST_PENDING.remove(exchange);
+    // A different answer: the query goes up, then this answer; the slot
+    // is free for the next query (this answer was its answer).
+    // SAFETY: the slot is ours once the exchange succeeds; then released.
+    unsafe {
+        if !cas(state, token, SLOT_BUSY) {
+            return false;
+        }
+        send_deferred(&*slot, token, v);
+        store(state, SLOT_FREE);
+    }
     false
 }
 
@@ -226,19 +359,28 @@ fn count_answer(ctx: &TcContext, dns_off: usize, body_len: usize, exchange: &Exc
 fn deferred_by_tuple(exchange: &ExchangeKey) {
     let mut tuple = *exchange;
     tuple.txid = 0;
-    let Some(slot) = FAST_TUPLES.get(tuple_index(&tuple)) else {
+    let Some(t) = FAST_TUPLES.get(tuple_index(&tuple)) else {
         return;
     };
-    let held = slot.txid;
-    if slot.tuple != tuple || held == u32::from(exchange.txid) {
+    let held_txid = t.txid;
+    if t.tuple != tuple || held_txid == u32::from(exchange.txid) {
         return;
     }
     let mut other = *exchange;
-    other.txid = held as u16;
-    // SAFETY: handed on before it is removed.
-    if let Some(pq) = unsafe { FAST_PENDING.get(&other) } {
-        send_deferred(pq);
-        let _ = FAST_PENDING.remove(&other);
+    other.txid = held_txid as u16;
+    let Some(Held::Query(slot, token)) = held(&other) else {
+        return;
+    };
+    // SAFETY: the state word of a map value; the slot is ours once the
+    // exchange succeeds. Marked sent: its own answer, still to come, is
+    // then copied without bringing up yet another query.
+    unsafe {
+        let state = &raw mut (*slot).state;
+        if cas(state, token, SLOT_BUSY) {
+            let key = (*slot).validated_key();
+            send_deferred(&*slot, token, FAST_VALIDATED.get(&key));
+            store(state, SLOT_SENT | bpf_ktime_get_ns());
+        }
     }
 }
 
@@ -247,15 +389,10 @@ fn same_as_validated(
     ctx: &TcContext,
     dns_off: usize,
     body_len: usize,
-    pq: &PendingQuery,
-    now: u64,
+    v: &FastAnswer,
 ) -> bool {
-    // SAFETY: read in place below, no other map operation meanwhile.
-    let Some(v) = (unsafe { FAST_VALIDATED.get(&pq.key) }) else {
-        return false;
-    };
     let n = body_len as u32;
-    if v.expires_ns <= now || v.len != n || n == 0 || n > ANSWER_MAX as u32 {
+    if v.len != n || n == 0 || n > ANSWER_MAX as u32 {
         return false;
     }
     let Some(s) = FAST_SCRATCH.get_ptr_mut(0) else {
@@ -276,32 +413,7 @@ fn same_as_validated(
             bounded::<ANSWER_MAX>(n),
         )
     };
-    if r != 0 {
-        return false;
-    }
-    let want = v.answer.as_ptr() as *const u64;
-    for (i, have) in buf.iter().enumerate() {
-        if i > last {
-            break;
-        }
-        // SAFETY: i < ANSWER_WORDS words inside `answer`.
-        if unsafe { want.add(i).read_unaligned() } != *have {
-            return false;
-        }
-    }
-    true
-}
-
-/// The `FAST_TUPLES` slot of a socket pair: ports and the low words of
-/// both addresses, mixed (Fibonacci hashing).
-#[inline(always)]
-fn tuple_index(t: &ExchangeKey) -> u32 {
-    let word = |b: &[u8; 16]| u32::from_ne_bytes([b[12], b[13], b[14], b[15]])
-        ^ u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
-    let h = (u32::from(t.client_port) << 16 | u32::from(t.server.port))
-        ^ word(&t.client_addr).rotate_left(7)
-        ^ word(&t.server.addr).rotate_left(13);
-    h.wrapping_mul(0x9E37_79B1) >> (32 - TUPLES_MAX.trailing_zeros())
+    r == 0 && same_words(&v.answer, buf, last)
 }
 
 /// `n` (already checked to be in 1..=MAX, MAX a power of two) in a form
@@ -313,32 +425,49 @@ fn bounded<const MAX: usize>(n: u32) -> u32 {
     ((core::hint::black_box(n) - 1) & (MAX as u32 - 1)) + 1
 }
 
+/// One more answer from `server` absorbed; timed (its latency since the
+/// query's time `sent`) one in [`TIMED_EVERY`].
 #[inline(always)]
-fn count_server(server: &ServerKey, latency_ns: u64) {
+fn count_server(server: &ServerKey, sent: u64) {
+    let latency_ns = if sent & (TIMED_EVERY - 1) == 0 {
+        // SAFETY: helper.
+        Some(unsafe { bpf_ktime_get_ns() }.saturating_sub(sent))
+    } else {
+        None
+    };
     if let Some(p) = FAST_SERVERS.get_ptr_mut(server) {
         // SAFETY: this CPU's value (a per-CPU map): no concurrent writer.
         unsafe {
             (*p).answers += 1;
-            (*p).latency_ns += latency_ns;
+            if let Some(l) = latency_ns {
+                (*p).latency_ns += l;
+                (*p).timed += 1;
+            }
         }
         return;
     }
     let first = ServerCounts {
         answers: 1,
-        latency_ns,
+        latency_ns: latency_ns.unwrap_or(0),
+        timed: u64::from(latency_ns.is_some()),
     };
     let _ = FAST_SERVERS.insert(server, &first, BPF_NOEXIST);
 }
 
-/// The held-back query as a [`PKT_F_DEFERRED_QUERY`] record.
+/// The held-back query as a [`PKT_F_DEFERRED_QUERY`] record; its bytes
+/// are its validated entry's (`v`), without which it is lost (counted).
 #[inline(always)]
-fn send_deferred(pq: &PendingQuery) {
+fn send_deferred(slot: &HeldSlot, token: u64, v: Option<&FastAnswer>) {
+    let Some(v) = v else {
+        bump(counter::FAST_LOST);
+        return;
+    };
     let Some(mut rec) = PACKETS.reserve::<Deferred>(0) else {
         bump(counter::RING_FULL);
         return;
     };
     let mut flags = PKT_F_DEFERRED_QUERY;
-    if pq.socket_cookie != 0 {
+    if slot.socket_cookie != 0 {
         flags |= PKT_F_HAS_COOKIE;
     }
     let p = rec.as_mut_ptr();
@@ -347,17 +476,30 @@ fn send_deferred(pq: &PendingQuery) {
         core::ptr::write_unaligned(
             &raw mut (*p).hdr,
             PacketHeader {
-                ktime_ns: pq.ktime_ns,
-                socket_cookie: pq.socket_cookie,
-                ifindex: pq.ifindex,
+                ktime_ns: token,
+                socket_cookie: slot.socket_cookie,
+                ifindex: LOOPBACK_IFINDEX,
                 direction: DIR_EGRESS,
-                pkt_len: u32::from(pq.key.len) + 2,
+                pkt_len: u32::from(slot.len) + 2,
                 cap_len: core::mem::size_of::<PendingQuery>() as u32,
                 l3_offset: 0,
                 flags,
             },
         );
-        core::ptr::copy_nonoverlapping(pq, &raw mut (*p).pq, 1);
+        let pq = &raw mut (*p).pq;
+        (*pq).ktime_ns = token;
+        (*pq).socket_cookie = slot.socket_cookie;
+        (*pq).ifindex = LOOPBACK_IFINDEX;
+        (*pq).flags = u32::from(slot.flags);
+        (*pq).exchange = slot.exchange;
+        (*pq).key.server = slot.exchange.server;
+        (*pq).key.len = slot.len;
+        (*pq).key._pad = 0;
+        core::ptr::copy_nonoverlapping(
+            v.query.as_ptr(),
+            (*pq).key.query.as_mut_ptr(),
+            QUERY_MAX,
+        );
     }
     bump(counter::FAST_DEFERRED);
     bump(counter::SENT);

@@ -14,8 +14,14 @@
 //! Entry points are thin: `fn prog(ctx) -> i32 { try_prog(&ctx) … }`; every
 //! loop is bounded and nothing can panic.
 #![no_std]
+#![feature(core_intrinsics)]
+#![allow(
+    internal_features,
+    reason = "BPF atomics: the bpfel target has no compare-and-swap in core::sync (atomic.rs)"
+)]
 #![no_main]
 
+mod atomic;
 mod fast;
 mod maps;
 mod parse;

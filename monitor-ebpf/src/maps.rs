@@ -2,13 +2,13 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, LruHashMap, LruPerCpuHashMap, PerCpuArray, RingBuf},
+    maps::{Array, LruHashMap, LruPerCpuHashMap, PerCpuArray, RingBuf},
 };
 use monitor_common::{
     DNS_PORTS_LEN, FLOWS_MAX, FlowKey, ProcInfo, RING_BYTES, SOCKETS_MAX, config, counter,
     fast::{
-        self, ExchangeKey, FastAnswer, FastKey, PENDING_MAX, PendingQuery, SERVERS_MAX,
-        ServerCounts, ServerKey, TUPLES_MAX, TupleSlot, VALIDATED_MAX,
+        self, FastAnswer, HeldSlot, PENDING_SLOTS, SERVERS_MAX,
+        ServerCounts, ServerKey, TUPLES_MAX, TupleSlot, VALIDATED_MAX, ValidatedKey,
     },
 };
 
@@ -38,23 +38,26 @@ pub static SOCKETS: LruHashMap<u64, ProcInfo> = LruHashMap::with_max_entries(SOC
 #[map]
 pub static FLOWS: LruHashMap<FlowKey, ProcInfo> = LruHashMap::with_max_entries(FLOWS_MAX, 0);
 
-/// Fast path (`monitor_common::fast`): (server, query bytes) → validated
-/// answer bytes. Written only by user space.
+/// Fast path (`monitor_common::fast`): (server, query length and digest)
+/// → the validated query's and answer's bytes. Written only by user space.
 #[map]
-pub static FAST_VALIDATED: LruHashMap<FastKey, FastAnswer> =
+pub static FAST_VALIDATED: LruHashMap<ValidatedKey, FastAnswer> =
     LruHashMap::with_max_entries(VALIDATED_MAX, 0);
 
-/// `BPF_F_NO_PREALLOC` (include/uapi/linux/bpf.h).
-const BPF_F_NO_PREALLOC: u32 = 1;
+/// `BPF_F_MMAPABLE` (include/uapi/linux/bpf.h).
+const BPF_F_MMAPABLE: u32 = 1024;
 
-/// Fast path: held-back queries by exchange. A plain (preallocated) hash,
-/// not an LRU: an LRU update takes the map's global lock and cost
-/// ~300 ns per query here (measured), and an LRU would evict held-back
-/// queries silently, making their answers look unsolicited. Full = the
-/// query is copied as usual; user space removes the unanswered ones.
+/// Fast path: held-back queries, in slots by [`fast::pending_index`] of
+/// their exchange. An array, not a hash: a hash insert and delete per
+/// query (bucket lock with interrupts off, element allocation, a shared
+/// element count) cost ~400 ns per exchange here (perf, session 8), more
+/// than everything else the fast path does. Each slot's `state` word is
+/// changed only by compare-and-exchange, here and in user space, which
+/// maps the array (`BPF_F_MMAPABLE`) to take queries left unanswered:
+/// exactly one side takes a held query, none is lost. A slot taken by
+/// another held query = this query is copied as usual.
 #[map]
-pub static FAST_PENDING: HashMap<ExchangeKey, PendingQuery> =
-    HashMap::with_max_entries(PENDING_MAX, BPF_F_NO_PREALLOC);
+pub static FAST_PENDING: Array<HeldSlot> = Array::with_max_entries(PENDING_SLOTS, BPF_F_MMAPABLE);
 
 /// Fast path: (server, client address and port) → txid of the last query
 /// held back on it, so a wrong-txid answer brings that query up. Slots
@@ -73,7 +76,7 @@ pub static FAST_SERVERS: LruPerCpuHashMap<ServerKey, ServerCounts> =
 /// larger than the 512-byte BPF stack.
 #[repr(C)]
 pub struct Scratch {
-    pub pending: PendingQuery,
+    pub query: [u64; fast::QUERY_WORDS],
     pub answer: [u64; fast::ANSWER_MAX / 8],
 }
 

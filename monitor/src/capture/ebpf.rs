@@ -53,6 +53,8 @@ pub enum CaptureError {
     },
     #[error("DNS port 0 is not a port")]
     PortZero,
+    #[error(transparent)]
+    HeldSlots(#[from] super::held_slots::HeldSlotsError),
 }
 
 fn prog_err(name: &'static str) -> impl FnOnce(aya::programs::ProgramError) -> CaptureError {
@@ -249,8 +251,8 @@ impl KernelPrograms {
         let fast = super::fast_path::FastPathMaps {
             validated: BpfHashMap::try_from(take(names::FAST_VALIDATED)?)
                 .map_err(map_err(names::FAST_VALIDATED))?,
-            pending: BpfHashMap::try_from(take(names::FAST_PENDING)?)
-                .map_err(map_err(names::FAST_PENDING))?,
+            pending: super::held_slots::HeldSlots::map(take(names::FAST_PENDING)?)
+                .map_err(CaptureError::HeldSlots)?,
             servers: aya::maps::PerCpuHashMap::try_from(take(names::FAST_SERVERS)?)
                 .map_err(map_err(names::FAST_SERVERS))?,
         };

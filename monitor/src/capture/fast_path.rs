@@ -9,7 +9,8 @@
 //!   queries with the same bytes and counts, not copies, answers equal to
 //!   the validated one.
 //! - [`Scanner`]: once a second, held-back queries left without an answer
-//!   for [`HOLD_LIMIT`] are taken out of `FAST_PENDING` and handed to the
+//!   for [`HOLD_LIMIT`] are taken out of `FAST_PENDING` (held_slots.rs)
+//!   and handed to the
 //!   ring reader as the queries they were (so timeouts and
 //!   `resolver_failure` work as without the fast path), and the per-server
 //!   counts of answers the kernel absorbed go into resolver health.
@@ -23,8 +24,11 @@ use std::time::{Duration, SystemTime};
 
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuHashMap};
 use monitor_common::fast::{
-    ANSWER_MAX, ExchangeKey, FastAnswer, FastKey, PendingQuery, QUERY_MAX, ServerCounts, ServerKey,
+    ANSWER_MAX, FastAnswer, FastKey, HeldSlot, PendingQuery, QUERY_MAX, ServerCounts, ServerKey,
+    ValidatedKey,
 };
+
+use super::held_slots::HeldSlots;
 use monitor_common::{FAMILY_V4, FAMILY_V6};
 use tokio::sync::mpsc;
 
@@ -50,8 +54,8 @@ const QUEUE: usize = 4_096;
 
 /// The fast path's kernel maps.
 pub struct FastPathMaps {
-    pub validated: BpfHashMap<MapData, FastKey, FastAnswer>,
-    pub pending: BpfHashMap<MapData, ExchangeKey, PendingQuery>,
+    pub validated: BpfHashMap<MapData, ValidatedKey, FastAnswer>,
+    pub pending: HeldSlots,
     pub servers: PerCpuHashMap<MapData, ServerKey, ServerCounts>,
 }
 
@@ -68,6 +72,9 @@ pub struct FastPathStats {
     pub expired: AtomicU64,
     /// Of those, not taken by the ring reader (its queue was full).
     pub expired_dropped: AtomicU64,
+    /// Unanswered held-back queries whose bytes were gone (their
+    /// `FAST_VALIDATED` entry evicted): lost.
+    pub expired_lost: AtomicU64,
 }
 
 impl FastPathStats {
@@ -86,6 +93,10 @@ impl FastPathStats {
             (
                 "fast_expired_dropped",
                 self.expired_dropped.load(Ordering::Relaxed),
+            ),
+            (
+                "fast_expired_lost",
+                self.expired_lost.load(Ordering::Relaxed),
             ),
         ]
     }
@@ -121,7 +132,7 @@ pub fn validated_entry(
     query: &QueryInfo,
     verdict_ttl: u32,
     now_ns: u64,
-) -> Option<(FastKey, Box<FastAnswer>)> {
+) -> Option<(ValidatedKey, Box<FastAnswer>)> {
     if answer.transport != Transport::Udp
         || answer
             .interface
@@ -159,16 +170,17 @@ pub fn validated_entry(
         expires_ns: now_ns + secs * 1_000_000_000,
         len: (a.len() - 2) as u32,
         _pad: 0,
+        query: key.query,
         answer: [0; ANSWER_MAX],
     });
     value.answer[..a.len() - 2].copy_from_slice(&a[2..]);
-    Some((key, value))
+    Some((key.validated_key(), value))
 }
 
 /// The detector's [`CleanExchanges`]: queues entries for the writer task.
 #[derive(Debug)]
 pub struct Publisher {
-    tx: mpsc::Sender<(FastKey, Box<FastAnswer>)>,
+    tx: mpsc::Sender<(ValidatedKey, Box<FastAnswer>)>,
     stats: Arc<FastPathStats>,
 }
 
@@ -188,7 +200,7 @@ pub fn start_publisher(
     maps: Arc<Mutex<FastPathMaps>>,
     stats: Arc<FastPathStats>,
 ) -> (Arc<Publisher>, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel::<(FastKey, Box<FastAnswer>)>(QUEUE);
+    let (tx, mut rx) = mpsc::channel::<(ValidatedKey, Box<FastAnswer>)>(QUEUE);
     let writer_stats = stats.clone();
     let task = tokio::spawn(async move {
         while let Some((key, value)) = rx.recv().await {
@@ -215,6 +227,8 @@ pub struct Scanner {
     stats: Arc<FastPathStats>,
     /// Per server, the counts already fed into health.
     seen: std::collections::HashMap<ServerKey, ServerCounts>,
+    /// Per server, the last mean latency of its timed repeats.
+    means: std::collections::HashMap<ServerKey, Duration>,
 }
 
 impl Scanner {
@@ -223,26 +237,26 @@ impl Scanner {
             maps,
             stats,
             seen: Default::default(),
+            means: Default::default(),
         }
     }
 
-    /// Held-back queries older than `HOLD_LIMIT` at `now_ns`, removed from
-    /// the map (one the kernel matched meanwhile is not returned).
+    /// Held-back queries older than `HOLD_LIMIT` at `now_ns`, taken from
+    /// the kernel (one the kernel answered meanwhile is not returned),
+    /// with their bytes from `FAST_VALIDATED`.
     pub fn take_expired(&self, now_ns: u64) -> Vec<PendingQuery> {
-        let Ok(mut m) = self.maps.lock() else {
+        let Ok(m) = self.maps.lock() else {
             return Vec::new();
         };
-        let limit = HOLD_LIMIT.as_nanos() as u64;
-        let old: Vec<(ExchangeKey, PendingQuery)> = m
-            .pending
-            .iter()
-            .filter_map(Result::ok)
-            .filter(|(_, pq)| pq.ktime_ns.saturating_add(limit) <= now_ns)
-            .collect();
-        let mut out = Vec::with_capacity(old.len());
-        for (k, pq) in old {
-            if m.pending.remove(&k).is_ok() {
-                out.push(pq);
+        let taken = m.pending.take_expired(now_ns, HOLD_LIMIT.as_nanos() as u64);
+        let mut out = Vec::with_capacity(taken.len());
+        for (token, slot) in taken {
+            match m.validated.get(&slot.validated_key(), 0) {
+                Ok(v) => out.push(held_query(token, &slot, &v)),
+                // Evicted meanwhile (LRU): the query's bytes are gone.
+                Err(_) => {
+                    self.stats.expired_lost.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         self.stats
@@ -263,6 +277,7 @@ impl Scanner {
                     for c in per_cpu.iter() {
                         sum.answers += c.answers;
                         sum.latency_ns += c.latency_ns;
+                        sum.timed += c.timed;
                     }
                     (k, sum)
                 })
@@ -273,21 +288,56 @@ impl Scanner {
         for (k, sum) in rows {
             let before = self.seen.insert(k, sum).unwrap_or_default();
             // A server the LRU map evicted and re-added starts from zero.
-            let (n, lat) = if sum.answers >= before.answers {
-                (
-                    sum.answers - before.answers,
-                    sum.latency_ns.saturating_sub(before.latency_ns),
-                )
+            let d = if sum.answers >= before.answers {
+                ServerCounts {
+                    answers: sum.answers - before.answers,
+                    latency_ns: sum.latency_ns.saturating_sub(before.latency_ns),
+                    timed: sum.timed.saturating_sub(before.timed),
+                }
             } else {
-                (sum.answers, sum.latency_ns)
+                sum
             };
-            if n == 0 {
+            let Some(mean) = repeats_mean(&d, self.means.get(&k).copied()) else {
                 continue;
-            }
+            };
+            self.means.insert(k, mean);
+            let n = d.answers;
             let server = SocketAddr::new(ip_of(k.family, &k.addr), k.port);
-            let mean = Duration::from_nanos(lat / n);
             h.on_repeats(server, now, n.min(u64::from(u32::MAX)) as u32, mean);
         }
+    }
+}
+
+/// The mean latency of a server's repeats in one scan interval (`d`:
+/// counts since the last scan): of the timed ones (the kernel times one
+/// in `TIMED_EVERY`), else the last mean known (`last`), else none yet.
+/// `None` also when nothing was absorbed.
+pub fn repeats_mean(d: &ServerCounts, last: Option<Duration>) -> Option<Duration> {
+    if d.answers == 0 {
+        return None;
+    }
+    match d.latency_ns.checked_div(d.timed) {
+        Some(mean) => Some(Duration::from_nanos(mean)),
+        None => Some(last.unwrap_or(Duration::ZERO)),
+    }
+}
+
+/// A held slot the scanner took (`token`: its state, the query's time) as
+/// the query it holds, its bytes from its validated entry `v` (the same
+/// record the kernel sends for a deferred query).
+pub fn held_query(token: u64, slot: &HeldSlot, v: &FastAnswer) -> PendingQuery {
+    PendingQuery {
+        ktime_ns: token,
+        socket_cookie: slot.socket_cookie,
+        ifindex: LOOPBACK_IFINDEX,
+        flags: u32::from(slot.flags),
+        exchange: slot.exchange,
+        key: FastKey {
+            server: slot.exchange.server,
+            len: slot.len,
+            _pad: 0,
+            query: v.query,
+        },
     }
 }
 

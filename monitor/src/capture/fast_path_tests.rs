@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use monitor_common::fast::{ExchangeKey, FastKey, PQ_F_RD, PendingQuery, QUERY_MAX};
 
-use super::fast_path::{server_key, synthesize_query, validated_entry};
+use super::fast_path::{held_query, server_key, synthesize_query, validated_entry};
 use super::ringbuf::{KtimeClock, deferred_record, parse_record};
 use super::{Direction, Side};
 use crate::decode::{DecodeLimits, Decoder, DnsMessage};
@@ -112,6 +112,50 @@ fn server_keys_put_ipv4_in_the_first_four_bytes() {
     assert!(k.addr[4..].iter().all(|&b| b == 0));
 }
 
+#[test]
+fn one_changed_byte_or_another_server_is_another_key() {
+    let pq = held(
+        SocketAddr::from(([127, 0, 0, 1], 40_000)),
+        SocketAddr::from(([127, 0, 0, 53], 53)),
+        7,
+    );
+    let k = pq.key.validated_key();
+    for i in 0..usize::from(pq.key.len) {
+        let mut other = pq.key;
+        other.query[i] ^= 1;
+        assert_ne!(other.validated_key(), k, "byte {i}");
+    }
+    let mut elsewhere = pq.key;
+    elsewhere.server = server_key(SocketAddr::from(([127, 0, 0, 54], 53)));
+    assert_ne!(elsewhere.validated_key(), k);
+}
+
+#[test]
+fn a_taken_slot_becomes_the_query_it_held() {
+    let pq = held(
+        SocketAddr::from(([127, 0, 0, 1], 40_000)),
+        SocketAddr::from(([127, 0, 0, 53], 53)),
+        7,
+    );
+    // What the kernel keeps of it: the exchange and the key, not the bytes.
+    // SAFETY: plain data.
+    let mut slot: monitor_common::fast::HeldSlot = unsafe { std::mem::zeroed() };
+    slot.exchange = pq.exchange;
+    slot.digest = pq.key.validated_key().digest;
+    slot.len = pq.key.len;
+    slot.flags = PQ_F_RD as u16;
+    slot.socket_cookie = pq.socket_cookie;
+    assert_eq!(slot.validated_key(), pq.key.validated_key());
+    let v = monitor_common::fast::FastAnswer {
+        expires_ns: 0,
+        len: 0,
+        _pad: 0,
+        query: pq.key.query,
+        answer: [0; monitor_common::fast::ANSWER_MAX],
+    };
+    assert_eq!(held_query(pq.ktime_ns, &slot, &v), pq);
+}
+
 mod entries {
     use super::*;
     use crate::correlate::outstanding::QueryInfo;
@@ -125,8 +169,16 @@ mod entries {
         let qb = q.raw.bytes();
         let ab = a.raw.bytes();
         assert_eq!(usize::from(key.len), qb.len() - 2);
-        assert_eq!(&key.query[..qb.len() - 2], &qb[2..]);
-        assert!(key.query[qb.len() - 2..].iter().all(|&b| b == 0));
+        assert_eq!(&value.query[..qb.len() - 2], &qb[2..]);
+        assert!(value.query[qb.len() - 2..].iter().all(|&b| b == 0));
+        // The key's digest is of exactly those zero-padded bytes, read as
+        // the kernel reads them (little-endian words).
+        let mut words = [0u64; QUERY_MAX / 8];
+        for (w, c) in words.iter_mut().zip(value.query.chunks(8)) {
+            *w = u64::from_le_bytes(c.try_into().unwrap());
+        }
+        assert_eq!(key.digest, monitor_common::fast::query_digest(&words));
+        assert_eq!(key.server, server_key(a.server));
         assert_eq!(value.len as usize, ab.len() - 2);
         assert_eq!(&value.answer[..ab.len() - 2], &ab[2..]);
         // The record TTL (60 s) is longer than the cap: 30 s.
@@ -148,4 +200,31 @@ mod entries {
         none.interface = None;
         assert!(validated_entry(&none, &qi, 3_600, 0).is_none());
     }
+}
+
+#[test]
+fn repeats_take_the_mean_of_the_timed_answers_or_the_last_known() {
+    use super::fast_path::repeats_mean;
+    use monitor_common::fast::ServerCounts;
+    use std::time::Duration;
+    let d = |answers, latency_ns, timed| ServerCounts {
+        answers,
+        latency_ns,
+        timed,
+    };
+    // 32 answers, 2 timed: 100 µs and 300 µs.
+    assert_eq!(
+        repeats_mean(&d(32, 400_000, 2), None),
+        Some(Duration::from_micros(200))
+    );
+    // None timed this interval: the last mean stands for them.
+    assert_eq!(
+        repeats_mean(&d(5, 0, 0), Some(Duration::from_micros(200))),
+        Some(Duration::from_micros(200))
+    );
+    assert_eq!(repeats_mean(&d(5, 0, 0), None), Some(Duration::ZERO));
+    assert_eq!(
+        repeats_mean(&d(0, 0, 0), Some(Duration::from_micros(1))),
+        None
+    );
 }

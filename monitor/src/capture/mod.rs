@@ -8,6 +8,7 @@ pub mod ebpf;
 pub mod fast_path;
 #[cfg(test)]
 mod fast_path_tests;
+pub mod held_slots;
 pub mod netlink;
 pub mod ringbuf;
 
