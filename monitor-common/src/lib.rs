@@ -189,8 +189,9 @@ pub mod counter {
     pub const FLOWS_RECORDED: u32 = 6;
     /// DNS packets the cgroup skb program saw whose socket had no process record.
     pub const FLOWS_UNKNOWN_SOCKET: u32 = 7;
-    /// DNS queries to a loopback address the cgroup skb program left to the
-    /// socket-cookie join (no 4-tuple record: see monitor-ebpf `sock.rs`).
+    /// Packets the cgroup skb program left to the socket-cookie join (no
+    /// 4-tuple record: see monitor-ebpf `sock.rs`): every packet leaving
+    /// through a `lo` (not parsed), and DNS queries to a loopback address.
     pub const FLOWS_LOOPBACK: u32 = 8;
     /// Queries on `lo` the fast path held back (their bytes equal a query
     /// whose answer user space validated, see [`crate::fast`]).
@@ -231,9 +232,9 @@ pub mod counter {
 /// The kernel fast path for repeated exchanges on `lo`
 /// (docs/design-kernel-fast-path.md). User space writes
 /// [`FAST_VALIDATED`](names::FAST_VALIDATED) after it judged an exchange
-/// clean: (server, query bytes after the id) → answer bytes after the id.
-/// The tc program then holds back a query with those bytes (recording it
-/// in `FAST_PENDING`) and counts, instead of copying, an answer to it that
+/// clean: (server, query length, [`fast::query_digest`]) → the query's and
+/// the answer's bytes after the id. The tc program then holds back a query
+/// with those bytes (in a [`fast::HeldSlot`] of `FAST_PENDING`) and counts, instead of copying, an answer to it that
 /// equals the validated one. Anything else about such an exchange sends
 /// the held-back query up first ([`PKT_F_DEFERRED_QUERY`]), so user space
 /// sees what it would have seen without the fast path.

@@ -20,6 +20,9 @@ use monitor_common::{FAMILY_V4, FlowKey, ProcInfo, config, counter};
 use crate::maps::{FLOWS, SOCKETS, bump, config as cfg, is_dns_port};
 use crate::parse::{ETH_P_IP, ETH_P_IPV6, Pkt, parse_ip, ports};
 
+/// `LOOPBACK_IFINDEX` (include/net/flow.h).
+const LOOPBACK_IFINDEX: u32 = 1;
+
 #[inline(always)]
 pub fn try_record(ctx: &SockAddrContext) -> Option<()> {
     let sa = ctx.sock_addr;
@@ -83,6 +86,18 @@ fn process_comm() -> [u8; 16] {
 #[inline(always)]
 pub fn try_flow(ctx: &SkBuffContext) -> Option<()> {
     let skb = ctx.skb.skb;
+    // A packet leaving through a `lo` (ifindex 1 in every network
+    // namespace; `skb->dev` is the output device here, set by ip_output /
+    // ip6_output before the cgroup egress hook) never crosses a veth or a
+    // netns: on the host's `lo` the tc program captures it with its socket
+    // cookie, on a container's nothing captures it (see below). One load
+    // instead of parsing every local packet: measured ~10% of the
+    // program's runs' cost at the bench's maximum rate.
+    // SAFETY: context field read.
+    if unsafe { (*skb).ifindex } == LOOPBACK_IFINDEX {
+        bump(counter::FLOWS_LOOPBACK);
+        return None;
+    }
     // SAFETY: context field read.
     let proto = u16::from_be(unsafe { (*skb).protocol } as u16);
     if proto != ETH_P_IP && proto != ETH_P_IPV6 {
