@@ -133,28 +133,44 @@ pub struct RatePair {
 }
 
 /// Interleaved throughput rounds at the maximum rate, `kernel.bpf_stats_enabled=0`:
-/// each round is one run without the monitor, then one per configuration.
+/// in each round every configuration's run has a run without the monitor
+/// right before and right after it, and its baseline is their mean.
 /// Identical maximum-rate runs on this class of VM differ by ±8% or more
-/// (docs/bench/findings.md), so one pair decides nothing near a 0.85
-/// threshold; the verdict is the median of the rounds' ratios.
+/// (docs/bench/findings.md), and the host's load drifts within a round (the
+/// rate without moved 200k → 255k → 200k q/s in one report): bracketing
+/// cancels a drift the runs share, the median of the rounds the rest. One
+/// pair decides nothing near a 0.85 threshold.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Rounds {
+    /// Every run without the monitor, in order.
     pub without: Vec<f64>,
-    /// Configuration label → q/s in each round (same order as `without`).
+    /// Configuration label → q/s in each round.
     pub with: BTreeMap<String, Vec<f64>>,
+    /// Configuration label → its baseline in each round: the mean of the
+    /// runs without the monitor before and after its run.
+    pub baseline: BTreeMap<String, Vec<f64>>,
 }
 
 impl Rounds {
-    /// with ÷ without of each round for configuration `label`.
+    /// with ÷ baseline of each round for configuration `label`.
     pub fn ratios(&self, label: &str) -> Vec<f64> {
-        let Some(w) = self.with.get(label) else {
+        let (Some(w), Some(b)) = (self.with.get(label), self.baseline.get(label)) else {
             return Vec::new();
         };
         w.iter()
-            .zip(&self.without)
+            .zip(b)
             .filter(|(_, o)| **o > 0.0)
             .map(|(w, o)| w / o)
             .collect()
+    }
+
+    /// Records one configuration's run between two runs without.
+    pub fn push(&mut self, label: &str, with: f64, before: f64, after: f64) {
+        self.with.entry(label.to_string()).or_default().push(with);
+        self.baseline
+            .entry(label.to_string())
+            .or_default()
+            .push((before + after) / 2.0);
     }
 
     /// The median of [`Rounds::ratios`] (mean of the middle two for an
@@ -448,7 +464,8 @@ pub fn measure(
 }
 
 /// [`MAX_ROUNDS`] interleaved rounds at the maximum rate: without, then
-/// each configuration (raw outputs tagged `max-rN`).
+/// each configuration followed by another run without (raw outputs tagged
+/// `max-rN`; the runs without `max-rN-without-K`).
 fn throughput_rounds(
     configs: &[MonitorConfig],
     anchor: &Path,
@@ -458,24 +475,28 @@ fn throughput_rounds(
     raw_dir: &Path,
 ) -> Result<Rounds> {
     let mut r = Rounds::default();
-    for round in 1..=MAX_ROUNDS {
+    let without = |round: usize, k: usize| -> Result<f64> {
         eprintln!(
-            "bench load: max round {round}/{MAX_ROUNDS} (bpf_stats off): without the monitor"
+            "bench load: max round {round}/{MAX_ROUNDS} (bpf_stats off): without the monitor ({k})"
         );
-        let (without, _, _) = one_run(queries, Rate(None), seconds, upid)?;
+        let (w, _, _) = one_run(queries, Rate(None), seconds, upid)?;
         std::fs::write(
-            raw_dir.join(format!("load-max-r{round}-without.txt")),
-            &without.raw,
+            raw_dir.join(format!("load-max-r{round}-without-{k}.txt")),
+            &w.raw,
         )?;
-        r.without.push(without.qps);
-        for cfg in configs {
+        Ok(w.qps)
+    };
+    for round in 1..=MAX_ROUNDS {
+        let mut before = without(round, 0)?;
+        r.without.push(before);
+        for (k, cfg) in configs.iter().enumerate() {
             let mut c = cfg.clone();
             c.label = format!("r{round}-{}", cfg.label);
             let w = with_run(&c, anchor, queries, Rate(None), seconds, upid, raw_dir)?;
-            r.with
-                .entry(cfg.label.clone())
-                .or_default()
-                .push(w.with.qps);
+            let after = without(round, k + 1)?;
+            r.without.push(after);
+            r.push(&cfg.label, w.with.qps, before, after);
+            before = after;
         }
     }
     Ok(r)
@@ -570,16 +591,15 @@ mod tests {
 
     #[test]
     fn rounds_median_ratio() {
-        let mut r = Rounds {
-            without: vec![200.0, 100.0, 150.0],
-            ..Rounds::default()
-        };
-        r.with.insert("default".into(), vec![100.0, 90.0, 120.0]);
+        let mut r = Rounds::default();
+        // Each run against the mean of the runs without around it.
+        r.push("default", 100.0, 150.0, 250.0);
+        r.push("default", 90.0, 100.0, 100.0);
+        r.push("default", 120.0, 140.0, 160.0);
         assert_eq!(r.ratios("default"), vec![0.5, 0.9, 0.8]);
         assert_eq!(r.median_ratio("default"), Some(0.8));
         assert_eq!(r.median_ratio("events"), None);
-        r.without.push(100.0);
-        r.with.get_mut("default").unwrap().push(100.0);
+        r.push("default", 100.0, 100.0, 100.0);
         // Even count: the mean of the middle two (0.8 and 0.9).
         assert!((r.median_ratio("default").unwrap() - 0.85).abs() < 1e-12);
     }

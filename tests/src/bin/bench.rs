@@ -243,9 +243,11 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
     if let Some(rounds) = find(None).and_then(|p| p.rounds.as_ref()) {
         let _ = writeln!(
             s,
-            "Maximum rate, {} interleaved rounds with `kernel.bpf_stats_enabled=0` (each round: one run \
-             without the monitor, then one per configuration; raw: `docs/bench/load-max-rN-*`). \
-             q/s without: {}.\n\n| config | q/s with, per round | with ÷ without, per round | median |\n|---|---|---|---|",
+            "Maximum rate, {} interleaved rounds with `kernel.bpf_stats_enabled=0` (each round: a run \
+             without the monitor, then each configuration's run followed by another run without; a \
+             configuration's baseline is the mean of the runs without right before and after it, which \
+             cancels the host's drift within a round; raw: `docs/bench/load-max-rN-*`). \
+             q/s without, in order: {}.\n\n| config | q/s with, per round | baseline q/s, per round | with ÷ baseline, per round | median |\n|---|---|---|---|---|",
             load::MAX_ROUNDS,
             rounds
                 .without
@@ -257,11 +259,21 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
         for (label, qps) in &rounds.with {
             let _ = writeln!(
                 s,
-                "| {label} | {} | {} | **{:.3}** |",
+                "| {label} | {} | {} | {} | **{:.3}** |",
                 qps.iter()
                     .map(|q| format!("{q:.0}"))
                     .collect::<Vec<_>>()
                     .join(", "),
+                rounds
+                    .baseline
+                    .get(label)
+                    .map(|b| {
+                        b.iter()
+                            .map(|q| format!("{q:.0}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default(),
                 rounds
                     .ratios(label)
                     .iter()
