@@ -202,13 +202,10 @@ pub mod counter {
     /// Held-back queries sent up after all (an answer that differed, a
     /// wrong-txid answer on the same socket pair).
     pub const FAST_DEFERRED: u32 = 11;
-    /// Queries that could have been held back but found their
-    /// `FAST_PENDING` slot taken by another held query: copied as usual.
+    /// Queries that could have been held back but found both their
+    /// `FAST_PENDING` slots taken by other queries: copied as usual.
     pub const FAST_SLOT_BUSY: u32 = 12;
-    /// Held-back queries that had to go up but whose bytes were gone
-    /// (their `FAST_VALIDATED` entry was evicted meanwhile): lost.
-    pub const FAST_LOST: u32 = 13;
-    pub const COUNT: u32 = 14;
+    pub const COUNT: u32 = 13;
 
     /// Names for metrics and logs, by index.
     pub const NAMES: [&str; COUNT as usize] = [
@@ -225,7 +222,6 @@ pub mod counter {
         "fast_answers",
         "fast_deferred",
         "fast_slot_busy",
-        "fast_lost",
     ];
 }
 
@@ -383,16 +379,16 @@ pub mod fast {
     }
 
     /// A `FAST_PENDING` slot (an array shared with user space by `mmap`),
-    /// two cache lines, the first all an answer reads. `state` is
+    /// four cache lines: the first is all an answer reads; the query's own
+    /// bytes follow (read only when it goes up), so a held query never
+    /// depends on its `FAST_VALIDATED` entry surviving the LRU. `state` is
     /// [`SLOT_FREE`], [`SLOT_BUSY`], or, while a query is held, its
     /// `bpf_ktime_get_ns` time (a token ≥ 2). It changes only by atomic
     /// compare-and-exchange, so exactly one party takes a held query: the
     /// kernel for its answer, or user space once it waited too long.
     /// FREE → BUSY (the kernel claims it) → token (query written) → BUSY
     /// (taken: whoever won reads it) → FREE, or → SENT (the query went up)
-    /// → FREE (its answer came, or user space gave up on it). The query's
-    /// bytes are those of its `FAST_VALIDATED` entry
-    /// ([`HeldSlot::validated_key`]).
+    /// → FREE (its answer came, or user space gave up on it).
     #[repr(C)]
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct HeldSlot {
@@ -405,6 +401,8 @@ pub mod fast {
         pub flags: u16,
         pub _pad: u32,
         pub socket_cookie: u64,
+        /// The query's bytes after the id: the first `len` are valid.
+        pub query: [u64; QUERY_WORDS],
         pub _spare: [u64; 7],
     }
 
@@ -486,7 +484,7 @@ pub mod fast {
     const _: () = assert!(core::mem::size_of::<TupleSlot>() == 40 + 8);
     const _: () = assert!(TUPLES_MAX.is_power_of_two());
     const _: () = assert!(PENDING_SLOTS.is_power_of_two());
-    const _: () = assert!(core::mem::size_of::<HeldSlot>() == 128);
+    const _: () = assert!(core::mem::size_of::<HeldSlot>() == 256);
     const _: () = assert!(core::mem::offset_of!(HeldSlot, socket_cookie) == 64);
 }
 

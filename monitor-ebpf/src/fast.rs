@@ -190,6 +190,15 @@ fn hold_query(
     let cookie = unsafe { bpf_get_socket_cookie(ctx.skb.skb as *mut _) };
     // SAFETY: the slot is ours until `state` holds the token.
     unsafe {
+        // The query's own words (the last one zero-padded): it must be
+        // able to go up even after its validated entry left the LRU.
+        let last = (n as usize - 1) / 8;
+        for i in 0..QUERY_WORDS {
+            if i > last {
+                break;
+            }
+            (*slot).query[i] = words[i];
+        }
         (*slot).exchange = exchange;
         (*slot).digest = key.digest;
         (*slot).len = key.len;
@@ -346,7 +355,7 @@ fn count_answer(ctx: &TcContext, dns_off: usize, body_len: usize, exchange: &Exc
         if !cas(state, token, SLOT_BUSY) {
             return false;
         }
-        send_deferred(&*slot, token, v);
+        send_deferred(&*slot, token);
         store(state, SLOT_FREE);
     }
     false
@@ -377,8 +386,7 @@ fn deferred_by_tuple(exchange: &ExchangeKey) {
     unsafe {
         let state = &raw mut (*slot).state;
         if cas(state, token, SLOT_BUSY) {
-            let key = (*slot).validated_key();
-            send_deferred(&*slot, token, FAST_VALIDATED.get(&key));
+            send_deferred(&*slot, token);
             store(state, SLOT_SENT | bpf_ktime_get_ns());
         }
     }
@@ -454,14 +462,9 @@ fn count_server(server: &ServerKey, sent: u64) {
     let _ = FAST_SERVERS.insert(server, &first, BPF_NOEXIST);
 }
 
-/// The held-back query as a [`PKT_F_DEFERRED_QUERY`] record; its bytes
-/// are its validated entry's (`v`), without which it is lost (counted).
+/// The held-back query as a [`PKT_F_DEFERRED_QUERY`] record.
 #[inline(always)]
-fn send_deferred(slot: &HeldSlot, token: u64, v: Option<&FastAnswer>) {
-    let Some(v) = v else {
-        bump(counter::FAST_LOST);
-        return;
-    };
+fn send_deferred(slot: &HeldSlot, token: u64) {
     let Some(mut rec) = PACKETS.reserve::<Deferred>(0) else {
         bump(counter::RING_FULL);
         return;
@@ -495,11 +498,13 @@ fn send_deferred(slot: &HeldSlot, token: u64, v: Option<&FastAnswer>) {
         (*pq).key.server = slot.exchange.server;
         (*pq).key.len = slot.len;
         (*pq).key._pad = 0;
-        core::ptr::copy_nonoverlapping(
-            v.query.as_ptr(),
-            (*pq).key.query.as_mut_ptr(),
-            QUERY_MAX,
-        );
+        // Word by word (the record is 8-aligned, `query` at offset 88):
+        // past `len` the words may hold an earlier query's bytes, which
+        // user space ignores (it reads `len`).
+        let dst = (*pq).key.query.as_mut_ptr() as *mut u64;
+        for i in 0..QUERY_WORDS {
+            dst.add(i).write_unaligned(slot.query[i]);
+        }
     }
     bump(counter::FAST_DEFERRED);
     bump(counter::SENT);

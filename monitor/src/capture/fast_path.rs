@@ -72,9 +72,6 @@ pub struct FastPathStats {
     pub expired: AtomicU64,
     /// Of those, not taken by the ring reader (its queue was full).
     pub expired_dropped: AtomicU64,
-    /// Unanswered held-back queries whose bytes were gone (their
-    /// `FAST_VALIDATED` entry evicted): lost.
-    pub expired_lost: AtomicU64,
 }
 
 impl FastPathStats {
@@ -93,10 +90,6 @@ impl FastPathStats {
             (
                 "fast_expired_dropped",
                 self.expired_dropped.load(Ordering::Relaxed),
-            ),
-            (
-                "fast_expired_lost",
-                self.expired_lost.load(Ordering::Relaxed),
             ),
         ]
     }
@@ -242,23 +235,17 @@ impl Scanner {
     }
 
     /// Held-back queries older than `HOLD_LIMIT` at `now_ns`, taken from
-    /// the kernel (one the kernel answered meanwhile is not returned),
-    /// with their bytes from `FAST_VALIDATED`.
+    /// the kernel (one the kernel answered meanwhile is not returned).
     pub fn take_expired(&self, now_ns: u64) -> Vec<PendingQuery> {
         let Ok(m) = self.maps.lock() else {
             return Vec::new();
         };
-        let taken = m.pending.take_expired(now_ns, HOLD_LIMIT.as_nanos() as u64);
-        let mut out = Vec::with_capacity(taken.len());
-        for (token, slot) in taken {
-            match m.validated.get(&slot.validated_key(), 0) {
-                Ok(v) => out.push(held_query(token, &slot, &v)),
-                // Evicted meanwhile (LRU): the query's bytes are gone.
-                Err(_) => {
-                    self.stats.expired_lost.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
+        let out: Vec<PendingQuery> = m
+            .pending
+            .take_expired(now_ns, HOLD_LIMIT.as_nanos() as u64)
+            .into_iter()
+            .map(|(token, slot)| held_query(token, &slot))
+            .collect();
         self.stats
             .expired
             .fetch_add(out.len() as u64, Ordering::Relaxed);
@@ -323,9 +310,13 @@ pub fn repeats_mean(d: &ServerCounts, last: Option<Duration>) -> Option<Duration
 }
 
 /// A held slot the scanner took (`token`: its state, the query's time) as
-/// the query it holds, its bytes from its validated entry `v` (the same
-/// record the kernel sends for a deferred query).
-pub fn held_query(token: u64, slot: &HeldSlot, v: &FastAnswer) -> PendingQuery {
+/// the query it holds (the same record the kernel sends for a deferred
+/// query).
+pub fn held_query(token: u64, slot: &HeldSlot) -> PendingQuery {
+    let mut query = [0u8; QUERY_MAX];
+    for (b, w) in query.chunks_exact_mut(8).zip(slot.query) {
+        b.copy_from_slice(&w.to_le_bytes());
+    }
     PendingQuery {
         ktime_ns: token,
         socket_cookie: slot.socket_cookie,
@@ -336,7 +327,7 @@ pub fn held_query(token: u64, slot: &HeldSlot, v: &FastAnswer) -> PendingQuery {
             server: slot.exchange.server,
             len: slot.len,
             _pad: 0,
-            query: v.query,
+            query,
         },
     }
 }

@@ -137,7 +137,7 @@ fn a_taken_slot_becomes_the_query_it_held() {
         SocketAddr::from(([127, 0, 0, 53], 53)),
         7,
     );
-    // What the kernel keeps of it: the exchange and the key, not the bytes.
+    // What the kernel keeps of it: the exchange, its key and its words.
     // SAFETY: plain data.
     let mut slot: monitor_common::fast::HeldSlot = unsafe { std::mem::zeroed() };
     slot.exchange = pq.exchange;
@@ -145,15 +145,9 @@ fn a_taken_slot_becomes_the_query_it_held() {
     slot.len = pq.key.len;
     slot.flags = PQ_F_RD as u16;
     slot.socket_cookie = pq.socket_cookie;
+    slot.query = pq.key.words();
     assert_eq!(slot.validated_key(), pq.key.validated_key());
-    let v = monitor_common::fast::FastAnswer {
-        expires_ns: 0,
-        len: 0,
-        _pad: 0,
-        query: pq.key.query,
-        answer: [0; monitor_common::fast::ANSWER_MAX],
-    };
-    assert_eq!(held_query(pq.ktime_ns, &slot, &v), pq);
+    assert_eq!(held_query(pq.ktime_ns, &slot), pq);
 }
 
 mod entries {

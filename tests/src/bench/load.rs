@@ -223,9 +223,8 @@ pub const DROP_COUNTERS: &[&str] = &[
     "pending_full",
     "verdict_queue_full",
     "event_lines_full",
-    // Fast path: held-back queries that never reached user space.
-    "fast_lost",
-    "fast_expired_lost",
+    // Fast path: held-back queries the scanner took that the ring reader
+    // could not take.
     "fast_expired_dropped",
 ];
 
