@@ -154,16 +154,7 @@ fn hold_query(
         // SAFETY: i < QUERY_WORDS.
         unsafe { core::ptr::write_volatile(words.as_mut_ptr().add(i), 0) };
     }
-    // SAFETY: 0 < n <= QUERY_MAX bytes into `words`.
-    let r = unsafe {
-        bpf_skb_load_bytes(
-            ctx.skb.skb as *const _,
-            (dns_off + 2) as u32,
-            words.as_mut_ptr() as *mut _,
-            bounded::<QUERY_MAX>(n),
-        )
-    };
-    if r != 0 {
+    if !load_body(ctx, dns_off, words, n) {
         return None;
     }
     let key = ValidatedKey {
@@ -412,25 +403,32 @@ fn same_as_validated(
     // The bytes past the answer in its last word must be zero, as in
     // the validated copy (user space zero-pads it).
     buf[last] = 0;
-    // SAFETY: 0 < n <= ANSWER_MAX bytes into `buf`.
+    load_body(ctx, dns_off, buf, n) && same_words(&v.answer, buf, last)
+}
+
+/// Copies the message's `n` bytes after its id (callers checked
+/// 0 < n <= W * 8) into `buf`; `false` if the kernel refused.
+#[inline(always)]
+fn load_body<const W: usize>(ctx: &TcContext, dns_off: usize, buf: &mut [u64; W], n: u32) -> bool {
+    // SAFETY: at most W * 8 bytes into `buf` (`bounded_words`).
     let r = unsafe {
         bpf_skb_load_bytes(
             ctx.skb.skb as *const _,
             (dns_off + 2) as u32,
             buf.as_mut_ptr() as *mut _,
-            bounded::<ANSWER_MAX>(n),
+            bounded_words::<W>(n),
         )
     };
-    r == 0 && same_words(&v.answer, buf, last)
+    r == 0
 }
 
-/// `n` (already checked to be in 1..=MAX, MAX a power of two) in a form
+/// `n` (already checked to be in 1..=W * 8, W a power of two) in a form
 /// whose range the verifier sees at the helper call: the compiler may
 /// check a copy of the register, leaving the one passed unbounded.
 #[inline(always)]
-fn bounded<const MAX: usize>(n: u32) -> u32 {
+fn bounded_words<const W: usize>(n: u32) -> u32 {
     // black_box: so that LLVM, knowing the range, does not drop the mask.
-    ((core::hint::black_box(n) - 1) & (MAX as u32 - 1)) + 1
+    ((core::hint::black_box(n) - 1) & (W as u32 * 8 - 1)) + 1
 }
 
 /// One more answer from `server` absorbed; timed (its latency since the
