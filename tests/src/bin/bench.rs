@@ -171,7 +171,8 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
          as % of one core; eBPF = Σ run_time_ns of the monitor's programs \
          (`kernel.bpf_stats_enabled=1`, bpftool) over the same interval, as % of one core and per query; \
          At the maximum rate this table's pair ran with statistics on (for the eBPF columns); \
-         its throughput verdict is the median of {rounds} interleaved rounds with statistics off \
+         its throughput verdict (for `default`, `kernel-only` and `before`; the others' is that pair) \
+         is the median of {rounds} interleaved rounds with statistics off \
          (their own table below: `bpf_stats` adds two clock reads around every BPF program run, \
          which the deployed daemon does not pay, and identical maximum-rate runs here differ by ±8% or more). \
          events dropped = every drop counter the monitor printed at exit (kernel ring, channels, \
@@ -244,7 +245,7 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
         let _ = writeln!(
             s,
             "Maximum rate, {} interleaved rounds with `kernel.bpf_stats_enabled=0` (each round: a run \
-             without the monitor, then each configuration's run followed by another run without; a \
+             without the monitor, then the run of each configuration measured here, each followed by another run without; a \
              configuration's baseline is the mean of the runs without right before and after it, which \
              cancels the host's drift within a round; raw: `docs/bench/load-max-rN-*`). \
              q/s without, in order: {}.\n\n| config | q/s with, per round | baseline q/s, per round | with ÷ baseline, per round | median |\n|---|---|---|---|---|",
@@ -296,13 +297,18 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
             s,
             "- `{label}`: at 50k q/s monitor CPU **{:.1}%** of one core (target ≤ 10%, hard limit 25%: {}), \
              events dropped **{}** (target 0: {}); maximum rate with ÷ without = **{:.3}** \
-             (median of the rounds with statistics off; the pair with them on: {:.3}, {:.0} vs {:.0} q/s; \
+             ({}; the pair with them on: {:.3}, {:.0} vs {:.0} q/s; \
              target ≥ 0.95, hard limit 0.85: {}).",
             w50.monitor.cpu_percent,
             verdict(w50.monitor.cpu_percent <= 25.0),
             w50.monitor.dropped,
             verdict(w50.monitor.dropped == 0),
             max_ratio(pmax, wmax),
+            if wmax.config.in_rounds() {
+                "median of the rounds with statistics off"
+            } else {
+                "not in the rounds: the pair with statistics on"
+            },
             pmax.qps_ratio(wmax),
             wmax.with.qps,
             pmax.without.qps,
