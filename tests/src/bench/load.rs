@@ -411,6 +411,7 @@ pub fn measure(
     if unsafe { libc::geteuid() } != 0 {
         bail!("the load bench needs root (eBPF, bpf_stats)");
     }
+    remove_old_raw(raw_dir)?;
     let dir = tempfile::Builder::new()
         .prefix("dnssec-bench-load-")
         .tempdir()?;
@@ -476,6 +477,20 @@ pub fn measure(
     }
     drop(unbound);
     Ok(out)
+}
+
+/// Removes the raw outputs of an earlier load run (`load-*.txt`,
+/// `load-*.err`): a run with fewer rounds or configurations would
+/// otherwise leave files next to this run's that no report describes.
+fn remove_old_raw(raw_dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(raw_dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("load-") && (name.ends_with(".txt") || name.ends_with(".err")) {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// [`MAX_ROUNDS`] interleaved rounds at the maximum rate: without, then

@@ -297,7 +297,7 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
             s,
             "- `{label}`: at 50k q/s monitor CPU **{:.1}%** of one core (target ≤ 10%, hard limit 25%: {}), \
              events dropped **{}** (target 0: {}); maximum rate with ÷ without = **{:.3}** \
-             ({}; the pair with them on: {:.3}, {:.0} vs {:.0} q/s; \
+             ({}: {:.3}, {:.0} vs {:.0} q/s; \
              target ≥ 0.95, hard limit 0.85: {}).",
             w50.monitor.cpu_percent,
             verdict(w50.monitor.cpu_percent <= 25.0),
@@ -305,7 +305,7 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
             verdict(w50.monitor.dropped == 0),
             max_ratio(pmax, wmax),
             if wmax.config.in_rounds() {
-                "median of the rounds with statistics off"
+                "median of the rounds with statistics off; the pair with them on"
             } else {
                 "not in the rounds: the pair with statistics on"
             },
