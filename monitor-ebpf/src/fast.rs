@@ -164,7 +164,7 @@ fn hold_query(
         digest: query_digest(words),
     };
     // SAFETY: read in place, no map update meanwhile.
-    let v = unsafe { FAST_VALIDATED.get(&key) }?;
+    let v = unsafe { FAST_VALIDATED.get(key) }?;
     // SAFETY: helper.
     let now = unsafe { bpf_ktime_get_ns() };
     if v.expires_ns <= now || !same_words(&v.query, words, QUERY_WORDS - 1) {
@@ -184,6 +184,10 @@ fn hold_query(
         // The query's own words (the last one zero-padded): it must be
         // able to go up even after its validated entry left the LRU.
         let last = (n as usize - 1) / 8;
+        #[allow(
+            clippy::needless_range_loop,
+            reason = "one index into both arrays, bounded by the constant: the form the verifier was shown to accept on this hot path"
+        )]
         for i in 0..QUERY_WORDS {
             if i > last {
                 break;
@@ -315,7 +319,7 @@ fn count_answer(ctx: &TcContext, dns_off: usize, body_len: usize, exchange: &Exc
     // exchange below fails and the answer is copied.
     let key = unsafe { (*slot).validated_key() };
     // SAFETY: read in place, no map update meanwhile.
-    let v = unsafe { FAST_VALIDATED.get(&key) };
+    let v = unsafe { FAST_VALIDATED.get(key) };
     // The entry's lifetime was checked when the query was held (at most
     // HOLD_LIMIT + a scan period ago): no clock read here.
     let same = v.is_some_and(|v| same_as_validated(ctx, dns_off, body_len, v));
@@ -457,7 +461,7 @@ fn count_server(server: &ServerKey, sent: u64) {
         latency_ns: latency_ns.unwrap_or(0),
         timed: u64::from(latency_ns.is_some()),
     };
-    let _ = FAST_SERVERS.insert(server, &first, BPF_NOEXIST);
+    let _ = FAST_SERVERS.insert(server, first, BPF_NOEXIST);
 }
 
 /// The held-back query as a [`PKT_F_DEFERRED_QUERY`] record.

@@ -38,7 +38,7 @@ pub fn try_record(ctx: &SockAddrContext) -> Option<()> {
     // A stub sending query after query on one socket: already recorded,
     // skip the (costly) LRU update.
     // SAFETY: fields copied out at once.
-    if let Some(old) = unsafe { SOCKETS.get(&cookie) }
+    if let Some(old) = unsafe { SOCKETS.get(cookie) }
         && old.tgid == (pid_tgid >> 32) as u32
         && old.tid == pid_tgid as u32
     {
@@ -56,7 +56,7 @@ pub fn try_record(ctx: &SockAddrContext) -> Option<()> {
         cgroup_id,
         comm,
     };
-    if SOCKETS.insert(&cookie, &info, 0).is_ok() {
+    if SOCKETS.insert(cookie, info, 0).is_ok() {
         bump(counter::SOCKETS_RECORDED);
     }
     Some(())
@@ -145,7 +145,7 @@ pub fn try_flow(ctx: &SkBuffContext) -> Option<()> {
     // SAFETY: helper valid in cgroup_skb programs.
     let cookie = unsafe { bpf_get_socket_cookie(skb as *mut _) };
     // SAFETY: the value is copied out before any other map operation.
-    let Some(info) = (unsafe { SOCKETS.get(&cookie) }).copied() else {
+    let Some(info) = (unsafe { SOCKETS.get(cookie) }).copied() else {
         bump(counter::FLOWS_UNKNOWN_SOCKET);
         return None;
     };
@@ -154,14 +154,14 @@ pub fn try_flow(ctx: &SkBuffContext) -> Option<()> {
     // skip the LRU update, which takes the map's lock and costs several
     // times the lookup (kernel/bpf/bpf_lru_list.c).
     // SAFETY: fields copied out at once.
-    if let Some(old) = unsafe { FLOWS.get(&key) }
+    if let Some(old) = unsafe { FLOWS.get(key) }
         && old.tgid == info.tgid
         && old.tid == info.tid
         && old.cgroup_id == info.cgroup_id
     {
         return Some(());
     }
-    if FLOWS.insert(&key, &info, 0).is_ok() {
+    if FLOWS.insert(key, info, 0).is_ok() {
         bump(counter::FLOWS_RECORDED);
     }
     Some(())

@@ -11,30 +11,74 @@ const EBPF_OBJ_ENV: &str = "DNSSEC_MONITOR_EBPF_OBJ";
 /// Builds the kernel programs (always optimised: the verifier needs it)
 /// and returns the object's path.
 pub fn build_ebpf() -> Result<PathBuf> {
-    let dir = root().join("monitor-ebpf");
-    run(
-        "build eBPF programs",
-        Command::new("cargo")
-            .current_dir(&dir)
-            .env_remove("RUSTUP_TOOLCHAIN")
-            .env_remove("RUSTC")
-            .env_remove("RUSTC_WORKSPACE_WRAPPER")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .args([
-                "+nightly",
-                "build",
-                "--release",
-                "-Z",
-                "build-std=core",
-                "--target",
-                "bpfel-unknown-none",
-            ]),
-    )?;
-    let obj = dir.join("target/bpfel-unknown-none/release/monitor-ebpf");
+    run("build eBPF programs", &mut ebpf_cargo("build"))?;
+    let obj = root().join("monitor-ebpf/target/bpfel-unknown-none/release/monitor-ebpf");
     if !obj.is_file() {
         bail!("eBPF build succeeded but {} is missing", obj.display());
     }
     Ok(obj)
+}
+
+/// `cargo +nightly SUBCOMMAND` for the eBPF crate (its own target, core
+/// built from source), clear of the outer cargo's toolchain overrides.
+fn ebpf_cargo(subcommand: &str) -> Command {
+    let mut c = Command::new("cargo");
+    c.current_dir(root().join("monitor-ebpf"))
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTC")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .args([
+            "+nightly",
+            subcommand,
+            "--release",
+            "-Z",
+            "build-std=core",
+            "--target",
+            "bpfel-unknown-none",
+        ]);
+    c
+}
+
+/// clippy with warnings as errors on the workspace (stable) and on the
+/// eBPF crate (nightly, its target). A toolchain without the clippy
+/// component is reported and skipped, not failed: the tests still run.
+fn lint(obj: &std::path::Path) -> Result<()> {
+    let has_clippy = |mut c: Command| {
+        c.args(["clippy", "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let mut nightly = Command::new("cargo");
+    nightly.env_remove("RUSTUP_TOOLCHAIN").arg("+nightly");
+    if has_clippy(cargo(obj)) {
+        run(
+            "lint the workspace (clippy -D warnings)",
+            cargo(obj).args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        )?;
+    } else {
+        eprintln!(
+            "xtask: lint skipped: no clippy for the workspace's toolchain (rustup component add clippy)"
+        );
+    }
+    if has_clippy(nightly) {
+        run(
+            "lint the eBPF crate (clippy -D warnings)",
+            ebpf_cargo("clippy").args(["--", "-D", "warnings"]),
+        )?;
+    } else {
+        eprintln!(
+            "xtask: eBPF lint skipped: no clippy for the nightly toolchain (rustup component add clippy --toolchain nightly)"
+        );
+    }
+    Ok(())
 }
 
 /// A `cargo` command with the eBPF object path set, so that build, test and
@@ -98,6 +142,7 @@ pub fn test() -> Result<()> {
         "format check",
         cargo(&obj).args(["fmt", "--all", "--", "--check"]),
     )?;
+    lint(&obj)?;
     // The root integration tests start target/debug/dnssec-monitor: build it
     // with the kernel programs embedded before they run.
     run(
