@@ -407,6 +407,20 @@ pub mod fast {
     }
 
     impl HeldSlot {
+        /// The held query's bytes, laid out as [`FastKey::query`]: the
+        /// inverse of [`FastKey::words`] (little-endian words, as the
+        /// kernel copied them).
+        pub fn query_bytes(&self) -> [u8; QUERY_MAX] {
+            let mut b = [0u8; QUERY_MAX];
+            let mut i = 0;
+            while i < QUERY_WORDS {
+                let w = self.query[i].to_le_bytes();
+                b[i * 8..i * 8 + 8].copy_from_slice(&w);
+                i += 1;
+            }
+            b
+        }
+
         /// The `FAST_VALIDATED` key of the held query.
         #[inline(always)]
         pub fn validated_key(&self) -> ValidatedKey {

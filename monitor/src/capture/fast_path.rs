@@ -313,10 +313,6 @@ pub fn repeats_mean(d: &ServerCounts, last: Option<Duration>) -> Option<Duration
 /// the query it holds (the same record the kernel sends for a deferred
 /// query).
 pub fn held_query(token: u64, slot: &HeldSlot) -> PendingQuery {
-    let mut query = [0u8; QUERY_MAX];
-    for (b, w) in query.chunks_exact_mut(8).zip(slot.query) {
-        b.copy_from_slice(&w.to_le_bytes());
-    }
     PendingQuery {
         ktime_ns: token,
         socket_cookie: slot.socket_cookie,
@@ -327,7 +323,7 @@ pub fn held_query(token: u64, slot: &HeldSlot) -> PendingQuery {
             server: slot.exchange.server,
             len: slot.len,
             _pad: 0,
-            query,
+            query: slot.query_bytes(),
         },
     }
 }
