@@ -190,6 +190,7 @@ impl DnsEvent {
                 kind: "event",
                 category: ["network"],
                 r#type: ["protocol"],
+                dataset: None,
             },
             dns: EcsDns {
                 r#type: self.kind.as_str(),
@@ -237,10 +238,12 @@ impl DnsEvent {
                 .as_ref()
                 .and_then(|p| p.container_id.as_deref())
                 .map(|id| EcsContainer { id }),
+            dnssec: None,
             dnssec_monitor: EcsOwn {
                 raw: base64::engine::general_purpose::STANDARD.encode(self.raw.bytes()),
                 own_query: false,
                 served: self.served_here(),
+                query: None,
             },
         }
     }
@@ -271,6 +274,10 @@ pub struct EcsDocument<'a> {
     pub user: Option<EcsUser>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<EcsContainer<'a>>,
+    /// The independent verdict of a transaction's answer
+    /// (`detect::alert::dnssec_object`), on transaction lines only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dnssec: Option<Value>,
     pub dnssec_monitor: EcsOwn,
 }
 
@@ -279,6 +286,9 @@ pub struct EcsEventField {
     pub kind: &'static str,
     pub category: [&'static str; 1],
     pub r#type: [&'static str; 1],
+    /// `dnssec_monitor.transaction` on an answer's transaction line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -381,6 +391,23 @@ pub struct EcsOwn {
     /// when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub served: bool,
+    /// The answer's query (same socket and txid), on transaction lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<EcsQueryInfo>,
+}
+
+/// `dnssec_monitor.query` of a transaction line: the query an answer
+/// answered, as the alert document writes it, and how long it took.
+#[derive(Serialize)]
+pub struct EcsQueryInfo {
+    pub id: u16,
+    #[serde(rename = "@timestamp")]
+    pub timestamp: String,
+    pub rd: bool,
+    pub r#do: bool,
+    pub cd: bool,
+    /// Answer time − query time, in milliseconds (microsecond precision).
+    pub latency_ms: f64,
 }
 
 /// RFC 3339 in UTC with microseconds, e.g. `2026-11-27T18:47:08.123456Z`.

@@ -4,8 +4,9 @@
 //! into alert lines (and event lines with `--events`) on the sink channel.
 //!
 //! ```text
-//! decode ─(DnsEvent)─▶ tee (--events only: ECS line) ─▶ detect stage ─(Alert)─▶ ECS line ─▶ sink
-//!                                                          └─(sampled answer, joined and judged)─▶ store
+//! decode ─(DnsEvent)─▶ tee (--events only: query line) ─▶ detect stage ─(Alert)─▶ ECS line ─▶ sink
+//!                                                           ├─(--events: answer + query + verdict)─▶ transaction line ─▶ sink
+//!                                                           └─(sampled answer, joined and judged)─▶ store
 //! ```
 
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ use crate::detect::batches::{BatchReceiver, batch_channel};
 use crate::detect::detector::{Detector, DetectorConfig, LossProbe};
 use crate::detect::policy::DetectPolicy;
 use crate::detect::stage::{LossSource, StageHandle, StageOptions, spawn_detect_stage};
+use crate::detect::transactions::TransactionLog;
+use crate::event::DnsKind;
 use crate::dnssec::anchors::TrustAnchors;
 use crate::dnssec::engine::{Engine, EngineConfig, NegativeTrustAnchor, RootHints};
 use crate::dnssec::transport_net::NetTransport;
@@ -211,6 +214,7 @@ pub fn start(
             // query, process and verdict (detect/sample.rs).
             sample: sampler.map(|p| p.config(&lines)),
             clean,
+            transactions: cfg.events.then(|| transaction_log(&lines)),
             ..DetectorConfig::default()
         },
     );
@@ -247,7 +251,10 @@ pub fn start(
         while let Some(batch) = events.recv().await {
             if with_events {
                 let mut n = 0;
-                for ev in &batch {
+                // Queries here, as captured (one may never be answered);
+                // an answer's line is its transaction, written by the
+                // detector once it is done with it (detect/transactions.rs).
+                for ev in batch.iter().filter(|ev| ev.kind == DnsKind::Query) {
                     let mut doc = ev.ecs();
                     doc.dnssec_monitor.own_query = own.is_own(ev);
                     if serde_json::to_writer(&mut rendered, &doc).is_ok() {
@@ -264,7 +271,7 @@ pub fn start(
                     if ev_lines.try_send(item).is_err() {
                         counters
                             .event_lines_full
-                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                            .fetch_add(n, Ordering::Relaxed);
                     }
                 }
             }
@@ -286,6 +293,16 @@ pub fn start(
         stage,
         out,
     })
+}
+
+/// `--events`: each answer's transaction line goes to the output without
+/// waiting (a full channel: counted by the detector as
+/// `transaction_lines_full`).
+fn transaction_log(lines: &mpsc::Sender<Output>) -> TransactionLog {
+    let tx = lines.clone();
+    TransactionLog {
+        sink: Arc::new(move |bytes| tx.try_send(Output::Events { bytes, lines: 1 }).is_ok()),
+    }
 }
 
 /// The posture (`dnssec-monitor report`) goes to the store through the
@@ -351,12 +368,14 @@ pub fn report(h: &StageHandle) -> String {
         .collect();
     let o = *h.outstanding.lock().unwrap_or_else(|p| p.into_inner());
     format!(
-        "detect: received={} alerts={} input_full={} pending_full={} event_lines_full={} verdict_queue_full={} own_skipped={} served={}; {}; outstanding: joined={} unsolicited_answers={} races={} wrong_txid={} expired={} evicted_full={} evicted_answered={} entries={}",
+        "detect: received={} alerts={} input_full={} pending_full={} event_lines_full={} transaction_lines={} transaction_lines_full={} verdict_queue_full={} own_skipped={} served={}; {}; outstanding: joined={} unsolicited_answers={} races={} wrong_txid={} expired={} evicted_full={} evicted_answered={} entries={}",
         s.received.load(Ordering::Relaxed),
         s.emitted.load(Ordering::Relaxed),
         s.input_full.load(Ordering::Relaxed),
         s.pending_full.load(Ordering::Relaxed),
         s.event_lines_full.load(Ordering::Relaxed),
+        d.transaction_lines.load(Ordering::Relaxed),
+        d.transaction_lines_full.load(Ordering::Relaxed),
         d.verdict_queue_full.load(Ordering::Relaxed),
         d.own_skipped.load(Ordering::Relaxed),
         d.served.load(Ordering::Relaxed),

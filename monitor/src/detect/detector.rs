@@ -26,6 +26,7 @@ use super::rules::{
     unsigned_fallback, unsolicited_response,
 };
 use super::sample::{SampleConfig, SampleOut, Sampled, TxSampler};
+use super::transactions::{Handled, TransactionLog};
 use super::verdicts::{Ticket, VerdictConfig, VerdictService};
 use crate::correlate::outstanding::{
     Join, OutstandingConfig, OutstandingStats, OutstandingTable, QueryInfo,
@@ -75,6 +76,9 @@ pub struct DetectorConfig {
     /// Told of every exchange judged clean (the kernel fast path); None:
     /// nobody is.
     pub clean: Option<Arc<dyn super::clean::CleanExchanges>>,
+    /// `--events`: a transaction line per answer, once handled
+    /// ([`super::transactions`]); None: no lines.
+    pub transactions: Option<TransactionLog>,
 }
 
 /// The resolver health tracker, shared with the verdict tasks (AD rate)
@@ -108,6 +112,10 @@ pub struct DetectCounters {
     pub served: AtomicU64,
     /// Answers that got no verdict because the verdict queue was full.
     pub verdict_queue_full: AtomicU64,
+    /// `--events`: answers' transaction lines handed to the output.
+    pub transaction_lines: AtomicU64,
+    /// `--events`: transaction lines the full output channel did not take.
+    pub transaction_lines_full: AtomicU64,
     /// Alerts raised, by [`Rule::index`].
     pub alerts: [AtomicU64; Rule::ALL.len()],
     /// Alerts not raised because one was raised for the same key within
@@ -156,6 +164,8 @@ pub struct Pending {
     ctx: Arc<EvalCtx>,
     /// Taken into the sample and not handed over yet (see [`Drop`]).
     sampled: bool,
+    /// Its transaction line is still to be written (see [`Drop`]).
+    logged: bool,
 }
 
 /// What every evaluation uses: one shared reference per answer rather
@@ -171,9 +181,23 @@ struct EvalCtx {
     sample_out: Option<SampleOut>,
     /// [`DetectorConfig::clean`].
     clean: Option<Arc<dyn super::clean::CleanExchanges>>,
+    /// [`DetectorConfig::transactions`].
+    transactions: Option<TransactionLog>,
 }
 
 impl EvalCtx {
+    /// The transaction line of answer `ev`, if lines are wanted.
+    fn log(&self, ev: &DnsEvent, query: Option<&QueryInfo>, lookup: Option<&Lookup>, own: bool) {
+        if let Some(t) = &self.transactions {
+            let c = if t.log(ev, query, lookup, Handled { own }) {
+                &self.counters.transaction_lines
+            } else {
+                &self.counters.transaction_lines_full
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Hand a taken answer over (only a taken one is cloned, by the caller).
     fn hand_sample(&self, ev: DnsEvent, query: Option<QueryInfo>, lookup: Option<Arc<Lookup>>) {
         if let Some(out) = &self.sample_out {
@@ -233,6 +257,16 @@ fn matched_query(join: Join) -> Option<QueryInfo> {
     }
 }
 
+/// [`matched_query`], borrowed.
+fn answered_query(join: &Join) -> Option<&QueryInfo> {
+    match join {
+        Join::Answered { query } | Join::Repeated { query } | Join::Race { query, .. } => {
+            Some(query)
+        }
+        _ => None,
+    }
+}
+
 /// Types whose answers are not one RRset to validate.
 fn checkable(qtype: RecordType) -> bool {
     !matches!(
@@ -271,6 +305,7 @@ impl Detector {
             state: Arc::default(),
             sample_out: cfg.sample.as_ref().map(SampleOut::of),
             clean: cfg.clean.clone(),
+            transactions: cfg.transactions.clone(),
         });
         Detector {
             offline: cfg.offline,
@@ -423,6 +458,7 @@ impl Detector {
         if ev.served_here() {
             // Joined (its query is answered), and nothing more.
             self.counters.served.fetch_add(1, Ordering::Relaxed);
+            self.eval.log(&ev, answered_query(&join), None, false);
             return Observed {
                 alerts: Vec::new(),
                 pending: None,
@@ -466,6 +502,7 @@ impl Detector {
             .is_some_and(|p| self.policy.own_pids.contains(&p.pid));
         if self.policy.is_own(&ev) || own_query {
             self.counters.own_skipped.fetch_add(1, Ordering::Relaxed);
+            self.eval.log(&ev, answered_query(&join), None, true);
             return Observed {
                 alerts: health_alerts,
                 pending: None,
@@ -479,6 +516,7 @@ impl Detector {
         };
         let mut alerts = health_alerts;
         let Some((qname, qtype, ticket)) = self.judge(&ev, &join, query, seen, &mut alerts) else {
+            self.eval.log(&ev, answered_query(&join), None, false);
             if sampled {
                 self.eval.hand_sample(ev, matched_query(join), None);
             }
@@ -501,6 +539,7 @@ impl Detector {
             ticket,
             ctx: self.eval.clone(),
             sampled,
+            logged: self.eval.transactions.is_some(),
         };
         Observed {
             alerts,
@@ -662,6 +701,9 @@ impl Drop for Pending {
         if self.sampled {
             self.hand_sample(None);
         }
+        if self.logged {
+            self.log(None);
+        }
     }
 }
 
@@ -697,8 +739,11 @@ impl Pending {
         }
         self.record(&a, lookup);
         let alerts = self.conclude(&a, lookup, bogus, None);
+        let lookup = lookup.clone();
+        if self.logged {
+            self.log(Some(&lookup));
+        }
         if self.sampled {
-            let lookup = lookup.clone();
             self.hand_sample(Some(lookup));
         }
         Ok(alerts)
@@ -717,10 +762,19 @@ impl Pending {
         let bogus = bogus_signature::check(&a, &lookup, verdicts.engine()).await;
         let mismatch = answer_mismatch::check(&a, &lookup, verdicts).await;
         let alerts = self.conclude(&a, &lookup, bogus, mismatch);
+        if self.logged {
+            self.log(Some(&lookup));
+        }
         if self.sampled {
             self.hand_sample(Some(lookup));
         }
         alerts
+    }
+
+    /// Its transaction line, once.
+    fn log(&mut self, lookup: Option<&Lookup>) {
+        self.logged = false;
+        self.ctx.log(&self.ev, self.query.as_ref(), lookup, false);
     }
 
     /// Hand a taken answer over, once (the only clone of the event).

@@ -145,6 +145,29 @@ impl Lab {
         (Lab::configured(net, anchor, policy, &[], cfg), samples)
     }
 
+    /// The standard hierarchy with `--events` transaction lines, each
+    /// parsed into the returned list; `room` false: the output is full.
+    pub fn logging(
+        policy: DetectPolicy,
+        room: bool,
+    ) -> (Lab, Arc<Mutex<Vec<serde_json::Value>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let kept = lines.clone();
+        let cfg = DetectorConfig {
+            transactions: Some(crate::detect::transactions::TransactionLog {
+                sink: Arc::new(move |bytes: Vec<u8>| {
+                    assert_eq!(bytes.last(), Some(&b'\n'), "one line each");
+                    let v = serde_json::from_slice(&bytes).expect("a JSON line");
+                    kept.lock().expect("lines").push(v);
+                    room
+                }),
+            }),
+            ..DetectorConfig::default()
+        };
+        let (net, anchor) = standard_hierarchy(Vec::new());
+        (Lab::configured(net, anchor, policy, &[], cfg), lines)
+    }
+
     /// The standard hierarchy, every exchange judged clean recorded in
     /// the returned list (the kernel fast path's hook, detect/clean.rs).
     pub fn reporting_clean(policy: DetectPolicy) -> (Lab, Arc<CleanLog>) {

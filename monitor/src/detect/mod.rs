@@ -12,6 +12,7 @@
 //! - [`posture`]: per-name observations for `dnssec-monitor report`.
 //! - [`clean`]: where answers judged clean are reported (the kernel fast path).
 //! - [`sample`]: the rate-bounded sample of answers kept in the forensic store.
+//! - [`transactions`]: `--events` transaction lines (an answer, its query, its verdict).
 //! - [`detector`]: [`detector::Detector`], the per-event entry point.
 //! - [`stage`]: the pipeline stage (channel in, channel out, counters).
 //! - [`batches`]: the event channel into the stage, in batches bounded in events.
@@ -28,6 +29,7 @@ pub mod resolver_health;
 pub mod rules;
 pub mod sample;
 pub mod stage;
+pub mod transactions;
 pub mod verdicts;
 
 #[cfg(test)]
@@ -48,5 +50,7 @@ mod posture_tests;
 mod sample_tests;
 #[cfg(test)]
 mod schema_tests;
+#[cfg(test)]
+mod transactions_tests;
 #[cfg(test)]
 pub mod testkit;

@@ -162,6 +162,10 @@ async fn run(
             "event_lines_full".into(),
             c.event_lines_full.load(Ordering::Relaxed),
         ));
+        counters.push((
+            "transaction_lines_full".into(),
+            d.counters().transaction_lines_full.load(Ordering::Relaxed),
+        ));
         d.check_loss(&counters)
     };
     loop {

@@ -1,0 +1,241 @@
+//! `--events` transaction lines: one per answer, once the detector is done
+//! with it, carrying its query and the independent verdict.
+
+use std::sync::atomic::Ordering;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use serde_json::Value;
+
+use super::lab::{Lab, Reply, a_rec, forged, policy, rules};
+use super::testkit::process;
+use crate::detect::alert::Rule;
+
+const SECURE: u8 = 3;
+const UNSIGNED: u8 = 5;
+const BROKEN: u8 = 6;
+
+fn str_at<'a>(v: &'a Value, p: &str) -> Option<&'a str> {
+    v.pointer(p).and_then(Value::as_str)
+}
+
+#[tokio::test]
+async fn each_answer_is_one_line_with_its_query_and_verdict() {
+    let (mut lab, lines) = Lab::logging(policy(), true);
+    // Awaited (DO=1: RRSIGs to verify), then judged at once (cached).
+    for dnssec_ok in [true, false] {
+        let a = lab
+            .via_resolver(
+                SECURE,
+                "www.secure.test.",
+                RecordType::A,
+                dnssec_ok,
+                Reply::default(),
+            )
+            .await;
+        assert!(a.is_empty(), "{a:?}");
+    }
+    let a = lab
+        .via_resolver(
+            UNSIGNED,
+            "www.unsigned.test.",
+            RecordType::A,
+            false,
+            Reply::default(),
+        )
+        .await;
+    assert!(a.is_empty(), "{a:?}");
+    let a = lab
+        .via_resolver(
+            BROKEN,
+            "www.broken.test.",
+            RecordType::A,
+            false,
+            Reply::default(),
+        )
+        .await;
+    assert_eq!(rules(&a), [Rule::BogusSignature]);
+    let got = std::mem::take(&mut *lines.lock().unwrap());
+    // Four answers, four lines: the queries are not the detector's to write.
+    let outcomes: Vec<_> = got
+        .iter()
+        .map(|v| str_at(v, "/dnssec/outcome").unwrap_or("-"))
+        .collect();
+    assert_eq!(outcomes, ["secure", "secure", "insecure", "bogus"], "{got:#?}");
+    for v in &got {
+        assert_eq!(str_at(v, "/dns/type"), Some("answer"));
+        assert_eq!(
+            str_at(v, "/event/dataset"),
+            Some("dnssec_monitor.transaction")
+        );
+        assert_eq!(str_at(v, "/event/kind"), Some("event"));
+        // The query: same id, 5 ms earlier (Lab::txn), its process.
+        assert_eq!(
+            v.pointer("/dnssec_monitor/query/id"),
+            v.pointer("/dns/id"),
+            "{v:#}"
+        );
+        assert_eq!(
+            v.pointer("/dnssec_monitor/query/latency_ms")
+                .and_then(Value::as_f64),
+            Some(5.0)
+        );
+        assert_eq!(
+            v.pointer("/process/pid").and_then(Value::as_u64),
+            Some(u64::from(process().pid)),
+            "the answer's process is its query's"
+        );
+        assert!(v.pointer("/dnssec_monitor/own_query").is_none());
+    }
+    assert_eq!(
+        got[1].pointer("/dnssec_monitor/query/do"),
+        Some(&Value::Bool(false))
+    );
+    assert_eq!(
+        got[0].pointer("/dnssec_monitor/query/do"),
+        Some(&Value::Bool(true))
+    );
+    let bogus = &got[3];
+    assert!(
+        str_at(bogus, "/dnssec/reason").is_some_and(|r| !r.is_empty()),
+        "a bogus verdict says why: {bogus:#}"
+    );
+    let c = lab.det.counters();
+    assert_eq!(c.transaction_lines.load(Ordering::Relaxed), 4);
+    assert_eq!(c.transaction_lines_full.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn a_forged_answer_line_carries_the_validated_answers() {
+    let (mut lab, lines) = Lab::logging(policy(), true);
+    lab.via_resolver(
+        SECURE,
+        "www.secure.test.",
+        RecordType::A,
+        false,
+        Reply::default(),
+    )
+    .await;
+    let a = lab
+        .txn(
+            "www.secure.test.",
+            RecordType::A,
+            true,
+            false,
+            super::testkit::RESOLVER,
+            |q| {
+                forged(
+                    q,
+                    ResponseCode::NoError,
+                    vec![a_rec("www.secure.test.", [6, 6, 6, 6])],
+                )
+            },
+        )
+        .await;
+    assert_eq!(rules(&a), [Rule::AnswerMismatch]);
+    let got = std::mem::take(&mut *lines.lock().unwrap());
+    assert_eq!(got.len(), 2, "{got:#?}");
+    let v = &got[1];
+    assert_eq!(str_at(v, "/dns/answers/0/data"), Some("6.6.6.6"));
+    let validated = v
+        .pointer("/dnssec/validated_answers")
+        .and_then(Value::as_array)
+        .expect("the verdict's answers");
+    assert!(
+        validated
+            .iter()
+            .all(|r| str_at(r, "/data") != Some("6.6.6.6")),
+        "{validated:?}"
+    );
+}
+
+#[tokio::test]
+async fn unchecked_answers_still_get_their_line() {
+    // Allow-listed: not checked, no verdict, but the host's answer.
+    let mut p = policy();
+    p.allow
+        .push(hickory_proto::rr::Name::from_ascii("www.secure.test.").unwrap());
+    let (mut lab, lines) = Lab::logging(p, true);
+    lab.via_resolver(
+        SECURE,
+        "www.secure.test.",
+        RecordType::A,
+        true,
+        Reply::default(),
+    )
+    .await;
+    let got = std::mem::take(&mut *lines.lock().unwrap());
+    assert_eq!(got.len(), 1);
+    assert!(got[0].pointer("/dnssec").is_none(), "no verdict was asked for");
+    assert!(got[0].pointer("/dnssec_monitor/query").is_some());
+}
+
+#[tokio::test]
+async fn an_answer_dropped_before_its_verdict_gets_one_line_without_one() {
+    let (mut lab, lines) = Lab::logging(policy(), true);
+    let q = super::testkit::query_msg(7, "www.secure.test.", RecordType::A, true, true);
+    let auth = lab.auth(SECURE, "www.secure.test.", RecordType::A).await;
+    let ms = lab.now_ms(10);
+    let o = lab.det.observe(super::testkit::event(
+        q.clone(),
+        super::testkit::CLIENT,
+        super::testkit::RESOLVER,
+        ms,
+    ));
+    assert!(o.pending.is_none());
+    let ms = lab.now_ms(5);
+    let ans = Lab::resolver_answer(&q, &auth, Reply::default());
+    let o = lab.det.observe(super::testkit::event(
+        ans,
+        super::testkit::CLIENT,
+        super::testkit::RESOLVER,
+        ms,
+    ));
+    assert!(lines.lock().unwrap().is_empty(), "not before it is done");
+    // The stage had no room to wait for it (pending_full) or is stopping.
+    drop(o.pending.expect("waits for its verdict"));
+    let got = std::mem::take(&mut *lines.lock().unwrap());
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(got[0].pointer("/dnssec").is_none());
+}
+
+#[tokio::test]
+async fn a_full_output_counts_the_line_dropped() {
+    let (mut lab, lines) = Lab::logging(policy(), false);
+    lab.via_resolver(
+        UNSIGNED,
+        "www.unsigned.test.",
+        RecordType::A,
+        false,
+        Reply::default(),
+    )
+    .await;
+    assert_eq!(lines.lock().unwrap().len(), 1, "offered once");
+    let c = lab.det.counters();
+    assert_eq!(c.transaction_lines.load(Ordering::Relaxed), 0);
+    assert_eq!(c.transaction_lines_full.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn the_daemons_own_lookups_are_marked() {
+    let mut p = policy();
+    p.own_pids = vec![process().pid];
+    let (mut lab, lines) = Lab::logging(p, true);
+    let a = lab
+        .via_resolver(
+            UNSIGNED,
+            "www.unsigned.test.",
+            RecordType::A,
+            false,
+            Reply::default(),
+        )
+        .await;
+    assert!(a.is_empty());
+    let got = std::mem::take(&mut *lines.lock().unwrap());
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].pointer("/dnssec_monitor/own_query"),
+        Some(&Value::Bool(true))
+    );
+    assert!(got[0].pointer("/dnssec").is_none(), "never judged");
+}
