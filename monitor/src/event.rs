@@ -244,6 +244,7 @@ impl DnsEvent {
                 own_query: false,
                 served: self.served_here(),
                 query: None,
+                alerts: Vec::new(),
             },
         }
     }
@@ -394,6 +395,9 @@ pub struct EcsOwn {
     /// The answer's query (same socket and txid), on transaction lines.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query: Option<EcsQueryInfo>,
+    /// Transaction lines: the rules that alerted on this answer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<&'static str>,
 }
 
 /// `dnssec_monitor.query` of a transaction line: the query an answer

@@ -4,6 +4,7 @@
 pub mod check_config;
 pub mod export;
 pub mod replay;
+pub mod replay_lines;
 pub mod report;
 pub mod run;
 pub mod run_detect;

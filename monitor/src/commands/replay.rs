@@ -4,7 +4,9 @@
 //! (the same detection options and `--config`, see [`run_detect`]), fed
 //! each DNS message in capture order. Every alert goes out as the JSON line
 //! the daemon writes for it ([`Alert::to_ecs`]); with `--events`, also one
-//! ECS line per DNS message (no process fields: a file does not know them).
+//! ECS line per query and one transaction line per answer (its query and
+//! verdict, as `run --events` writes it: detect/transactions.rs), in
+//! capture order (no process fields: a file does not know them).
 //! The decode counters, the messages observed and the alerts per rule go to
 //! stderr.
 //!
@@ -30,13 +32,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 
+pub use super::replay_lines::ReplayLines;
 use super::run_detect::{DetectArgs, build_engine, effective_config};
 use crate::capture::pcap::PcapSource;
 use crate::decode::{DecodeCounters, DecodeLimits, Decoder};
 use crate::detect::alert::{Alert, Rule};
 use crate::detect::detector::{Detector, DetectorConfig, Observed, Pending};
 use crate::detect::policy::DetectPolicy;
-use crate::event::DnsEvent;
+use crate::event::{DnsEvent, DnsKind};
 use crate::sinks::jsonl::JsonLinesSink;
 
 #[derive(clap::Args, Debug)]
@@ -91,16 +94,26 @@ impl ReplaySummary {
     }
 }
 
+/// One line of `--events` output: a message as captured (a query), or a
+/// line the detector rendered (an answer's transaction).
+pub enum EventLine<'a> {
+    Message(&'a DnsEvent),
+    Rendered(&'a [u8]),
+}
+
 /// Where a replay's output goes: each alert, and (`--events`) each DNS
 /// message before the detector sees it. Written as they come, so a long
 /// file's alerts appear while it is read and are not held in memory.
 pub struct ReplayOutput<'a> {
     pub alert: &'a mut dyn FnMut(&Alert) -> std::io::Result<()>,
     pub event: Option<&'a mut EventWriter<'a>>,
+    /// Where the detector writes its transaction lines (it was built with
+    /// [`ReplayLines::log`]); None: answers are written as messages too.
+    pub transactions: Option<ReplayLines>,
 }
 
 /// Writes one event line.
-pub type EventWriter<'a> = dyn FnMut(&DnsEvent) -> std::io::Result<()> + 'a;
+pub type EventWriter<'a> = dyn FnMut(EventLine<'_>) -> std::io::Result<()> + 'a;
 
 /// Answers whose verdicts are fetched at the same time. Lookups of a
 /// capture's names are independent (the engine deduplicates the same
@@ -109,21 +122,34 @@ pub type EventWriter<'a> = dyn FnMut(&DnsEvent) -> std::io::Result<()> + 'a;
 const IN_FLIGHT: usize = 64;
 
 /// What one message (or one health check) writes, in capture order: its
-/// event line, its alerts, then those of its verdict once it is in.
+/// event line (a query, or an answer without [`ReplayOutput::transactions`]),
+/// the transaction lines written while it was observed, its alerts, then
+/// the lines and alerts of its verdict once it is in.
 struct Settled {
     line: Option<DnsEvent>,
+    rendered: Vec<Vec<u8>>,
     alerts: Vec<Alert>,
-    verdict: Option<tokio::task::JoinHandle<Vec<Alert>>>,
+    verdict: Option<tokio::task::JoinHandle<(Vec<Alert>, Vec<Vec<u8>>)>>,
 }
 
 impl Settled {
     fn alerts(alerts: Vec<Alert>) -> Settled {
         Settled {
             line: None,
+            rendered: Vec::new(),
             alerts,
             verdict: None,
         }
     }
+}
+
+fn write_rendered(w: &mut Option<&mut EventWriter<'_>>, lines: &[Vec<u8>]) -> anyhow::Result<()> {
+    if let Some(w) = w.as_mut() {
+        for l in lines {
+            w(EventLine::Rendered(l)).context("writing output")?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the oldest entry, awaiting its verdict first.
@@ -136,11 +162,14 @@ async fn settle_front(
         return Ok(());
     };
     if let (Some(ev), Some(w)) = (&s.line, write_event.as_mut()) {
-        w(ev).context("writing output")?;
+        w(EventLine::Message(ev)).context("writing output")?;
     }
+    write_rendered(write_event, &s.rendered)?;
     emit(s.alerts)?;
     if let Some(v) = s.verdict {
-        emit(v.await.context("a verdict task failed")?)?;
+        let (alerts, rendered) = v.await.context("a verdict task failed")?;
+        write_rendered(write_event, &rendered)?;
+        emit(alerts)?;
     }
     Ok(())
 }
@@ -161,6 +190,7 @@ pub async fn replay<R: Read>(
     let ReplayOutput {
         alert: write_alert,
         event: mut write_event,
+        transactions,
     } = out;
     let waits = limits.frag_timeout.max(limits.tcp_idle_timeout);
     let every = health_every();
@@ -200,7 +230,9 @@ pub async fn replay<R: Read>(
                 Some(_) => {}
             }
             events += 1;
-            let line = write_event.is_some().then(|| ev.clone());
+            let line = (write_event.is_some()
+                && (ev.kind == DnsKind::Query || transactions.is_none()))
+            .then(|| ev.clone());
             let Observed {
                 mut alerts,
                 pending,
@@ -213,10 +245,15 @@ pub async fn replay<R: Read>(
                     alerts.extend(more);
                     None
                 }
-                Some(Err(p)) => Some(tokio::spawn(p.evaluate())),
+                Some(Err(p)) => Some(tokio::spawn(ReplayLines::scoped(p.evaluate()))),
             };
+            let rendered = transactions
+                .as_ref()
+                .map(ReplayLines::take)
+                .unwrap_or_default();
             queue.push_back(Settled {
                 line,
+                rendered,
                 alerts,
                 verdict,
             });
@@ -277,12 +314,17 @@ pub fn format_summary(s: &ReplaySummary) -> String {
 /// The detector `run` would build from `args`, on the current runtime;
 /// capture starts at the file's first message (its warm-up too), and no
 /// capture-side loss is known (nothing suppresses an unmatched answer).
-/// Also whether event lines are wanted (`--events` or `events = true`).
-/// `offline`: no verdicts ([`DetectorConfig::offline`]).
-pub fn build_detector(args: &DetectArgs, offline: bool) -> anyhow::Result<(Detector, bool)> {
+/// Also where its transaction lines go when event lines are wanted
+/// (`--events` or `events = true`). `offline`: no verdicts
+/// ([`DetectorConfig::offline`]).
+pub fn build_detector(
+    args: &DetectArgs,
+    offline: bool,
+) -> anyhow::Result<(Detector, Option<ReplayLines>)> {
     let cfg = effective_config(args)?;
     let policy = DetectPolicy::from_config(&cfg)?;
     let engine = build_engine(&cfg, &policy)?;
+    let lines = cfg.events.then(ReplayLines::default);
     let detector = Detector::new(
         engine,
         policy,
@@ -290,10 +332,11 @@ pub fn build_detector(args: &DetectArgs, offline: bool) -> anyhow::Result<(Detec
             started: None,
             health: cfg.resolver_health.health_config(),
             offline,
+            transactions: lines.as_ref().map(ReplayLines::log),
             ..DetectorConfig::default()
         },
     );
-    Ok((detector, cfg.events))
+    Ok((detector, lines))
 }
 
 pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
@@ -310,7 +353,7 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
     let summary = rt.block_on(async {
         // A bad option is reported before the file is looked at, as `run`
         // reports it before attaching anything.
-        let (mut detector, with_events) = build_detector(&args.detect, args.offline)?;
+        let (mut detector, transactions) = build_detector(&args.detect, args.offline)?;
         let src = PcapSource::open(&args.file)
             .with_context(|| format!("reading {}", args.file.display()))?;
         let mut sink = JsonLinesSink::open(&args.output)
@@ -319,10 +362,14 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
             // Both write to the one sink, in the order they come.
             let sink = std::cell::RefCell::new(&mut sink);
             let mut alert = |a: &Alert| sink.borrow_mut().write_record(&a.to_ecs());
-            let mut event = |e: &DnsEvent| sink.borrow_mut().write_record(&e.ecs());
+            let mut event = |l: EventLine<'_>| match l {
+                EventLine::Message(e) => sink.borrow_mut().write_record(&e.ecs()),
+                EventLine::Rendered(b) => sink.borrow_mut().write_raw(b),
+            };
             let out = ReplayOutput {
                 alert: &mut alert,
-                event: with_events.then_some(&mut event as _),
+                event: transactions.is_some().then_some(&mut event as _),
+                transactions,
             };
             replay(src, limits, &mut detector, out).await?
         };

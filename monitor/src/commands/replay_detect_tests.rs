@@ -41,6 +41,7 @@ async fn replay_alerts(lab: &mut Lab, pcap: Vec<u8>) -> (Vec<Value>, ReplaySumma
     let out = ReplayOutput {
         alert: &mut on_alert,
         event: None,
+        transactions: None,
     };
     let src = PcapSource::new(Cursor::new(pcap)).unwrap();
     let summary = replay(src, DecodeLimits::default(), &mut lab.det, out)
@@ -101,6 +102,93 @@ async fn a_flipped_rrsig_byte_is_one_bogus_signature_naming_the_question() {
     assert_eq!(summary.alerts_of(Rule::BogusSignature), 1);
     assert_eq!(summary.alerts_total(), 1);
     assert!(format_summary(&summary).contains("alerts.bogus_signature"));
+}
+
+/// `--events`: the query's line, each answer's transaction line (its
+/// verdict in `dnssec`), then its alerts, in capture order, whether the
+/// verdict was awaited on its own task or judged at once.
+#[tokio::test]
+async fn events_are_query_lines_and_transaction_lines_in_capture_order() {
+    let lines = ReplayLines::default();
+    let mut lab = Lab::with_transactions(policy(), lines.log());
+    let (q1, a1) = transaction(&lab, |_| {}).await;
+    let (mut q2, mut a2) = transaction(&lab, flip_rrsig_byte).await;
+    q2.metadata.id = 0x4343;
+    a2.metadata.id = 0x4343;
+    let file = pcap(&[
+        (0, CLIENT, RESOLVER, &q1),
+        (5, RESOLVER, CLIENT, &a1),
+        (10, CLIENT, RESOLVER, &q2),
+        (15, RESOLVER, CLIENT, &a2),
+    ]);
+    let mut docs: Vec<Value> = Vec::new();
+    let sink = std::cell::RefCell::new(&mut docs);
+    let mut on_alert = |a: &Alert| {
+        sink.borrow_mut().push(a.to_ecs());
+        Ok(())
+    };
+    let mut on_event = |l: EventLine<'_>| {
+        sink.borrow_mut().push(match l {
+            EventLine::Message(e) => e.to_ecs(),
+            EventLine::Rendered(b) => serde_json::from_slice(b).expect("a JSON line"),
+        });
+        Ok(())
+    };
+    let out = ReplayOutput {
+        alert: &mut on_alert,
+        event: Some(&mut on_event),
+        transactions: Some(lines),
+    };
+    let src = PcapSource::new(Cursor::new(file)).unwrap();
+    let summary = replay(src, DecodeLimits::default(), &mut lab.det, out)
+        .await
+        .unwrap();
+    assert_eq!(summary.alerts_of(Rule::BogusSignature), 1);
+    let shape: Vec<(String, u64, String)> = docs
+        .iter()
+        .map(|d| {
+            let kind = match d.pointer("/rule/name").and_then(Value::as_str) {
+                Some(rule) => rule.to_string(),
+                None => d["dns"]["type"].as_str().unwrap_or("?").to_string(),
+            };
+            let outcome = d
+                .pointer("/dnssec/outcome")
+                .and_then(Value::as_str)
+                .unwrap_or("-");
+            (
+                kind,
+                d["dns"]["id"].as_u64().unwrap_or(0),
+                outcome.to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("query", 0x4242, "-"),
+        ("answer", 0x4242, "secure"),
+        ("query", 0x4343, "-"),
+        ("answer", 0x4343, "secure"),
+        ("bogus_signature", 0x4343, "secure"),
+    ]
+    .map(|(k, id, o)| (k.to_string(), id, o.to_string()));
+    assert_eq!(shape, want, "{docs:#?}");
+    // The answers' lines are transactions: their query, the latency, the
+    // rules that alerted on them (the name's verdict is secure; the
+    // flipped answer's own signature is not).
+    let answers: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["dns"]["type"] == "answer" && d.get("rule").is_none())
+        .collect();
+    assert_eq!(answers.len(), 2);
+    for d in &answers {
+        assert_eq!(d["event"]["dataset"], "dnssec_monitor.transaction");
+        assert_eq!(d["dnssec_monitor"]["query"]["id"], d["dns"]["id"]);
+        assert_eq!(d["dnssec_monitor"]["query"]["latency_ms"], 5.0);
+    }
+    assert!(answers[0]["dnssec_monitor"].get("alerts").is_none());
+    assert_eq!(
+        answers[1]["dnssec_monitor"]["alerts"],
+        serde_json::json!(["bogus_signature"])
+    );
 }
 
 #[tokio::test]

@@ -78,13 +78,17 @@ async fn run(pcap: Vec<u8>) -> (Vec<Value>, ReplaySummary) {
         alerts.push(a.rule);
         Ok(())
     };
-    let mut on_event = |e: &DnsEvent| {
-        docs.push(e.to_ecs());
+    let mut on_event = |l: EventLine<'_>| {
+        docs.push(match l {
+            EventLine::Message(e) => e.to_ecs(),
+            EventLine::Rendered(b) => serde_json::from_slice(b).expect("a JSON line"),
+        });
         Ok(())
     };
     let out = ReplayOutput {
         alert: &mut on_alert,
         event: Some(&mut on_event),
+        transactions: None,
     };
     let summary = replay(src, DecodeLimits::default(), &mut lab.det, out)
         .await

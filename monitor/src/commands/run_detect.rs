@@ -28,10 +28,10 @@ use crate::detect::detector::{Detector, DetectorConfig, LossProbe};
 use crate::detect::policy::DetectPolicy;
 use crate::detect::stage::{LossSource, StageHandle, StageOptions, spawn_detect_stage};
 use crate::detect::transactions::TransactionLog;
-use crate::event::DnsKind;
 use crate::dnssec::anchors::TrustAnchors;
 use crate::dnssec::engine::{Engine, EngineConfig, NegativeTrustAnchor, RootHints};
 use crate::dnssec::transport_net::NetTransport;
+use crate::event::DnsKind;
 
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct DetectArgs {
@@ -269,9 +269,7 @@ pub fn start(
                     let bytes = std::mem::replace(&mut rendered, next);
                     let item = Output::Events { bytes, lines: n };
                     if ev_lines.try_send(item).is_err() {
-                        counters
-                            .event_lines_full
-                            .fetch_add(n, Ordering::Relaxed);
+                        counters.event_lines_full.fetch_add(n, Ordering::Relaxed);
                     }
                 }
             }

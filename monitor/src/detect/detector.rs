@@ -166,6 +166,8 @@ pub struct Pending {
     sampled: bool,
     /// Its transaction line is still to be written (see [`Drop`]).
     logged: bool,
+    /// The rules that alerted on it before its verdict (for that line).
+    raised: Vec<Rule>,
 }
 
 /// What every evaluation uses: one shared reference per answer rather
@@ -187,9 +189,15 @@ struct EvalCtx {
 
 impl EvalCtx {
     /// The transaction line of answer `ev`, if lines are wanted.
-    fn log(&self, ev: &DnsEvent, query: Option<&QueryInfo>, lookup: Option<&Lookup>, own: bool) {
+    fn log(
+        &self,
+        ev: &DnsEvent,
+        query: Option<&QueryInfo>,
+        lookup: Option<&Lookup>,
+        handled: Handled<'_>,
+    ) {
         if let Some(t) = &self.transactions {
-            let c = if t.log(ev, query, lookup, Handled { own }) {
+            let c = if t.log(ev, query, lookup, handled) {
                 &self.counters.transaction_lines
             } else {
                 &self.counters.transaction_lines_full
@@ -458,7 +466,8 @@ impl Detector {
         if ev.served_here() {
             // Joined (its query is answered), and nothing more.
             self.counters.served.fetch_add(1, Ordering::Relaxed);
-            self.eval.log(&ev, answered_query(&join), None, false);
+            self.eval
+                .log(&ev, answered_query(&join), None, Handled::default());
             return Observed {
                 alerts: Vec::new(),
                 pending: None,
@@ -502,7 +511,11 @@ impl Detector {
             .is_some_and(|p| self.policy.own_pids.contains(&p.pid));
         if self.policy.is_own(&ev) || own_query {
             self.counters.own_skipped.fetch_add(1, Ordering::Relaxed);
-            self.eval.log(&ev, answered_query(&join), None, true);
+            let own = Handled {
+                own: true,
+                rules: &[],
+            };
+            self.eval.log(&ev, answered_query(&join), None, own);
             return Observed {
                 alerts: health_alerts,
                 pending: None,
@@ -515,8 +528,16 @@ impl Detector {
             None => false,
         };
         let mut alerts = health_alerts;
-        let Some((qname, qtype, ticket)) = self.judge(&ev, &join, query, seen, &mut alerts) else {
-            self.eval.log(&ev, answered_query(&join), None, false);
+        let first = alerts.len();
+        let judged = self.judge(&ev, &join, query, seen, &mut alerts);
+        // The alerts the rules raised for this answer (not the health ones).
+        let raised: Vec<Rule> = alerts[first..].iter().map(|a| a.rule).collect();
+        let Some((qname, qtype, ticket)) = judged else {
+            let h = Handled {
+                own: false,
+                rules: &raised,
+            };
+            self.eval.log(&ev, answered_query(&join), None, h);
             if sampled {
                 self.eval.hand_sample(ev, matched_query(join), None);
             }
@@ -540,6 +561,7 @@ impl Detector {
             ctx: self.eval.clone(),
             sampled,
             logged: self.eval.transactions.is_some(),
+            raised,
         };
         Observed {
             alerts,
@@ -702,7 +724,7 @@ impl Drop for Pending {
             self.hand_sample(None);
         }
         if self.logged {
-            self.log(None);
+            self.log(None, &[]);
         }
     }
 }
@@ -741,7 +763,7 @@ impl Pending {
         let alerts = self.conclude(&a, lookup, bogus, None);
         let lookup = lookup.clone();
         if self.logged {
-            self.log(Some(&lookup));
+            self.log(Some(&lookup), &alerts);
         }
         if self.sampled {
             self.hand_sample(Some(lookup));
@@ -763,7 +785,7 @@ impl Pending {
         let mismatch = answer_mismatch::check(&a, &lookup, verdicts).await;
         let alerts = self.conclude(&a, &lookup, bogus, mismatch);
         if self.logged {
-            self.log(Some(&lookup));
+            self.log(Some(&lookup), &alerts);
         }
         if self.sampled {
             self.hand_sample(Some(lookup));
@@ -771,10 +793,16 @@ impl Pending {
         alerts
     }
 
-    /// Its transaction line, once.
-    fn log(&mut self, lookup: Option<&Lookup>) {
+    /// Its transaction line, once, naming the rules that alerted on it.
+    fn log(&mut self, lookup: Option<&Lookup>, alerts: &[Alert]) {
         self.logged = false;
-        self.ctx.log(&self.ev, self.query.as_ref(), lookup, false);
+        let mut rules = std::mem::take(&mut self.raised);
+        rules.extend(alerts.iter().map(|a| a.rule));
+        let h = Handled {
+            own: false,
+            rules: &rules,
+        };
+        self.ctx.log(&self.ev, self.query.as_ref(), lookup, h);
     }
 
     /// Hand a taken answer over, once (the only clone of the event).

@@ -147,10 +147,7 @@ impl Lab {
 
     /// The standard hierarchy with `--events` transaction lines, each
     /// parsed into the returned list; `room` false: the output is full.
-    pub fn logging(
-        policy: DetectPolicy,
-        room: bool,
-    ) -> (Lab, Arc<Mutex<Vec<serde_json::Value>>>) {
+    pub fn logging(policy: DetectPolicy, room: bool) -> (Lab, Arc<Mutex<Vec<serde_json::Value>>>) {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let kept = lines.clone();
         let cfg = DetectorConfig {
@@ -166,6 +163,19 @@ impl Lab {
         };
         let (net, anchor) = standard_hierarchy(Vec::new());
         (Lab::configured(net, anchor, policy, &[], cfg), lines)
+    }
+
+    /// The standard hierarchy, transaction lines to `log`.
+    pub fn with_transactions(
+        policy: DetectPolicy,
+        log: crate::detect::transactions::TransactionLog,
+    ) -> Lab {
+        let cfg = DetectorConfig {
+            transactions: Some(log),
+            ..DetectorConfig::default()
+        };
+        let (net, anchor) = standard_hierarchy(Vec::new());
+        Lab::configured(net, anchor, policy, &[], cfg)
     }
 
     /// The standard hierarchy, every exchange judged clean recorded in

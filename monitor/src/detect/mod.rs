@@ -51,6 +51,6 @@ mod sample_tests;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]
-mod transactions_tests;
-#[cfg(test)]
 pub mod testkit;
+#[cfg(test)]
+mod transactions_tests;

@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use super::alert::Rule;
 use crate::correlate::outstanding::QueryInfo;
 use crate::dnssec::engine::Lookup;
 use crate::event::{
@@ -37,9 +38,12 @@ impl std::fmt::Debug for TransactionLog {
 
 /// How the detector left an answer, beyond its verdict.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Handled {
+pub struct Handled<'a> {
     /// The daemon's own lookup (its engine's query or answer).
     pub own: bool,
+    /// The rules that alerted on this answer (their alerts are lines of
+    /// their own; here so a transaction can be found by them).
+    pub rules: &'a [Rule],
 }
 
 impl TransactionLog {
@@ -50,7 +54,7 @@ impl TransactionLog {
         ev: &DnsEvent,
         query: Option<&QueryInfo>,
         lookup: Option<&Lookup>,
-        handled: Handled,
+        handled: Handled<'_>,
     ) -> bool {
         (self.sink)(render(ev, query, lookup, handled))
     }
@@ -64,12 +68,13 @@ pub fn render(
     ev: &DnsEvent,
     query: Option<&QueryInfo>,
     lookup: Option<&Lookup>,
-    handled: Handled,
+    handled: Handled<'_>,
 ) -> Vec<u8> {
     let mut doc = ev.ecs();
     doc.event.dataset = Some("dnssec_monitor.transaction");
     doc.dnssec = lookup.map(super::alert::dnssec_object);
     doc.dnssec_monitor.own_query = handled.own;
+    doc.dnssec_monitor.alerts = handled.rules.iter().map(|r| r.name()).collect();
     if let Some(q) = query {
         let latency = ev.timestamp.duration_since(q.sent).unwrap_or_default();
         doc.dnssec_monitor.query = Some(EcsQueryInfo {

@@ -61,7 +61,11 @@ async fn each_answer_is_one_line_with_its_query_and_verdict() {
         .iter()
         .map(|v| str_at(v, "/dnssec/outcome").unwrap_or("-"))
         .collect();
-    assert_eq!(outcomes, ["secure", "secure", "insecure", "bogus"], "{got:#?}");
+    assert_eq!(
+        outcomes,
+        ["secure", "secure", "insecure", "bogus"],
+        "{got:#?}"
+    );
     for v in &got {
         assert_eq!(str_at(v, "/dns/type"), Some("answer"));
         assert_eq!(
@@ -95,7 +99,14 @@ async fn each_answer_is_one_line_with_its_query_and_verdict() {
         got[0].pointer("/dnssec_monitor/query/do"),
         Some(&Value::Bool(true))
     );
+    for v in &got[..3] {
+        assert!(v.pointer("/dnssec_monitor/alerts").is_none(), "{v:#}");
+    }
     let bogus = &got[3];
+    assert_eq!(
+        bogus.pointer("/dnssec_monitor/alerts"),
+        Some(&serde_json::json!(["bogus_signature"]))
+    );
     assert!(
         str_at(bogus, "/dnssec/reason").is_some_and(|r| !r.is_empty()),
         "a bogus verdict says why: {bogus:#}"
@@ -137,6 +148,10 @@ async fn a_forged_answer_line_carries_the_validated_answers() {
     assert_eq!(got.len(), 2, "{got:#?}");
     let v = &got[1];
     assert_eq!(str_at(v, "/dns/answers/0/data"), Some("6.6.6.6"));
+    assert_eq!(
+        v.pointer("/dnssec_monitor/alerts"),
+        Some(&serde_json::json!(["answer_mismatch"]))
+    );
     let validated = v
         .pointer("/dnssec/validated_answers")
         .and_then(Value::as_array)
@@ -166,7 +181,10 @@ async fn unchecked_answers_still_get_their_line() {
     .await;
     let got = std::mem::take(&mut *lines.lock().unwrap());
     assert_eq!(got.len(), 1);
-    assert!(got[0].pointer("/dnssec").is_none(), "no verdict was asked for");
+    assert!(
+        got[0].pointer("/dnssec").is_none(),
+        "no verdict was asked for"
+    );
     assert!(got[0].pointer("/dnssec_monitor/query").is_some());
 }
 
@@ -238,4 +256,27 @@ async fn the_daemons_own_lookups_are_marked() {
         Some(&Value::Bool(true))
     );
     assert!(got[0].pointer("/dnssec").is_none(), "never judged");
+}
+
+#[tokio::test]
+async fn an_unsolicited_answer_is_a_transaction_without_a_query() {
+    let (mut lab, lines) = Lab::logging(policy(), true);
+    let q = super::testkit::query_msg(9, "www.secure.test.", RecordType::A, true, false);
+    let auth = lab.auth(SECURE, "www.secure.test.", RecordType::A).await;
+    let ans = Lab::resolver_answer(&q, &auth, Reply::default());
+    let ms = lab.now_ms(10);
+    let o = lab.det.observe(super::testkit::event(
+        ans,
+        super::testkit::CLIENT,
+        super::testkit::RESOLVER,
+        ms,
+    ));
+    assert_eq!(rules(&o.alerts), [Rule::UnsolicitedResponse]);
+    let got = std::mem::take(&mut *lines.lock().unwrap());
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(got[0].pointer("/dnssec_monitor/query").is_none());
+    assert_eq!(
+        got[0].pointer("/dnssec_monitor/alerts"),
+        Some(&serde_json::json!(["unsolicited_response"]))
+    );
 }
