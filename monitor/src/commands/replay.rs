@@ -129,8 +129,11 @@ struct Settled {
     line: Option<DnsEvent>,
     rendered: Vec<Vec<u8>>,
     alerts: Vec<Alert>,
-    verdict: Option<tokio::task::JoinHandle<(Vec<Alert>, Vec<Vec<u8>>)>>,
+    verdict: Option<tokio::task::JoinHandle<Judged>>,
 }
+
+/// An evaluation task's alerts and the transaction lines it wrote.
+type Judged = (Vec<Alert>, Vec<Vec<u8>>);
 
 impl Settled {
     fn alerts(alerts: Vec<Alert>) -> Settled {
