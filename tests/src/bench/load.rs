@@ -67,7 +67,8 @@ pub struct MonitorConfig {
     /// Short name in the report (`default`, `events`, `before`).
     pub label: String,
     pub bin: PathBuf,
-    /// `--events`: every DNS message also written as a JSON line.
+    /// `--events`: every query and every answer's transaction (its query
+    /// and verdict) also written as a JSON line.
     pub events: bool,
     /// The kernel side alone: the daemon attaches its programs, then its
     /// process is stopped (SIGSTOP) for the run, so the ring fills and
@@ -239,6 +240,7 @@ pub const DROP_COUNTERS: &[&str] = &[
     "pending_full",
     "verdict_queue_full",
     "event_lines_full",
+    "transaction_lines_full",
     // Fast path: held-back queries the scanner took that the ring reader
     // could not take.
     "fast_expired_dropped",

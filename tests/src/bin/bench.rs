@@ -176,7 +176,7 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
          (their own table below: `bpf_stats` adds two clock reads around every BPF program run, \
          which the deployed daemon does not pay, and identical maximum-rate runs here differ by ±8% or more). \
          events dropped = every drop counter the monitor printed at exit (kernel ring, channels, \
-         detection input, pending evaluations, verdict queue, event lines). `ANCHOR` is a DS \
+         detection input, pending evaluations, verdict queue, event and transaction lines). `ANCHOR` is a DS \
          for `anchor.invalid.`, a zone the bench never asks for: the bench names get a cached \
          Insecure verdict (no trust anchor), as unsigned names do. Configurations:\n",
         load::ADDR,
