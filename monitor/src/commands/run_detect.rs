@@ -62,7 +62,8 @@ pub struct DetectArgs {
     /// Negative trust anchor (RFC 7646): a known-broken zone (repeatable).
     #[arg(long = "nta", value_name = "ZONE")]
     pub nta: Vec<String>,
-    /// Also write every DNS message as an event (alerts are always written).
+    /// Also write event lines: each query as captured and each answer's
+    /// transaction, with its query and verdict (alerts are always written).
     #[arg(long)]
     pub events: bool,
     /// DNS 0x20 on the engine's own queries: random letter case, answers

@@ -128,7 +128,8 @@ pub struct ZoneConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub output: OutputConfig,
-    /// Also write every DNS transaction as an event (not only alerts).
+    /// Also write event lines (not only alerts): each query, and each
+    /// answer's transaction with its query and verdict (detect/transactions.rs).
     pub events: bool,
     /// Resolvers this host is expected to use (port 53 unless given).
     pub resolvers: Vec<SocketAddr>,
@@ -170,7 +171,7 @@ pub struct Config {
     pub dns_0x20: bool,
     /// The kernel counts repeats of exchanges on `lo` that the detector
     /// judged clean instead of copying them up (`kernel_fast_path`,
-    /// default on; always off with `events`, which writes every message).
+    /// default on; always off with `events`, which writes every exchange).
     /// docs/design-kernel-fast-path.md.
     pub kernel_fast_path: bool,
 }
