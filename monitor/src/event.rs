@@ -278,7 +278,7 @@ pub struct EcsDocument<'a> {
     /// The independent verdict of a transaction's answer
     /// (`detect::alert::dnssec_object`), on transaction lines only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dnssec: Option<Value>,
+    pub dnssec: Option<&'a serde_json::value::RawValue>,
     pub dnssec_monitor: EcsOwn,
 }
 

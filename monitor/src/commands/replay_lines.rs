@@ -31,20 +31,18 @@ impl ReplayLines {
     /// The detector's transaction log, writing here (never full).
     pub fn log(&self) -> TransactionLog {
         let shared = self.shared.clone();
-        TransactionLog {
-            sink: Arc::new(move |line| {
-                let mut line = Some(line);
-                let _ = TASK_LINES.try_with(|c| {
-                    if let Some(l) = line.take() {
-                        c.borrow_mut().push(l);
-                    }
-                });
-                if let Some(l) = line {
-                    shared.lock().unwrap_or_else(|p| p.into_inner()).push(l);
+        TransactionLog::per_line(Arc::new(move |line, _| {
+            let mut line = Some(line);
+            let _ = TASK_LINES.try_with(|c| {
+                if let Some(l) = line.take() {
+                    c.borrow_mut().push(l);
                 }
-                true
-            }),
-        }
+            });
+            if let Some(l) = line {
+                shared.lock().unwrap_or_else(|p| p.into_inner()).push(l);
+            }
+            true
+        }))
     }
 
     /// The lines written on the replay loop since the last call.

@@ -294,15 +294,20 @@ pub fn start(
     })
 }
 
-/// `--events`: each answer's transaction line goes to the output without
-/// waiting (a full channel: counted by the detector as
-/// `transaction_lines_full`).
+/// `--events`: answers' transaction lines, gathered and handed to the
+/// output without waiting (a full channel: counted as
+/// `transaction_lines_full`), every [`TRANSACTION_FLUSH`].
 fn transaction_log(lines: &mpsc::Sender<Output>) -> TransactionLog {
     let tx = lines.clone();
-    TransactionLog {
-        sink: Arc::new(move |bytes| tx.try_send(Output::Events { bytes, lines: 1 }).is_ok()),
-    }
+    let log = TransactionLog::gathered(Arc::new(move |bytes, lines| {
+        tx.try_send(Output::Events { bytes, lines }).is_ok()
+    }));
+    log.spawn_flusher(TRANSACTION_FLUSH);
+    log
 }
+
+/// How long a transaction line may wait to be gathered with others.
+const TRANSACTION_FLUSH: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// The posture (`dnssec-monitor report`) goes to the store through the
 /// output stage, which owns the store's one writer; without a store the
@@ -366,6 +371,7 @@ pub fn report(h: &StageHandle) -> String {
         .map(|r| format!("{}={}", r.name(), d.alerts_of(*r)))
         .collect();
     let o = *h.outstanding.lock().unwrap_or_else(|p| p.into_inner());
+    let t = h.transactions.as_deref();
     format!(
         "detect: received={} alerts={} input_full={} pending_full={} event_lines_full={} transaction_lines={} transaction_lines_full={} verdict_queue_full={} own_skipped={} served={}; {}; outstanding: joined={} unsolicited_answers={} races={} wrong_txid={} expired={} evicted_full={} evicted_answered={} entries={}",
         s.received.load(Ordering::Relaxed),
@@ -373,8 +379,8 @@ pub fn report(h: &StageHandle) -> String {
         s.input_full.load(Ordering::Relaxed),
         s.pending_full.load(Ordering::Relaxed),
         s.event_lines_full.load(Ordering::Relaxed),
-        d.transaction_lines.load(Ordering::Relaxed),
-        d.transaction_lines_full.load(Ordering::Relaxed),
+        t.map_or(0, |t| t.lines.load(Ordering::Relaxed)),
+        t.map_or(0, |t| t.full.load(Ordering::Relaxed)),
         d.verdict_queue_full.load(Ordering::Relaxed),
         d.own_skipped.load(Ordering::Relaxed),
         d.served.load(Ordering::Relaxed),

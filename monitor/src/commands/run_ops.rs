@@ -148,6 +148,12 @@ pub fn detect_samples(h: &StageHandle) -> Vec<Sample> {
         ("pending_full", l(&h.stage.pending_full)),
         ("output_closed", l(&h.stage.output_closed)),
         ("verdict_queue_full", l(&h.detect.verdict_queue_full)),
+        // `--events` lines the output channel had no room for.
+        ("event_lines_full", l(&h.stage.event_lines_full)),
+        (
+            "transaction_lines_full",
+            h.transactions.as_deref().map_or(0, |t| l(&t.full)),
+        ),
     ] {
         out.push(sample(
             STAGE_DROPPED,

@@ -84,6 +84,7 @@ fn detection_counters_become_stage_and_alert_series() {
         detect: Arc::default(),
         health: Arc::default(),
         outstanding: Arc::default(),
+        transactions: None,
     };
     h.stage.received.store(9, Ordering::Relaxed);
     {

@@ -741,6 +741,7 @@ fn suppressed_and_audit_counts_are_metrics() {
         detect,
         health: std::sync::Arc::default(),
         outstanding: std::sync::Arc::default(),
+        transactions: None,
     };
     let samples = crate::commands::run_ops::detect_samples(&h);
     let value = |name: &str, rule: Option<&str>| {

@@ -26,7 +26,7 @@ use super::rules::{
     unsigned_fallback, unsolicited_response,
 };
 use super::sample::{SampleConfig, SampleOut, Sampled, TxSampler};
-use super::transactions::{Handled, TransactionLog};
+use super::transactions::{Handled, TransactionLog, TransactionStats};
 use super::verdicts::{Ticket, VerdictConfig, VerdictService};
 use crate::correlate::outstanding::{
     Join, OutstandingConfig, OutstandingStats, OutstandingTable, QueryInfo,
@@ -112,10 +112,6 @@ pub struct DetectCounters {
     pub served: AtomicU64,
     /// Answers that got no verdict because the verdict queue was full.
     pub verdict_queue_full: AtomicU64,
-    /// `--events`: answers' transaction lines handed to the output.
-    pub transaction_lines: AtomicU64,
-    /// `--events`: transaction lines the full output channel did not take.
-    pub transaction_lines_full: AtomicU64,
     /// Alerts raised, by [`Rule::index`].
     pub alerts: [AtomicU64; Rule::ALL.len()],
     /// Alerts not raised because one was raised for the same key within
@@ -193,16 +189,11 @@ impl EvalCtx {
         &self,
         ev: &DnsEvent,
         query: Option<&QueryInfo>,
-        lookup: Option<&Lookup>,
+        lookup: Option<&Arc<Lookup>>,
         handled: Handled<'_>,
     ) {
         if let Some(t) = &self.transactions {
-            let c = if t.log(ev, query, lookup, handled) {
-                &self.counters.transaction_lines
-            } else {
-                &self.counters.transaction_lines_full
-            };
-            c.fetch_add(1, Ordering::Relaxed);
+            t.log(ev, query, lookup, handled);
         }
     }
 
@@ -336,6 +327,11 @@ impl Detector {
 
     pub fn health(&self) -> &SharedHealth {
         &self.health
+    }
+
+    /// `--events`: the transaction log's counters (None without one).
+    pub fn transaction_stats(&self) -> Option<Arc<TransactionStats>> {
+        self.eval.transactions.as_ref().map(|t| t.stats().clone())
     }
 
     /// The capture time line's now (see [`Detector::health_tick`]).
@@ -794,7 +790,7 @@ impl Pending {
     }
 
     /// Its transaction line, once, naming the rules that alerted on it.
-    fn log(&mut self, lookup: Option<&Lookup>, alerts: &[Alert]) {
+    fn log(&mut self, lookup: Option<&Arc<Lookup>>, alerts: &[Alert]) {
         self.logged = false;
         let mut rules = std::mem::take(&mut self.raised);
         rules.extend(alerts.iter().map(|a| a.rule));

@@ -151,14 +151,15 @@ impl Lab {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let kept = lines.clone();
         let cfg = DetectorConfig {
-            transactions: Some(crate::detect::transactions::TransactionLog {
-                sink: Arc::new(move |bytes: Vec<u8>| {
+            transactions: Some(crate::detect::transactions::TransactionLog::per_line(
+                Arc::new(move |bytes: Vec<u8>, n| {
+                    assert_eq!(n, 1, "one line at a time");
                     assert_eq!(bytes.last(), Some(&b'\n'), "one line each");
                     let v = serde_json::from_slice(&bytes).expect("a JSON line");
                     kept.lock().expect("lines").push(v);
                     room
                 }),
-            }),
+            )),
             ..DetectorConfig::default()
         };
         let (net, anchor) = standard_hierarchy(Vec::new());

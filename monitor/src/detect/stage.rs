@@ -84,6 +84,8 @@ pub struct StageHandle {
     /// every `health_interval` and when it ends (the table itself is the
     /// stage's alone; a scrape must not wait for it).
     pub outstanding: Arc<Mutex<OutstandingStats>>,
+    /// `--events`: the transaction lines' counters.
+    pub transactions: Option<Arc<super::transactions::TransactionStats>>,
 }
 
 /// Runs the stage until `rx` closes, then finishes pending evaluations.
@@ -98,6 +100,7 @@ pub fn spawn_detect_stage(
         detect: detector.counters().clone(),
         health: detector.health().clone(),
         outstanding: Arc::default(),
+        transactions: detector.transaction_stats(),
     };
     let counters = handle.stage.clone();
     let task = tokio::spawn(run(
@@ -162,10 +165,12 @@ async fn run(
             "event_lines_full".into(),
             c.event_lines_full.load(Ordering::Relaxed),
         ));
-        counters.push((
-            "transaction_lines_full".into(),
-            d.counters().transaction_lines_full.load(Ordering::Relaxed),
-        ));
+        if let Some(t) = d.transaction_stats() {
+            counters.push((
+                "transaction_lines_full".into(),
+                t.full.load(Ordering::Relaxed),
+            ));
+        }
         d.check_loss(&counters)
     };
     loop {

@@ -111,9 +111,9 @@ async fn each_answer_is_one_line_with_its_query_and_verdict() {
         str_at(bogus, "/dnssec/reason").is_some_and(|r| !r.is_empty()),
         "a bogus verdict says why: {bogus:#}"
     );
-    let c = lab.det.counters();
-    assert_eq!(c.transaction_lines.load(Ordering::Relaxed), 4);
-    assert_eq!(c.transaction_lines_full.load(Ordering::Relaxed), 0);
+    let c = lab.det.transaction_stats().expect("a log");
+    assert_eq!(c.lines.load(Ordering::Relaxed), 4);
+    assert_eq!(c.full.load(Ordering::Relaxed), 0);
 }
 
 #[tokio::test]
@@ -229,9 +229,9 @@ async fn a_full_output_counts_the_line_dropped() {
     )
     .await;
     assert_eq!(lines.lock().unwrap().len(), 1, "offered once");
-    let c = lab.det.counters();
-    assert_eq!(c.transaction_lines.load(Ordering::Relaxed), 0);
-    assert_eq!(c.transaction_lines_full.load(Ordering::Relaxed), 1);
+    let c = lab.det.transaction_stats().expect("a log");
+    assert_eq!(c.lines.load(Ordering::Relaxed), 0);
+    assert_eq!(c.full.load(Ordering::Relaxed), 1);
 }
 
 #[tokio::test]
@@ -279,4 +279,47 @@ async fn an_unsolicited_answer_is_a_transaction_without_a_query() {
         got[0].pointer("/dnssec_monitor/alerts"),
         Some(&serde_json::json!(["unsolicited_response"]))
     );
+}
+
+/// `run --events`: lines gathered, handed over as one item per flush (and
+/// when the last clone of the log goes); a full output counts them all.
+#[test]
+fn gathered_lines_go_as_one_item_per_flush() {
+    use super::transactions::{Handled, TransactionLog};
+    use std::sync::{Arc, Mutex};
+    let items: Arc<Mutex<Vec<(usize, u64)>>> = Arc::default();
+    let room = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (i, r) = (items.clone(), room.clone());
+    let log = TransactionLog::gathered(Arc::new(move |bytes: Vec<u8>, n| {
+        let lines = bytes.iter().filter(|b| **b == b'\n').count();
+        i.lock().unwrap().push((lines, n));
+        r.load(Ordering::Relaxed)
+    }));
+    let q = super::testkit::query_msg(3, "www.unsigned.test.", RecordType::A, true, false);
+    let a = super::testkit::answer_msg(&q, ResponseCode::NoError, vec![]);
+    let ev = super::testkit::event(a, super::testkit::CLIENT, super::testkit::RESOLVER, 5);
+    for _ in 0..3 {
+        log.log(&ev, None, None, Handled::default());
+    }
+    assert!(items.lock().unwrap().is_empty(), "gathered, not sent");
+    log.flush();
+    assert_eq!(*items.lock().unwrap(), [(3, 3)]);
+    log.flush();
+    assert_eq!(items.lock().unwrap().len(), 1, "nothing new: no item");
+    room.store(false, Ordering::Relaxed);
+    log.log(&ev, None, None, Handled::default());
+    log.log(&ev, None, None, Handled::default());
+    log.flush();
+    let stats = log.stats().clone();
+    assert_eq!(stats.lines.load(Ordering::Relaxed), 3);
+    assert_eq!(stats.full.load(Ordering::Relaxed), 2);
+    room.store(true, Ordering::Relaxed);
+    log.log(&ev, None, None, Handled::default());
+    drop(log);
+    assert_eq!(
+        items.lock().unwrap().last(),
+        Some(&(1, 1)),
+        "flushed at the end"
+    );
+    assert_eq!(stats.lines.load(Ordering::Relaxed), 4);
 }
