@@ -62,8 +62,11 @@ struct Inner {
     /// (chain, validated answers) is most of a line's rendering. Keyed by
     /// the verdict's address; the `Weak` keeps that address from being
     /// reused while the entry exists.
-    dnssec: Mutex<HashMap<usize, (Weak<Lookup>, Arc<RawValue>)>>,
+    dnssec: Mutex<DnssecCache>,
 }
+
+/// Verdict address → (the verdict, its rendered `dnssec` object).
+type DnssecCache = HashMap<usize, (Weak<Lookup>, Arc<RawValue>)>;
 
 impl std::fmt::Debug for TransactionLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
