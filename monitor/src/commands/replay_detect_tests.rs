@@ -128,10 +128,7 @@ async fn events_are_query_lines_and_transaction_lines_in_capture_order() {
         Ok(())
     };
     let mut on_event = |l: EventLine<'_>| {
-        sink.borrow_mut().push(match l {
-            EventLine::Message(e) => e.to_ecs(),
-            EventLine::Rendered(b) => serde_json::from_slice(b).expect("a JSON line"),
-        });
+        sink.borrow_mut().push(super::event_doc(l));
         Ok(())
     };
     let out = ReplayOutput {

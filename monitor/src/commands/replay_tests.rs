@@ -64,6 +64,14 @@ fn golden_pcap() -> Vec<u8> {
     build::pcap_file(1, &packets)
 }
 
+/// An event line as the JSON document `main` writes for it.
+fn event_doc(l: EventLine<'_>) -> Value {
+    match l {
+        EventLine::Message(e) => e.to_ecs(),
+        EventLine::Rendered(b) => serde_json::from_slice(b).expect("a JSON line"),
+    }
+}
+
 /// The event lines of `pcap` (as `--events` writes them) and the summary,
 /// through a detector over the test hierarchy that allow-lists the golden
 /// names (no verdict is sought: these tests are about decoding).
@@ -79,10 +87,7 @@ async fn run(pcap: Vec<u8>) -> (Vec<Value>, ReplaySummary) {
         Ok(())
     };
     let mut on_event = |l: EventLine<'_>| {
-        docs.push(match l {
-            EventLine::Message(e) => e.to_ecs(),
-            EventLine::Rendered(b) => serde_json::from_slice(b).expect("a JSON line"),
-        });
+        docs.push(event_doc(l));
         Ok(())
     };
     let out = ReplayOutput {

@@ -15,6 +15,18 @@ const SECURE: u8 = 3;
 const UNSIGNED: u8 = 5;
 const BROKEN: u8 = 6;
 
+/// A stub's plain lookup of `qname`/A through the resolver, answered from
+/// test server `n`: the alerts of the answer.
+async fn ask(
+    lab: &mut Lab,
+    n: u8,
+    qname: &str,
+    dnssec_ok: bool,
+) -> Vec<crate::detect::alert::Alert> {
+    lab.via_resolver(n, qname, RecordType::A, dnssec_ok, Reply::default())
+        .await
+}
+
 fn str_at<'a>(v: &'a Value, p: &str) -> Option<&'a str> {
     v.pointer(p).and_then(Value::as_str)
 }
@@ -24,36 +36,12 @@ async fn each_answer_is_one_line_with_its_query_and_verdict() {
     let (mut lab, lines) = Lab::logging(policy(), true);
     // Awaited (DO=1: RRSIGs to verify), then judged at once (cached).
     for dnssec_ok in [true, false] {
-        let a = lab
-            .via_resolver(
-                SECURE,
-                "www.secure.test.",
-                RecordType::A,
-                dnssec_ok,
-                Reply::default(),
-            )
-            .await;
+        let a = ask(&mut lab, SECURE, "www.secure.test.", dnssec_ok).await;
         assert!(a.is_empty(), "{a:?}");
     }
-    let a = lab
-        .via_resolver(
-            UNSIGNED,
-            "www.unsigned.test.",
-            RecordType::A,
-            false,
-            Reply::default(),
-        )
-        .await;
+    let a = ask(&mut lab, UNSIGNED, "www.unsigned.test.", false).await;
     assert!(a.is_empty(), "{a:?}");
-    let a = lab
-        .via_resolver(
-            BROKEN,
-            "www.broken.test.",
-            RecordType::A,
-            false,
-            Reply::default(),
-        )
-        .await;
+    let a = ask(&mut lab, BROKEN, "www.broken.test.", false).await;
     assert_eq!(rules(&a), [Rule::BogusSignature]);
     let got = std::mem::take(&mut *lines.lock().unwrap());
     // Four answers, four lines: the queries are not the detector's to write.
@@ -119,14 +107,7 @@ async fn each_answer_is_one_line_with_its_query_and_verdict() {
 #[tokio::test]
 async fn a_forged_answer_line_carries_the_validated_answers() {
     let (mut lab, lines) = Lab::logging(policy(), true);
-    lab.via_resolver(
-        SECURE,
-        "www.secure.test.",
-        RecordType::A,
-        false,
-        Reply::default(),
-    )
-    .await;
+    ask(&mut lab, SECURE, "www.secure.test.", false).await;
     let a = lab
         .txn(
             "www.secure.test.",
@@ -171,14 +152,7 @@ async fn unchecked_answers_still_get_their_line() {
     p.allow
         .push(hickory_proto::rr::Name::from_ascii("www.secure.test.").unwrap());
     let (mut lab, lines) = Lab::logging(p, true);
-    lab.via_resolver(
-        SECURE,
-        "www.secure.test.",
-        RecordType::A,
-        true,
-        Reply::default(),
-    )
-    .await;
+    ask(&mut lab, SECURE, "www.secure.test.", true).await;
     let got = std::mem::take(&mut *lines.lock().unwrap());
     assert_eq!(got.len(), 1);
     assert!(
@@ -220,14 +194,7 @@ async fn an_answer_dropped_before_its_verdict_gets_one_line_without_one() {
 #[tokio::test]
 async fn a_full_output_counts_the_line_dropped() {
     let (mut lab, lines) = Lab::logging(policy(), false);
-    lab.via_resolver(
-        UNSIGNED,
-        "www.unsigned.test.",
-        RecordType::A,
-        false,
-        Reply::default(),
-    )
-    .await;
+    ask(&mut lab, UNSIGNED, "www.unsigned.test.", false).await;
     assert_eq!(lines.lock().unwrap().len(), 1, "offered once");
     let c = lab.det.transaction_stats().expect("a log");
     assert_eq!(c.lines.load(Ordering::Relaxed), 0);
@@ -239,15 +206,7 @@ async fn the_daemons_own_lookups_are_marked() {
     let mut p = policy();
     p.own_pids = vec![process().pid];
     let (mut lab, lines) = Lab::logging(p, true);
-    let a = lab
-        .via_resolver(
-            UNSIGNED,
-            "www.unsigned.test.",
-            RecordType::A,
-            false,
-            Reply::default(),
-        )
-        .await;
+    let a = ask(&mut lab, UNSIGNED, "www.unsigned.test.", false).await;
     assert!(a.is_empty());
     let got = std::mem::take(&mut *lines.lock().unwrap());
     assert_eq!(got.len(), 1);
