@@ -101,9 +101,10 @@ pub enum EventLine<'a> {
     Rendered(&'a [u8]),
 }
 
-/// Where a replay's output goes: each alert, and (`--events`) each DNS
-/// message before the detector sees it. Written as they come, so a long
-/// file's alerts appear while it is read and are not held in memory.
+/// Where a replay's output goes: each alert, and (`--events`) each query
+/// and each answer's transaction line, in capture order. Written as they
+/// come (at most 64 messages behind), so a long file's alerts
+/// appear while it is read and are not held in memory.
 pub struct ReplayOutput<'a> {
     pub alert: &'a mut dyn FnMut(&Alert) -> std::io::Result<()>,
     pub event: Option<&'a mut EventWriter<'a>>,
