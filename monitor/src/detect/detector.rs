@@ -329,6 +329,13 @@ impl Detector {
         &self.health
     }
 
+    /// `--events`: hands the gathered transaction lines over now.
+    pub fn flush_transactions(&self) {
+        if let Some(t) = &self.eval.transactions {
+            t.flush();
+        }
+    }
+
     /// `--events`: the transaction log's counters (None without one).
     pub fn transaction_stats(&self) -> Option<Arc<TransactionStats>> {
         self.eval.transactions.as_ref().map(|t| t.stats().clone())

@@ -233,6 +233,9 @@ async fn run(
     while pending.join_next().await.is_some() {}
     publish(&detector);
     flush_posture(&mut detector);
+    // The last gathered transaction lines, before the last loss check
+    // counts what the output could not take.
+    detector.flush_transactions();
     if let Some(a) = check_loss(&mut detector, &c) {
         send(&tx, &c, vec![a]).await;
     }

@@ -214,7 +214,13 @@ impl Inner {
             .unwrap_or_else(|_| Arc::from(RawValue::NULL.to_owned()));
         let mut cache = lock(&self.dnssec);
         if cache.len() >= DNSSEC_CACHE {
-            cache.clear();
+            // Verdicts gone from the verdict cache first; then everything
+            // (the bound is in entries, and a hostile zone's large signed
+            // answers must not keep dead renderings alive).
+            cache.retain(|_, (w, _)| w.strong_count() > 0);
+            if cache.len() >= DNSSEC_CACHE / 2 {
+                cache.clear();
+            }
         }
         cache.insert(key, (Arc::downgrade(l), raw.clone()));
         raw
