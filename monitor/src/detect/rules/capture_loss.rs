@@ -7,6 +7,13 @@ use std::collections::HashMap;
 
 use crate::detect::alert::{Finding, Rule, Severity};
 
+/// `--events` lines the output had no room for (`event_lines_full`,
+/// `transaction_lines_full`): the answers behind them were checked, only
+/// their lines are missing.
+fn output_only(name: &str) -> bool {
+    name.ends_with("_lines_full")
+}
+
 /// The last value seen of each counter.
 #[derive(Default)]
 pub struct LossTracker {
@@ -34,18 +41,34 @@ impl LossTracker {
             return None;
         }
         let parts: Vec<String> = grew.iter().map(|(n, d)| format!("{n} +{d}")).collect();
-        let total: u64 = grew.iter().map(|(_, d)| d).sum();
-        Some((
-            Finding::new(
-                Rule::CaptureLoss,
-                Severity::Medium,
+        let parts = parts.join(", ");
+        let lines: u64 = grew
+            .iter()
+            .filter(|(n, _)| output_only(n))
+            .map(|(_, d)| d)
+            .sum();
+        let unchecked: u64 = grew.iter().map(|(_, d)| d).sum::<u64>() - lines;
+        let (severity, detail) = match (unchecked, lines) {
+            (0, _) => (
+                Severity::Low,
                 format!(
-                    "{total} event(s) dropped since the last check ({}): answers in that gap were not checked",
-                    parts.join(", ")
+                    "{lines} event line(s) dropped since the last check ({parts}): the output had no room for them; every answer was still checked"
                 ),
             ),
-            grew,
-        ))
+            (_, 0) => (
+                Severity::Medium,
+                format!(
+                    "{unchecked} event(s) dropped since the last check ({parts}): answers in that gap were not checked"
+                ),
+            ),
+            _ => (
+                Severity::Medium,
+                format!(
+                    "{unchecked} event(s) dropped since the last check, and {lines} event line(s) the output had no room for ({parts}): answers in that gap were not checked"
+                ),
+            ),
+        };
+        Some((Finding::new(Rule::CaptureLoss, severity, detail), grew))
     }
 }
 
@@ -69,5 +92,28 @@ mod tests {
         assert_eq!(d, vec![("ring_full".to_string(), 5)]);
         assert!(f.detail.contains("ring_full +5"), "{}", f.detail);
         assert!(t.check(&c(5, 0)).is_none());
+        assert_eq!(f.severity, Severity::Medium);
+        assert!(f.detail.contains("not checked"), "{}", f.detail);
+    }
+
+    #[test]
+    fn dropped_event_lines_are_not_unchecked_answers() {
+        let mut t = LossTracker::default();
+        let c = |ring: u64, lines: u64| {
+            vec![
+                ("ring_full".to_string(), ring),
+                ("transaction_lines_full".to_string(), lines),
+            ]
+        };
+        assert!(t.check(&c(0, 0)).is_none());
+        let (f, _) = t.check(&c(0, 40)).expect("grew");
+        assert_eq!(f.severity, Severity::Low);
+        assert!(f.detail.contains("still checked"), "{}", f.detail);
+        assert!(!f.detail.contains("not checked"), "{}", f.detail);
+        let (f, _) = t.check(&c(3, 50)).expect("grew");
+        assert_eq!(f.severity, Severity::Medium);
+        assert!(f.detail.starts_with("3 event(s)"), "{}", f.detail);
+        assert!(f.detail.contains("10 event line(s)"), "{}", f.detail);
+        assert!(f.detail.contains("not checked"), "{}", f.detail);
     }
 }
