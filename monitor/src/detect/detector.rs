@@ -256,13 +256,18 @@ fn matched_query(join: Join) -> Option<QueryInfo> {
     }
 }
 
-/// [`matched_query`], borrowed.
+/// [`matched_query`], borrowed (the same variants: a new one must be
+/// placed in both).
 fn answered_query(join: &Join) -> Option<&QueryInfo> {
     match join {
         Join::Answered { query } | Join::Repeated { query } | Join::Race { query, .. } => {
             Some(query)
         }
-        _ => None,
+        Join::TxidBurst { .. }
+        | Join::Unsolicited
+        | Join::WrongTxid { .. }
+        | Join::BurstContinues
+        | Join::BeforeStart => None,
     }
 }
 
