@@ -240,24 +240,9 @@ impl Drop for Detector {
     }
 }
 
-/// The answer's own query (same socket and txid), moved out of the join.
-/// A txid burst's query is the one the guesses aimed at, not this
-/// answer's: a sample does not claim it.
-fn matched_query(join: Join) -> Option<QueryInfo> {
-    match join {
-        Join::Answered { query } | Join::Repeated { query } | Join::Race { query, .. } => {
-            Some(query)
-        }
-        Join::TxidBurst { .. }
-        | Join::Unsolicited
-        | Join::WrongTxid { .. }
-        | Join::BurstContinues
-        | Join::BeforeStart => None,
-    }
-}
-
-/// [`matched_query`], borrowed (the same variants: a new one must be
-/// placed in both).
+/// The answer's own query (same socket and txid) in its join. A txid
+/// burst's query is the one the guesses aimed at, not this answer's: a
+/// sample or a transaction line does not claim it.
 fn answered_query(join: &Join) -> Option<&QueryInfo> {
     match join {
         Join::Answered { query } | Join::Repeated { query } | Join::Race { query, .. } => {
@@ -547,7 +532,9 @@ impl Detector {
             };
             self.eval.log(&ev, answered_query(&join), None, h);
             if sampled {
-                self.eval.hand_sample(ev, matched_query(join), None);
+                // A clone of the (shared) query info: only a taken answer.
+                self.eval
+                    .hand_sample(ev, answered_query(&join).cloned(), None);
             }
             return Observed {
                 alerts,
