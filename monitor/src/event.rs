@@ -184,7 +184,7 @@ impl DnsEvent {
             Some(Direction::Egress) => (None, interface),
             None => (None, None),
         };
-        EcsDocument {
+        let mut doc = EcsDocument {
             timestamp: rfc3339_micros(self.timestamp),
             event: EcsEventField {
                 kind: "event",
@@ -225,19 +225,9 @@ impl DnsEvent {
             },
             observer: (ingress.is_some() || egress.is_some())
                 .then_some(EcsObserver { ingress, egress }),
-            process: self.process.as_ref().map(|p| EcsProcess {
-                pid: p.pid,
-                name: &p.name,
-                thread: EcsThread { id: p.tid },
-            }),
-            user: self.process.as_ref().map(|p| EcsUser {
-                id: p.uid.to_string(),
-            }),
-            container: self
-                .process
-                .as_ref()
-                .and_then(|p| p.container_id.as_deref())
-                .map(|id| EcsContainer { id }),
+            process: None,
+            user: None,
+            container: None,
             dnssec: None,
             dnssec_monitor: EcsOwn {
                 raw: base64::engine::general_purpose::STANDARD.encode(self.raw.bytes()),
@@ -246,7 +236,11 @@ impl DnsEvent {
                 query: None,
                 alerts: Vec::new(),
             },
+        };
+        if let Some(p) = self.process.as_deref() {
+            doc.set_process(p);
         }
+        doc
     }
 
     /// The event as an ECS JSON value (see [`DnsEvent::ecs`]).
@@ -280,6 +274,21 @@ pub struct EcsDocument<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dnssec: Option<&'a serde_json::value::RawValue>,
     pub dnssec_monitor: EcsOwn,
+}
+
+impl<'a> EcsDocument<'a> {
+    /// `process`, `user` and `container` of process `p`.
+    pub fn set_process(&mut self, p: &'a ProcessInfo) {
+        self.process = Some(EcsProcess {
+            pid: p.pid,
+            name: &p.name,
+            thread: EcsThread { id: p.tid },
+        });
+        self.user = Some(EcsUser {
+            id: p.uid.to_string(),
+        });
+        self.container = p.container_id.as_deref().map(|id| EcsContainer { id });
+    }
 }
 
 #[derive(Serialize)]

@@ -21,9 +21,7 @@ use serde_json::value::RawValue;
 use super::alert::Rule;
 use crate::correlate::outstanding::QueryInfo;
 use crate::dnssec::engine::Lookup;
-use crate::event::{
-    DnsEvent, EcsContainer, EcsProcess, EcsQueryInfo, EcsThread, EcsUser, rfc3339_micros,
-};
+use crate::event::{DnsEvent, EcsQueryInfo, rfc3339_micros};
 
 /// Where rendered lines go (complete JSON lines, each ending in `\n`,
 /// and how many): false = no room (counted as dropped, never waited for).
@@ -262,15 +260,7 @@ pub fn render(
         if doc.process.is_none()
             && let Some(p) = q.process.as_deref()
         {
-            doc.process = Some(EcsProcess {
-                pid: p.pid,
-                name: &p.name,
-                thread: EcsThread { id: p.tid },
-            });
-            doc.user = Some(EcsUser {
-                id: p.uid.to_string(),
-            });
-            doc.container = p.container_id.as_deref().map(|id| EcsContainer { id });
+            doc.set_process(p);
         }
     }
     // Plain data (strings, numbers, maps with string keys): serde_json
