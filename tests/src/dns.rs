@@ -20,6 +20,21 @@ pub fn answer_a(q: &[u8], addr: [u8; 4]) -> Option<Vec<u8>> {
     Some(a)
 }
 
+/// A query (RFC 1035 §4.1) for `name` (dotted, no trailing dot) and
+/// `qtype`, RD set, with id `id`.
+pub fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&1u16.to_be_bytes());
+    q
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +48,14 @@ mod tests {
         assert_eq!(&a[12..19], &q[12..19]);
         assert_eq!(&a[a.len() - 4..], &[192, 0, 2, 1]);
         assert!(answer_a(&q[..14], [0; 4]).is_none());
+    }
+
+    #[test]
+    fn queries_carry_id_name_and_type() {
+        let q = query(0xabcd, "a.example", 28);
+        assert_eq!(&q[..4], &[0xab, 0xcd, 1, 0]);
+        assert_eq!(&q[12..], b"\x01a\x07example\x00\x00\x1c\x00\x01");
+        let a = answer_a(&q, [192, 0, 2, 1]).unwrap();
+        assert_eq!(&a[12..12 + q.len() - 12], &q[12..]);
     }
 }

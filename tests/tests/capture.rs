@@ -503,6 +503,50 @@ fn loopback_exchanges_carry_the_process() -> Result<()> {
     Ok(())
 }
 
+/// A query from an unconnected UDP socket (`sendto` with an address, as
+/// dnsperf, python's resolvers and many stubs send; dig connects its
+/// socket) carries its process: the cgroup sendmsg hooks record it, which
+/// the connect hooks never see.
+#[test]
+fn unconnected_udp_senders_carry_the_process() -> Result<()> {
+    let test = "unconnected_udp_senders_carry_the_process";
+    if !root_or_skip(test) || !tools_or_skip(test) {
+        return Ok(());
+    }
+    let port = LOOP_PORT + 1;
+    let _v4 = LoopResponder::start(&format!("127.0.0.1:{port}"))?;
+    let me = std::process::id();
+    // The process name is the thread-group leader's (BTF offsets), not the
+    // test thread's.
+    let comm = std::fs::read_to_string("/proc/self/comm")?
+        .trim()
+        .to_string();
+    let port_s = port.to_string();
+    let mut m = Monitor::start("unconnected", &["--dns-port", &port_s])?;
+    let name = "unconnected.example";
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    sock.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let q = tests::dns::query(0x5151, name, 1);
+    sock.send_to(&q, ("127.0.0.1", port))?;
+    let mut buf = [0u8; 512];
+    let (n, _) = sock.recv_from(&mut buf)?;
+    ensure!(n > q.len(), "no answer from the loop responder");
+    let ev = m.wait_events(&format!("{name} from pid {me}"), WAIT, |ev| {
+        let (q, a) = exchange(ev, me, name);
+        !q.is_empty() && !a.is_empty()
+    })?;
+    let (q, a) = exchange(&ev, me, name);
+    for e in q.iter().chain(&a) {
+        let got = s(e, &["process", "name"]).and_then(Value::as_str);
+        ensure!(
+            got == Some(comm.as_str()),
+            "{name}: process.name {got:?}, want {comm:?}, in {e}"
+        );
+    }
+    m.stop()?;
+    Ok(())
+}
+
 /// A network namespace reached from the host through a VXLAN tunnel over
 /// a veth: the VXLAN device's link kind (`vxlan`) is not a guest's, so to
 /// the monitor it is a network-facing interface, as a NIC would be (this
