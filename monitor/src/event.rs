@@ -191,6 +191,7 @@ impl DnsEvent {
                 category: ["network"],
                 r#type: ["protocol"],
                 dataset: None,
+                outcome: None,
             },
             dns: EcsDns {
                 r#type: self.kind.as_str(),
@@ -234,6 +235,7 @@ impl DnsEvent {
                 own_query: false,
                 served: self.served_here(),
                 query: None,
+                unanswered: false,
                 alerts: Vec::new(),
             },
         };
@@ -299,6 +301,9 @@ pub struct EcsEventField {
     /// `dnssec_monitor.transaction` on an answer's transaction line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dataset: Option<&'static str>,
+    /// `failure` on the transaction line of a query that got no answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -404,6 +409,10 @@ pub struct EcsOwn {
     /// The answer's query (same socket and txid), on transaction lines.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query: Option<EcsQueryInfo>,
+    /// The transaction line of a query that got no answer within the
+    /// outstanding timeout; written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unanswered: bool,
     /// Transaction lines: the rules that alerted on this answer.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<&'static str>,
@@ -419,8 +428,10 @@ pub struct EcsQueryInfo {
     pub rd: bool,
     pub r#do: bool,
     pub cd: bool,
-    /// Answer time − query time, in milliseconds (microsecond precision).
-    pub latency_ms: f64,
+    /// Answer time − query time, in milliseconds (microsecond precision);
+    /// none for a query that got no answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
 }
 
 /// RFC 3339 in UTC with microseconds, e.g. `2026-11-27T18:47:08.123456Z`.

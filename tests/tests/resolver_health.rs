@@ -232,6 +232,32 @@ fn resolver_silent_for_30s_raises_resolver_failure_once_and_metrics_show_it() ->
         .filter(|v| v["event"]["kind"] == "alert" && v["rule"]["name"] != "resolver_failure")
         .collect();
     assert!(others.is_empty(), "{others:?}");
+    // Each lookup of the outage is a transaction of its own (`--events`):
+    // the query, unanswered; no answered lookup is among them.
+    let lost: Vec<Value> = m
+        .events()
+        .into_iter()
+        .filter(|v| v["dnssec_monitor"]["unanswered"] == true)
+        .collect();
+    assert!(lost.len() >= 5, "unanswered transaction lines: {lost:?}");
+    for e in &lost {
+        assert_eq!(e["event"]["dataset"], "dnssec_monitor.transaction", "{e}");
+        assert_eq!(e["event"]["outcome"], "failure", "{e}");
+        assert_eq!(e["dns"]["type"], "query", "{e}");
+        assert_eq!(e["destination"]["ip"], RESOLVER.to_string(), "{e}");
+        assert_eq!(e["process"]["name"], "dig", "{e}");
+        assert!(e["dnssec_monitor"]["query"]["latency_ms"].is_null(), "{e}");
+        let n: usize = e["dns"]["question"]["name"]
+            .as_str()
+            .and_then(|n| {
+                n.strip_prefix("host")?
+                    .strip_suffix(".health.test")?
+                    .parse()
+                    .ok()
+            })
+            .with_context(|| format!("a lookup's name: {e}"))?;
+        assert!((100..1000).contains(&n), "an outage lookup, not {n}: {e}");
+    }
     m.stop()?;
 
     // The posture went to the store: `report` shows the resolver.

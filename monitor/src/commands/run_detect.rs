@@ -62,8 +62,9 @@ pub struct DetectArgs {
     /// Negative trust anchor (RFC 7646): a known-broken zone (repeatable).
     #[arg(long = "nta", value_name = "ZONE")]
     pub nta: Vec<String>,
-    /// Also write event lines: each query as captured and each answer's
-    /// transaction, with its query and verdict (alerts are always written).
+    /// Also write event lines: each query as captured, each answer's
+    /// transaction with its query and verdict, and a transaction line for
+    /// each query left unanswered (alerts are always written).
     #[arg(long)]
     pub events: bool,
     /// DNS 0x20 on the engine's own queries: random letter case, answers

@@ -128,8 +128,9 @@ pub struct ZoneConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub output: OutputConfig,
-    /// Also write event lines (not only alerts): each query, and each
-    /// answer's transaction with its query and verdict (detect/transactions.rs).
+    /// Also write event lines (not only alerts): each query, each answer's
+    /// transaction with its query and verdict, and the transaction of each
+    /// query that got no answer (detect/transactions.rs).
     pub events: bool,
     /// Resolvers this host is expected to use (port 53 unless given).
     pub resolvers: Vec<SocketAddr>,

@@ -99,6 +99,9 @@ pub struct QueryInfo {
     /// The query as captured, for the forensic store (shared: the info is
     /// cloned into every join result).
     pub raw: crate::decode::Wire,
+    /// A query to a DNS server on this host from another machine
+    /// ([`DnsEvent::served_here`]).
+    pub served: bool,
 }
 
 impl QueryInfo {
@@ -118,6 +121,7 @@ impl QueryInfo {
             cd: m.checking_disabled,
             process,
             raw: ev.raw.clone(),
+            served: ev.served_here(),
         }
     }
 }
@@ -311,6 +315,7 @@ const MAX_REORDER: usize = 64;
 /// A query that expired without any answer (resolver health).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExpiredQuery {
+    pub transport: Transport,
     pub server: SocketAddr,
     pub client: SocketAddr,
     pub query: QueryInfo,
@@ -636,6 +641,7 @@ impl OutstandingTable {
             // A released socket id keeps its address until reused.
             let socket = &self.sockets[socket as usize].socket;
             log.push(ExpiredQuery {
+                transport: socket.transport,
                 server: socket.server,
                 client: socket.client,
                 query: e.query,

@@ -29,7 +29,7 @@ use super::sample::{SampleConfig, SampleOut, Sampled, TxSampler};
 use super::transactions::{Handled, TransactionLog, TransactionStats};
 use super::verdicts::{Ticket, VerdictConfig, VerdictService};
 use crate::correlate::outstanding::{
-    Join, OutstandingConfig, OutstandingStats, OutstandingTable, QueryInfo,
+    ExpiredQuery, Join, OutstandingConfig, OutstandingStats, OutstandingTable, QueryInfo,
 };
 use crate::dnssec::engine::{Engine, Lookup};
 use crate::dnssec::verdict::Verdict;
@@ -350,7 +350,18 @@ impl Detector {
         if expired.is_empty() {
             return;
         }
+        self.log_unanswered(&expired);
         feed_timeouts(&self.policy, &mut lock(&self.health), expired);
+    }
+
+    /// The transaction lines of queries that expired unanswered.
+    fn log_unanswered(&self, expired: &[ExpiredQuery]) {
+        let Some(t) = &self.eval.transactions else {
+            return;
+        };
+        for e in expired {
+            t.log_unanswered(e, is_own_query(&self.policy, &e.query));
+        }
     }
 
     /// `resolver_failure` alerts of the `findings` judged as of `now`.
@@ -429,6 +440,7 @@ impl Detector {
             // dropped or kept depending on it); one lock, and one map
             // lookup when nothing expired.
             let expired = self.table.take_expired();
+            self.log_unanswered(&expired);
             let findings = {
                 let mut h = lock(&self.health);
                 if counted && expired.is_empty() {
@@ -693,21 +705,19 @@ impl Detector {
 
 /// Count the unanswered expired queries of hosts' recursive queries (the
 /// monitor's own left out) in resolver health.
-fn feed_timeouts(
-    policy: &DetectPolicy,
-    h: &mut ResolverHealth,
-    expired: Vec<crate::correlate::outstanding::ExpiredQuery>,
-) {
+fn feed_timeouts(policy: &DetectPolicy, h: &mut ResolverHealth, expired: Vec<ExpiredQuery>) {
     for e in expired {
-        let own = e
-            .query
-            .process
-            .as_ref()
-            .is_some_and(|p| policy.own_pids.contains(&p.pid));
-        if e.query.rd && !own {
+        if e.query.rd && !is_own_query(policy, &e.query) {
             h.on_timeout(e.server, e.expired);
         }
     }
+}
+
+/// A query of the daemon's own engine (by its process).
+fn is_own_query(policy: &DetectPolicy, q: &QueryInfo) -> bool {
+    q.process
+        .as_ref()
+        .is_some_and(|p| policy.own_pids.contains(&p.pid))
 }
 
 /// A taken answer whose evaluation ends without a verdict (none came, the

@@ -355,6 +355,7 @@ async fn same_rows_as_the_string_keyed_recorder() {
                             cd: false,
                             process: p.map(std::sync::Arc::new),
                             raw: Vec::new().into(),
+                            served: false,
                         })
                     }
                     _ => {

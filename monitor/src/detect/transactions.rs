@@ -3,8 +3,10 @@
 //! independent verdict (`dnssec.*`) when the detector obtained one.
 //!
 //! A query line is written when the query is captured (it may never be
-//! answered); its answer's line is written once the detector is done with
-//! the answer — judged, skipped (the daemon's own lookups, allow list, NTA,
+//! answered); a query that gets no answer within the outstanding timeout
+//! gets a transaction line of its own when it expires (`event.outcome:
+//! failure`, `dnssec_monitor.unanswered: true`); its answer's line is
+//! written once the detector is done with the answer — judged, skipped (the daemon's own lookups, allow list, NTA,
 //! served to other machines) or dropped from checking — so it carries what
 //! a SIEM needs to filter on: `dnssec.outcome`, `dnssec.reason`, the query's
 //! time and the latency. Rendered where the detector finishes the answer
@@ -18,10 +20,15 @@ use std::time::Duration;
 
 use serde_json::value::RawValue;
 
+use hickory_proto::op::{Message, MessageType, OpCode};
+
 use super::alert::Rule;
-use crate::correlate::outstanding::QueryInfo;
+use crate::correlate::outstanding::{ExpiredQuery, QueryInfo};
 use crate::dnssec::engine::Lookup;
-use crate::event::{DnsEvent, EcsQueryInfo, rfc3339_micros};
+use crate::event::{DnsEvent, DnsKind, EcsDocument, EcsQueryInfo, rfc3339_micros};
+
+/// `event.dataset` of every transaction line.
+const DATASET: &str = "dnssec_monitor.transaction";
 
 /// Where rendered lines go (complete JSON lines, each ending in `\n`,
 /// and how many): false = no room (counted as dropped, never waited for).
@@ -140,16 +147,27 @@ impl TransactionLog {
         handled: Handled<'_>,
     ) {
         let dnssec = lookup.map(|l| self.inner.dnssec_of(l));
+        self.write(|out| render(out, ev, query, dnssec.as_deref(), handled));
+    }
+
+    /// The line of query `q`, which got no answer within the outstanding
+    /// timeout (`own`: one of the daemon's own lookups); never waits.
+    pub fn log_unanswered(&self, q: &ExpiredQuery, own: bool) {
+        self.write(|out| render_unanswered(out, q, own));
+    }
+
+    /// Hands over (or gathers) the line `render` appends to its buffer.
+    fn write(&self, render: impl FnOnce(&mut Vec<u8>)) {
         if !self.inner.gather {
             let mut line = Vec::new();
-            render(&mut line, ev, query, dnssec.as_deref(), handled);
+            render(&mut line);
             self.inner.hand_over(line, 1);
             return;
         }
         // Rendered straight into the gathered lines (no copy per line).
         let full = {
             let mut g = lock(&self.inner.gathered);
-            render(&mut g.0, ev, query, dnssec.as_deref(), handled);
+            render(&mut g.0);
             g.1 += 1;
             (g.0.len() >= GATHER_BYTES).then(|| take_gathered(&mut g))
         };
@@ -243,30 +261,75 @@ pub fn render(
     handled: Handled<'_>,
 ) {
     let mut doc = ev.ecs();
-    doc.event.dataset = Some("dnssec_monitor.transaction");
+    doc.event.dataset = Some(DATASET);
     doc.dnssec = dnssec;
     doc.dnssec_monitor.own_query = handled.own;
     doc.dnssec_monitor.alerts = handled.rules.iter().map(|r| r.name()).collect();
     if let Some(q) = query {
         let latency = ev.timestamp.duration_since(q.sent).unwrap_or_default();
-        doc.dnssec_monitor.query = Some(EcsQueryInfo {
-            id: q.id,
-            timestamp: rfc3339_micros(q.sent),
-            rd: q.rd,
-            r#do: q.dnssec_ok,
-            cd: q.cd,
-            latency_ms: (latency.as_secs_f64() * 1e6).round() / 1e3,
-        });
+        doc.dnssec_monitor.query = Some(query_object(
+            q,
+            Some((latency.as_secs_f64() * 1e6).round() / 1e3),
+        ));
         if doc.process.is_none()
             && let Some(p) = q.process.as_deref()
         {
             doc.set_process(p);
         }
     }
+    write_line(out, &doc);
+}
+
+/// The line of a query that got no answer: the query's ECS document
+/// (`dns.type: query`) at the time it expired, `event.outcome: failure`,
+/// `dnssec_monitor.unanswered: true` and `dnssec_monitor.query` (its time,
+/// no latency). No interface: the outstanding table keeps none.
+pub fn render_unanswered(out: &mut Vec<u8>, q: &ExpiredQuery, own: bool) {
+    // It parsed when it was captured; should these bytes not parse again,
+    // the line still goes, without the question.
+    let message = Message::from_vec(&q.query.raw.bytes())
+        .unwrap_or_else(|_| Message::new(q.query.id, MessageType::Query, OpCode::Query));
+    let ev = DnsEvent {
+        timestamp: q.expired,
+        kind: DnsKind::Query,
+        transport: q.transport,
+        client: q.client,
+        server: q.server,
+        interface: None,
+        socket_cookie: None,
+        process: q.query.process.clone(),
+        raw: q.query.raw.clone(),
+        txid: q.query.id,
+        message: Arc::new(message),
+    };
+    let mut doc = ev.ecs();
+    doc.event.dataset = Some(DATASET);
+    doc.event.outcome = Some("failure");
+    doc.dnssec_monitor.own_query = own;
+    doc.dnssec_monitor.served = q.query.served;
+    doc.dnssec_monitor.unanswered = true;
+    doc.dnssec_monitor.query = Some(query_object(&q.query, None));
+    write_line(out, &doc);
+}
+
+/// `dnssec_monitor.query` of a transaction line.
+fn query_object(q: &QueryInfo, latency_ms: Option<f64>) -> EcsQueryInfo {
+    EcsQueryInfo {
+        id: q.id,
+        timestamp: rfc3339_micros(q.sent),
+        rd: q.rd,
+        r#do: q.dnssec_ok,
+        cd: q.cd,
+        latency_ms,
+    }
+}
+
+/// `doc` as one JSON line appended to `out`.
+fn write_line(out: &mut Vec<u8>, doc: &EcsDocument<'_>) {
     // Plain data (strings, numbers, maps with string keys): serde_json
     // cannot fail on it; an empty object would still be one line.
     let start = out.len();
-    if serde_json::to_writer(&mut *out, &doc).is_err() {
+    if serde_json::to_writer(&mut *out, doc).is_err() {
         out.truncate(start);
         out.extend_from_slice(b"{}");
     }

@@ -240,6 +240,78 @@ async fn an_unsolicited_answer_is_a_transaction_without_a_query() {
     );
 }
 
+#[tokio::test]
+async fn a_query_without_an_answer_gets_a_failure_line_when_it_expires() {
+    use super::testkit::{CLIENT, RESOLVER, at, event, query_msg};
+    let (mut lab, lines) = Lab::logging(policy(), true);
+    // One query answered, one never.
+    ask(&mut lab, UNSIGNED, "www.unsigned.test.", false).await;
+    let answered = std::mem::take(&mut *lines.lock().unwrap());
+    assert_eq!(answered.len(), 1);
+    let ms = lab.now_ms(10);
+    let q = query_msg(11, "lost.unsigned.test.", RecordType::AAAA, true, true);
+    lab.det.observe(event(q, CLIENT, RESOLVER, ms));
+    // Not before its time is up.
+    lab.det.check_health(at(ms + 1_000));
+    assert!(lines.lock().unwrap().is_empty(), "not before it expires");
+    lab.det.check_health(at(ms + 60_000));
+    let got = std::mem::take(&mut *lines.lock().unwrap());
+    assert_eq!(got.len(), 1, "only the unanswered query: {got:#?}");
+    let l = &got[0];
+    assert_eq!(
+        str_at(l, "/event/dataset"),
+        Some("dnssec_monitor.transaction")
+    );
+    assert_eq!(str_at(l, "/event/outcome"), Some("failure"));
+    assert_eq!(
+        l.pointer("/dnssec_monitor/unanswered"),
+        Some(&Value::Bool(true))
+    );
+    assert_eq!(str_at(l, "/dns/type"), Some("query"));
+    assert_eq!(str_at(l, "/dns/question/name"), Some("lost.unsigned.test"));
+    assert_eq!(str_at(l, "/dns/question/type"), Some("AAAA"));
+    assert_eq!(l.pointer("/dns/id"), Some(&serde_json::json!(11)));
+    assert_eq!(
+        l.pointer("/dnssec_monitor/query/id"),
+        Some(&serde_json::json!(11))
+    );
+    assert_eq!(
+        l.pointer("/dnssec_monitor/query/do"),
+        Some(&Value::Bool(true))
+    );
+    assert!(l.pointer("/dnssec_monitor/query/latency_ms").is_none());
+    assert!(l.pointer("/dnssec").is_none());
+    assert_eq!(str_at(l, "/process/name"), Some(process().name.as_str()));
+    assert_eq!(str_at(l, "/source/ip"), Some("10.0.0.2"));
+    assert_eq!(l.pointer("/destination/port"), Some(&serde_json::json!(53)));
+    // An answered transaction's line says nothing of the kind.
+    assert!(answered[0].pointer("/event/outcome").is_none());
+    assert!(answered[0].pointer("/dnssec_monitor/unanswered").is_none());
+    assert!(
+        answered[0]
+            .pointer("/dnssec_monitor/query/latency_ms")
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn the_daemons_own_unanswered_lookups_are_marked() {
+    use super::testkit::{CLIENT, RESOLVER, at, event, query_msg};
+    let mut p = policy();
+    p.own_pids = vec![process().pid];
+    let (mut lab, lines) = Lab::logging(p, true);
+    let ms = lab.now_ms(10);
+    let q = query_msg(12, "lost.unsigned.test.", RecordType::A, true, false);
+    lab.det.observe(event(q, CLIENT, RESOLVER, ms));
+    lab.det.check_health(at(ms + 60_000));
+    let got = std::mem::take(&mut *lines.lock().unwrap());
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(
+        got[0].pointer("/dnssec_monitor/own_query"),
+        Some(&Value::Bool(true))
+    );
+}
+
 /// `run --events`: lines gathered, handed over as one item per flush (and
 /// when the last clone of the log goes); a full output counts them all.
 #[test]
