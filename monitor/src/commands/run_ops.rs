@@ -162,6 +162,15 @@ pub fn detect_samples(h: &StageHandle) -> Vec<Sample> {
             n,
         ));
     }
+    // `--events`: transaction lines written (their drops are above).
+    if let Some(t) = h.transactions.as_deref() {
+        out.push(sample(
+            "dnssec_monitor_transaction_lines_total",
+            "Transaction lines (--events: one per answer and per unanswered query) handed to the output.",
+            &[],
+            l(&t.lines),
+        ));
+    }
     for rule in Rule::ALL {
         out.push(sample(
             ALERTS,

@@ -100,6 +100,19 @@ fn detection_counters_become_stage_and_alert_series() {
     let hc = h.clone();
     m.add_collector(move || detect_samples(&hc));
     let text = m.encode();
+    assert!(
+        !text.contains("dnssec_monitor_transaction_lines_total"),
+        "no --events, no transaction series:\n{text}"
+    );
+    let t = Arc::new(crate::detect::transactions::TransactionStats::default());
+    t.lines.store(12, Ordering::Relaxed);
+    t.full.store(5, Ordering::Relaxed);
+    let mut h = h;
+    h.transactions = Some(t);
+    let m = Metrics::new();
+    let hc = h.clone();
+    m.add_collector(move || detect_samples(&hc));
+    let text = m.encode();
     let first = format!(
         "dnssec_monitor_alerts_total{{rule=\"{}\"}} 2",
         Rule::ALL[0].name()
@@ -113,6 +126,8 @@ fn detection_counters_become_stage_and_alert_series() {
         r#"dnssec_monitor_outstanding_entries 65536"#,
         r#"dnssec_monitor_detect_skipped_total{reason="served"} 6"#,
         r#"dnssec_monitor_detect_skipped_total{reason="own"} 0"#,
+        r#"dnssec_monitor_transaction_lines_total 12"#,
+        r#"dnssec_monitor_stage_dropped_total{stage="detect",reason="transaction_lines_full"} 5"#,
         first.as_str(),
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
