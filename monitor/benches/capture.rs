@@ -210,7 +210,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             events
                 .iter()
-                .map(|e| black_box(e.ecs()).dns.id as u64)
+                .map(|e| black_box(e.ecs()).dns.and_then(|d| d.id).unwrap_or(0) as u64)
                 .sum::<u64>()
         })
     });

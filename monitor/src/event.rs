@@ -151,6 +151,15 @@ impl DnsEvent {
     /// than [`DnsEvent::to_ecs`] when the document only goes to a writer
     /// ([`crate::sinks::jsonl::JsonLinesSink::write_record`]).
     pub fn ecs(&self) -> EcsDocument<'_> {
+        let mut doc = self.ecs_without_dns();
+        doc.dns = Some(self.dns_object(Some(self.txid)));
+        doc
+    }
+
+    /// The `dns` object; without `id`, it depends on the parsed message
+    /// alone, which repeated messages share (decode/memo.rs), so
+    /// [`crate::event_lines::EcsLines`] renders it once per message.
+    pub fn dns_object(&self, id: Option<u16>) -> EcsDns {
         let m = &self.message;
         let answer = self.kind == DnsKind::Answer;
         let answers: Vec<EcsAnswer> = m
@@ -173,6 +182,24 @@ impl DnsEvent {
                 _ => None,
             })
             .collect();
+        EcsDns {
+            id,
+            r#type: self.kind.as_str(),
+            op_code: pres::opcode(m.metadata.op_code),
+            header_flags: self.header_flags(),
+            response_code: answer.then(|| pres::rcode(m.metadata.response_code)),
+            question: m.queries.first().map(|q| EcsQuestion {
+                name: pres::name(q.name()),
+                r#type: pres::rtype(q.query_type()),
+                class: pres::class(q.query_class()),
+            }),
+            answers,
+            resolved_ip,
+        }
+    }
+
+    /// [`DnsEvent::ecs`] without its `dns` object (`None`).
+    pub fn ecs_without_dns(&self) -> EcsDocument<'_> {
         let interface = self.interface.as_ref().map(|i| EcsObserverSide {
             interface: EcsInterface {
                 name: &i.name,
@@ -192,20 +219,6 @@ impl DnsEvent {
                 r#type: ["protocol"],
                 dataset: None,
                 outcome: None,
-            },
-            dns: EcsDns {
-                r#type: self.kind.as_str(),
-                id: self.txid,
-                op_code: pres::opcode(m.metadata.op_code),
-                header_flags: self.header_flags(),
-                response_code: answer.then(|| pres::rcode(m.metadata.response_code)),
-                question: m.queries.first().map(|q| EcsQuestion {
-                    name: pres::name(q.name()),
-                    r#type: pres::rtype(q.query_type()),
-                    class: pres::class(q.query_class()),
-                }),
-                answers,
-                resolved_ip,
             },
             source: EcsEndpoint {
                 ip: self.client.ip(),
@@ -230,6 +243,7 @@ impl DnsEvent {
             user: None,
             container: None,
             dnssec: None,
+            dns: None,
             dnssec_monitor: EcsOwn {
                 raw: base64::engine::general_purpose::STANDARD.encode(self.raw.bytes()),
                 own_query: false,
@@ -259,7 +273,6 @@ pub struct EcsDocument<'a> {
     #[serde(rename = "@timestamp")]
     pub timestamp: String,
     pub event: EcsEventField,
-    pub dns: EcsDns,
     pub source: EcsEndpoint,
     pub destination: EcsEndpoint,
     pub network: EcsNetwork,
@@ -276,6 +289,10 @@ pub struct EcsDocument<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dnssec: Option<&'a serde_json::value::RawValue>,
     pub dnssec_monitor: EcsOwn,
+    /// Last: [`crate::event_lines::EcsLines`] appends it to the rest of a
+    /// line rendered without it (`None`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns: Option<EcsDns>,
 }
 
 impl<'a> EcsDocument<'a> {
@@ -308,8 +325,10 @@ pub struct EcsEventField {
 
 #[derive(Serialize)]
 pub struct EcsDns {
+    /// First: the only field a repeated message's copies do not share.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u16>,
     pub r#type: &'static str,
-    pub id: u16,
     pub op_code: String,
     pub header_flags: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -15,6 +15,7 @@ pub mod decode;
 pub mod detect;
 pub mod dnssec;
 pub mod event;
+pub mod event_lines;
 pub mod metrics;
 pub mod privs;
 pub mod report;

@@ -250,6 +250,7 @@ pub fn start(
         // Event lines of one batch, rendered into one buffer (one item on
         // the output channel per batch, not per message).
         let mut rendered: Vec<u8> = Vec::new();
+        let mut ecs_lines = crate::event_lines::EcsLines::default();
         while let Some(batch) = events.recv().await {
             if with_events {
                 let mut n = 0;
@@ -257,12 +258,10 @@ pub fn start(
                 // an answer's line is its transaction, written by the
                 // detector once it is done with it (detect/transactions.rs).
                 for ev in batch.iter().filter(|ev| ev.kind == DnsKind::Query) {
-                    let mut doc = ev.ecs();
+                    let mut doc = ev.ecs_without_dns();
                     doc.dnssec_monitor.own_query = own.is_own(ev);
-                    if serde_json::to_writer(&mut rendered, &doc).is_ok() {
-                        rendered.push(b'\n');
-                        n += 1;
-                    }
+                    ecs_lines.write(&mut rendered, ev, &doc);
+                    n += 1;
                 }
                 if n > 0 {
                     // The next batch's buffer starts at this one's size

@@ -25,7 +25,8 @@ use hickory_proto::op::{Message, MessageType, OpCode};
 use super::alert::Rule;
 use crate::correlate::outstanding::{ExpiredQuery, QueryInfo};
 use crate::dnssec::engine::Lookup;
-use crate::event::{DnsEvent, DnsKind, EcsDocument, EcsQueryInfo, rfc3339_micros};
+use crate::event::{DnsEvent, DnsKind, EcsQueryInfo, rfc3339_micros};
+use crate::event_lines::EcsLines;
 
 /// `event.dataset` of every transaction line.
 const DATASET: &str = "dnssec_monitor.transaction";
@@ -68,6 +69,9 @@ struct Inner {
     /// the verdict's address; the `Weak` keeps that address from being
     /// reused while the entry exists.
     dnssec: Mutex<DnssecCache>,
+    /// Each message's `dns` object, rendered once (event_lines.rs); locked
+    /// after `gathered`.
+    lines: Mutex<EcsLines>,
 }
 
 /// Verdict address → (the verdict, its rendered `dnssec` object).
@@ -127,6 +131,7 @@ impl TransactionLog {
                 sink,
                 gather,
                 gathered: Mutex::new((Vec::new(), 0)),
+                lines: Mutex::default(),
                 stats: Arc::default(),
                 dnssec: Mutex::new(HashMap::new()),
             }),
@@ -147,27 +152,27 @@ impl TransactionLog {
         handled: Handled<'_>,
     ) {
         let dnssec = lookup.map(|l| self.inner.dnssec_of(l));
-        self.write(|out| render(out, ev, query, dnssec.as_deref(), handled));
+        self.write(|out, lines| render(out, lines, ev, query, dnssec.as_deref(), handled));
     }
 
     /// The line of query `q`, which got no answer within the outstanding
     /// timeout (`own`: one of the daemon's own lookups); never waits.
     pub fn log_unanswered(&self, q: &ExpiredQuery, own: bool) {
-        self.write(|out| render_unanswered(out, q, own));
+        self.write(|out, lines| render_unanswered(out, lines, q, own));
     }
 
     /// Hands over (or gathers) the line `render` appends to its buffer.
-    fn write(&self, render: impl FnOnce(&mut Vec<u8>)) {
+    fn write(&self, render: impl FnOnce(&mut Vec<u8>, &mut EcsLines)) {
         if !self.inner.gather {
             let mut line = Vec::new();
-            render(&mut line);
+            render(&mut line, &mut lock(&self.inner.lines));
             self.inner.hand_over(line, 1);
             return;
         }
         // Rendered straight into the gathered lines (no copy per line).
         let full = {
             let mut g = lock(&self.inner.gathered);
-            render(&mut g.0);
+            render(&mut g.0, &mut lock(&self.inner.lines));
             g.1 += 1;
             (g.0.len() >= GATHER_BYTES).then(|| take_gathered(&mut g))
         };
@@ -255,12 +260,13 @@ impl Drop for Inner {
 /// was not attributed (an answer arriving after its socket closed).
 pub fn render(
     out: &mut Vec<u8>,
+    lines: &mut EcsLines,
     ev: &DnsEvent,
     query: Option<&QueryInfo>,
     dnssec: Option<&RawValue>,
     handled: Handled<'_>,
 ) {
-    let mut doc = ev.ecs();
+    let mut doc = ev.ecs_without_dns();
     doc.event.dataset = Some(DATASET);
     doc.dnssec = dnssec;
     doc.dnssec_monitor.own_query = handled.own;
@@ -277,14 +283,14 @@ pub fn render(
             doc.set_process(p);
         }
     }
-    write_line(out, &doc);
+    lines.write(out, ev, &doc);
 }
 
 /// The line of a query that got no answer: the query's ECS document
 /// (`dns.type: query`) at the time it expired, `event.outcome: failure`,
 /// `dnssec_monitor.unanswered: true` and `dnssec_monitor.query` (its time,
 /// no latency). No interface: the outstanding table keeps none.
-pub fn render_unanswered(out: &mut Vec<u8>, q: &ExpiredQuery, own: bool) {
+pub fn render_unanswered(out: &mut Vec<u8>, lines: &mut EcsLines, q: &ExpiredQuery, own: bool) {
     // It parsed when it was captured; should these bytes not parse again,
     // the line still goes, without the question.
     let message = Message::from_vec(&q.query.raw.bytes())
@@ -302,14 +308,14 @@ pub fn render_unanswered(out: &mut Vec<u8>, q: &ExpiredQuery, own: bool) {
         txid: q.query.id,
         message: Arc::new(message),
     };
-    let mut doc = ev.ecs();
+    let mut doc = ev.ecs_without_dns();
     doc.event.dataset = Some(DATASET);
     doc.event.outcome = Some("failure");
     doc.dnssec_monitor.own_query = own;
     doc.dnssec_monitor.served = q.query.served;
     doc.dnssec_monitor.unanswered = true;
     doc.dnssec_monitor.query = Some(query_object(&q.query, None));
-    write_line(out, &doc);
+    lines.write(out, &ev, &doc);
 }
 
 /// `dnssec_monitor.query` of a transaction line.
@@ -322,16 +328,4 @@ fn query_object(q: &QueryInfo, latency_ms: Option<f64>) -> EcsQueryInfo {
         cd: q.cd,
         latency_ms,
     }
-}
-
-/// `doc` as one JSON line appended to `out`.
-fn write_line(out: &mut Vec<u8>, doc: &EcsDocument<'_>) {
-    // Plain data (strings, numbers, maps with string keys): serde_json
-    // cannot fail on it; an empty object would still be one line.
-    let start = out.len();
-    if serde_json::to_writer(&mut *out, doc).is_err() {
-        out.truncate(start);
-        out.extend_from_slice(b"{}");
-    }
-    out.push(b'\n');
 }
