@@ -300,3 +300,42 @@ fn served_answers_are_marked() {
         );
     }
 }
+
+#[test]
+fn event_objects_render_once_per_shape_as_they_would_field_by_field() {
+    for dataset in [None, Some("dnssec_monitor.transaction"), Some("other")] {
+        for outcome in [None, Some("failure"), Some("unknown")] {
+            let e = EcsEventField {
+                kind: "event",
+                category: ["network"],
+                r#type: ["protocol"],
+                dataset,
+                outcome,
+            };
+            let cached = event_object_json(&e).is_some();
+            assert_eq!(
+                cached,
+                dataset != Some("other") && outcome != Some("unknown"),
+                "{dataset:?} {outcome:?}"
+            );
+            let got = serde_json::to_string(&e).unwrap();
+            let want = serde_json::to_string(&e.plain()).unwrap();
+            assert_eq!(got, want);
+            let v: Value = serde_json::from_str(&got).unwrap();
+            assert_eq!(v["kind"], "event");
+            assert_eq!(v.get("dataset").and_then(Value::as_str), dataset);
+            assert_eq!(v.get("outcome").and_then(Value::as_str), outcome);
+            // Through a `Value` too (`DnsEvent::to_ecs`).
+            assert_eq!(serde_json::to_value(&e).unwrap(), v);
+        }
+    }
+}
+
+#[test]
+fn timestamps_are_rfc3339_with_microseconds() {
+    assert_eq!(rfc3339_micros(t(1_500_000)), "1970-01-01T00:00:01.500000Z");
+    assert_eq!(
+        rfc3339_micros(UNIX_EPOCH + Duration::from_secs(1_700_000_000) + Duration::from_micros(7)),
+        "2023-11-14T22:13:20.000007Z"
+    );
+}
