@@ -315,7 +315,7 @@ pub struct EcsEventField {
     pub kind: &'static str,
     pub category: [&'static str; 1],
     pub r#type: [&'static str; 1],
-    /// `dnssec_monitor.transaction` on an answer's transaction line.
+    /// `dnssec_monitor.transaction` on a transaction line.
     pub dataset: Option<&'static str>,
     /// `failure` on the transaction line of a query that got no answer.
     pub outcome: Option<&'static str>,
@@ -493,7 +493,8 @@ pub struct EcsOwn {
     /// when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub served: bool,
-    /// The answer's query (same socket and txid), on transaction lines.
+    /// On transaction lines: the answer's query (same socket and txid), or
+    /// the unanswered query itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query: Option<EcsQueryInfo>,
     /// The transaction line of a query that got no answer within the

@@ -20,8 +20,11 @@ use crate::event::{DnsEvent, EcsDocument};
 /// Rendered `dns` objects kept; dead ones are dropped first when full.
 const ENTRIES: usize = 4_096;
 
-/// Parse address → (the parse, its `dns` object without `id`, as JSON).
-type Cache = HashMap<usize, (Weak<Message>, Box<[u8]>), foldhash::fast::RandomState>;
+/// (Parse address, query or answer) → (the parse, its `dns` object
+/// without `id`, as JSON). The kind follows the parse's QR bit wherever
+/// events are made; keyed by it too, so an event built otherwise cannot
+/// be served another kind's rendering.
+type Cache = HashMap<(usize, bool), (Weak<Message>, Box<[u8]>), foldhash::fast::RandomState>;
 
 /// Renders ECS lines (one per call) with a per-message `dns` cache.
 #[derive(Default)]
@@ -70,7 +73,10 @@ impl EcsLines {
     /// parse lives (only a shared parse is kept: a message the memo does
     /// not share would only fill the cache).
     fn rest_of(&mut self, ev: &DnsEvent) -> std::borrow::Cow<'_, [u8]> {
-        let key = Arc::as_ptr(&ev.message) as usize;
+        let key = (
+            Arc::as_ptr(&ev.message) as usize,
+            ev.kind == crate::event::DnsKind::Answer,
+        );
         let live = self
             .cache
             .get(&key)

@@ -15,6 +15,16 @@ fn line(w: &mut EcsLines, ev: &DnsEvent) -> Value {
     w.write(&mut out, ev, &doc);
     assert_eq!(out.last(), Some(&b'\n'), "one line");
     assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+    // Byte for byte what serde writes for the whole document (`replay`
+    // writes query lines that way): the same keys in the same order.
+    let mut doc = ev.ecs();
+    doc.event.dataset = Some("dnssec_monitor.transaction");
+    let mut want = serde_json::to_vec(&doc).unwrap();
+    want.push(b'\n');
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&want)
+    );
     serde_json::from_slice(&out).expect("valid JSON")
 }
 

@@ -4,9 +4,9 @@
 //! (the same detection options and `--config`, see [`run_detect`]), fed
 //! each DNS message in capture order. Every alert goes out as the JSON line
 //! the daemon writes for it ([`Alert::to_ecs`]); with `--events`, also one
-//! ECS line per query and one transaction line per answer (its query and
-//! verdict, as `run --events` writes it: detect/transactions.rs), in
-//! capture order (no process fields: a file does not know them).
+//! ECS line per query, one transaction line per answer (its query and
+//! verdict, as `run --events` writes it: detect/transactions.rs) and per
+//! query that timed out unanswered within the capture, in capture order (no process fields: a file does not know them).
 //! The decode counters, the messages observed and the alerts per rule go to
 //! stderr.
 //!
@@ -95,14 +95,15 @@ impl ReplaySummary {
 }
 
 /// One line of `--events` output: a message as captured (a query), or a
-/// line the detector rendered (an answer's transaction).
+/// line the detector rendered (a transaction: an answer's, or an
+/// unanswered query's).
 pub enum EventLine<'a> {
     Message(&'a DnsEvent),
     Rendered(&'a [u8]),
 }
 
 /// Where a replay's output goes: each alert, and (`--events`) each query
-/// and each answer's transaction line, in capture order. Written as they
+/// and each transaction line, in capture order. Written as they
 /// come (at most 64 messages behind), so a long file's alerts
 /// appear while it is read and are not held in memory.
 pub struct ReplayOutput<'a> {
@@ -137,10 +138,12 @@ struct Settled {
 type Judged = (Vec<Alert>, Vec<Vec<u8>>);
 
 impl Settled {
-    fn alerts(alerts: Vec<Alert>) -> Settled {
+    /// A health check's alerts and the lines the detector wrote meanwhile
+    /// (the transactions of queries that expired unanswered).
+    fn health(alerts: Vec<Alert>, transactions: Option<&ReplayLines>) -> Settled {
         Settled {
             line: None,
-            rendered: Vec::new(),
+            rendered: transactions.map(ReplayLines::take).unwrap_or_default(),
             alerts,
             verdict: None,
         }
@@ -228,7 +231,8 @@ pub async fn replay<R: Read>(
             match next_health {
                 None => next_health = ev.timestamp.checked_add(every),
                 Some(due) if ev.timestamp >= due => {
-                    queue.push_back(Settled::alerts(detector.check_health(ev.timestamp)));
+                    let alerts = detector.check_health(ev.timestamp);
+                    queue.push_back(Settled::health(alerts, transactions.as_ref()));
                     next_health = ev.timestamp.checked_add(every);
                 }
                 Some(_) => {}
@@ -271,7 +275,8 @@ pub async fn replay<R: Read>(
     // periodic one. Queries younger than the timeout at the end stay
     // unjudged (their answers may have come after the capture stopped).
     if next_health.is_some() {
-        queue.push_back(Settled::alerts(detector.check_health(last)));
+        let alerts = detector.check_health(last);
+        queue.push_back(Settled::health(alerts, transactions.as_ref()));
     }
     while !queue.is_empty() {
         settle_front(&mut queue, &mut write_event, &mut emit).await?;

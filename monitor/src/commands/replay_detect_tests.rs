@@ -314,3 +314,68 @@ async fn alerts_keep_capture_order_while_verdicts_overlap() {
     );
     assert_eq!(summary.alerts_total(), 2);
 }
+
+/// `--events`: a query that times out unanswered within the capture gets
+/// its transaction line (`dnssec_monitor.unanswered`) when capture time
+/// passes its deadline, before the lines of what came after.
+#[tokio::test]
+async fn an_unanswered_query_gets_its_transaction_line_in_capture_order() {
+    let lines = ReplayLines::default();
+    let mut lab = Lab::with_transactions(policy(), lines.log());
+    let (q1, a1) = transaction(&lab, |_| {}).await;
+    let lost = query_msg(0x5151, "lost.example.", RecordType::A, true, true);
+    let file = pcap(&[
+        (0, CLIENT, RESOLVER, &lost),
+        (20_000, CLIENT, RESOLVER, &q1),
+        (20_005, RESOLVER, CLIENT, &a1),
+    ]);
+    let mut docs: Vec<Value> = Vec::new();
+    let sink = std::cell::RefCell::new(&mut docs);
+    let mut on_alert = |a: &Alert| {
+        sink.borrow_mut().push(a.to_ecs());
+        Ok(())
+    };
+    let mut on_event = |l: EventLine<'_>| {
+        sink.borrow_mut().push(super::event_doc(l));
+        Ok(())
+    };
+    let out = ReplayOutput {
+        alert: &mut on_alert,
+        event: Some(&mut on_event),
+        transactions: Some(lines),
+    };
+    let src = PcapSource::new(Cursor::new(file)).unwrap();
+    replay(src, DecodeLimits::default(), &mut lab.det, out)
+        .await
+        .unwrap();
+    let shape: Vec<(String, u64, bool)> = docs
+        .iter()
+        .map(|d| {
+            (
+                d.pointer("/rule/name")
+                    .or(d.pointer("/dns/type"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_string(),
+                d["dns"]["id"].as_u64().unwrap_or(0),
+                d["dnssec_monitor"]["unanswered"] == true,
+            )
+        })
+        .collect();
+    let want = [
+        ("query", 0x5151, false),
+        ("query", 0x5151, true),
+        ("query", 0x4242, false),
+        ("answer", 0x4242, false),
+    ]
+    .map(|(k, id, u)| (k.to_string(), id, u));
+    assert_eq!(shape, want, "{docs:#?}");
+    let l = &docs[1];
+    assert_eq!(l["event"]["dataset"], "dnssec_monitor.transaction");
+    assert_eq!(l["event"]["outcome"], "failure");
+    assert_eq!(l["dns"]["question"]["name"], "lost.example");
+    assert_eq!(
+        l["dnssec_monitor"]["query"]["@timestamp"],
+        docs[0]["@timestamp"]
+    );
+}

@@ -3,9 +3,9 @@
 //! independent verdict (`dnssec.*`) when the detector obtained one.
 //!
 //! A query line is written when the query is captured (it may never be
-//! answered); a query that gets no answer within the outstanding timeout
+//! answered). A query that gets no answer within the outstanding timeout
 //! gets a transaction line of its own when it expires (`event.outcome:
-//! failure`, `dnssec_monitor.unanswered: true`); its answer's line is
+//! failure`, `dnssec_monitor.unanswered: true`). An answer's line is
 //! written once the detector is done with the answer — judged, skipped (the daemon's own lookups, allow list, NTA,
 //! served to other machines) or dropped from checking — so it carries what
 //! a SIEM needs to filter on: `dnssec.outcome`, `dnssec.reason`, the query's
@@ -158,7 +158,9 @@ impl TransactionLog {
     /// The line of query `q`, which got no answer within the outstanding
     /// timeout (`own`: one of the daemon's own lookups); never waits.
     pub fn log_unanswered(&self, q: &ExpiredQuery, own: bool) {
-        self.write(|out, lines| render_unanswered(out, lines, q, own));
+        // Parsed before any lock: an outage expires queries in bulk.
+        let ev = unanswered_event(q);
+        self.write(|out, lines| render_unanswered(out, lines, &ev, q, own));
     }
 
     /// Hands over (or gathers) the line `render` appends to its buffer.
@@ -286,16 +288,14 @@ pub fn render(
     lines.write(out, ev, &doc);
 }
 
-/// The line of a query that got no answer: the query's ECS document
-/// (`dns.type: query`) at the time it expired, `event.outcome: failure`,
-/// `dnssec_monitor.unanswered: true` and `dnssec_monitor.query` (its time,
-/// no latency). No interface: the outstanding table keeps none.
-pub fn render_unanswered(out: &mut Vec<u8>, lines: &mut EcsLines, q: &ExpiredQuery, own: bool) {
+/// The event of a query that got no answer, at the time it expired. No
+/// interface: the outstanding table keeps none.
+fn unanswered_event(q: &ExpiredQuery) -> DnsEvent {
     // It parsed when it was captured; should these bytes not parse again,
     // the line still goes, without the question.
     let message = Message::from_vec(&q.query.raw.bytes())
         .unwrap_or_else(|_| Message::new(q.query.id, MessageType::Query, OpCode::Query));
-    let ev = DnsEvent {
+    DnsEvent {
         timestamp: q.expired,
         kind: DnsKind::Query,
         transport: q.transport,
@@ -307,7 +307,20 @@ pub fn render_unanswered(out: &mut Vec<u8>, lines: &mut EcsLines, q: &ExpiredQue
         raw: q.query.raw.clone(),
         txid: q.query.id,
         message: Arc::new(message),
-    };
+    }
+}
+
+/// The line of a query that got no answer: the query's ECS document
+/// (`dns.type: query`, `ev` = [`unanswered_event`]), `event.outcome:
+/// failure`, `dnssec_monitor.unanswered: true` and `dnssec_monitor.query`
+/// (its time, no latency).
+fn render_unanswered(
+    out: &mut Vec<u8>,
+    lines: &mut EcsLines,
+    ev: &DnsEvent,
+    q: &ExpiredQuery,
+    own: bool,
+) {
     let mut doc = ev.ecs_without_dns();
     doc.event.dataset = Some(DATASET);
     doc.event.outcome = Some("failure");
@@ -315,7 +328,7 @@ pub fn render_unanswered(out: &mut Vec<u8>, lines: &mut EcsLines, q: &ExpiredQue
     doc.dnssec_monitor.served = q.query.served;
     doc.dnssec_monitor.unanswered = true;
     doc.dnssec_monitor.query = Some(query_object(&q.query, None));
-    lines.write(out, &ev, &doc);
+    lines.write(out, ev, &doc);
 }
 
 /// `dnssec_monitor.query` of a transaction line.
