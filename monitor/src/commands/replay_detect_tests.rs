@@ -104,23 +104,13 @@ async fn a_flipped_rrsig_byte_is_one_bogus_signature_naming_the_question() {
     assert!(format_summary(&summary).contains("alerts.bogus_signature"));
 }
 
-/// `--events`: the query's line, each answer's transaction line (its
-/// verdict in `dnssec`), then its alerts, in capture order, whether the
-/// verdict was awaited on its own task or judged at once.
-#[tokio::test]
-async fn events_are_query_lines_and_transaction_lines_in_capture_order() {
-    let lines = ReplayLines::default();
-    let mut lab = Lab::with_transactions(policy(), lines.log());
-    let (q1, a1) = transaction(&lab, |_| {}).await;
-    let (mut q2, mut a2) = transaction(&lab, flip_rrsig_byte).await;
-    q2.metadata.id = 0x4343;
-    a2.metadata.id = 0x4343;
-    let file = pcap(&[
-        (0, CLIENT, RESOLVER, &q1),
-        (5, RESOLVER, CLIENT, &a1),
-        (10, CLIENT, RESOLVER, &q2),
-        (15, RESOLVER, CLIENT, &a2),
-    ]);
+/// `pcap` replayed with `--events` by `lab` (built with `lines.log()`):
+/// every line written, alerts and event lines in output order.
+async fn replay_events(
+    lab: &mut Lab,
+    lines: ReplayLines,
+    file: Vec<u8>,
+) -> (Vec<Value>, ReplaySummary) {
     let mut docs: Vec<Value> = Vec::new();
     let sink = std::cell::RefCell::new(&mut docs);
     let mut on_alert = |a: &Alert| {
@@ -140,6 +130,27 @@ async fn events_are_query_lines_and_transaction_lines_in_capture_order() {
     let summary = replay(src, DecodeLimits::default(), &mut lab.det, out)
         .await
         .unwrap();
+    (docs, summary)
+}
+
+/// `--events`: the query's line, each answer's transaction line (its
+/// verdict in `dnssec`), then its alerts, in capture order, whether the
+/// verdict was awaited on its own task or judged at once.
+#[tokio::test]
+async fn events_are_query_lines_and_transaction_lines_in_capture_order() {
+    let lines = ReplayLines::default();
+    let mut lab = Lab::with_transactions(policy(), lines.log());
+    let (q1, a1) = transaction(&lab, |_| {}).await;
+    let (mut q2, mut a2) = transaction(&lab, flip_rrsig_byte).await;
+    q2.metadata.id = 0x4343;
+    a2.metadata.id = 0x4343;
+    let file = pcap(&[
+        (0, CLIENT, RESOLVER, &q1),
+        (5, RESOLVER, CLIENT, &a1),
+        (10, CLIENT, RESOLVER, &q2),
+        (15, RESOLVER, CLIENT, &a2),
+    ]);
+    let (docs, summary) = replay_events(&mut lab, lines, file).await;
     assert_eq!(summary.alerts_of(Rule::BogusSignature), 1);
     let shape: Vec<(String, u64, String)> = docs
         .iter()
@@ -329,25 +340,7 @@ async fn an_unanswered_query_gets_its_transaction_line_in_capture_order() {
         (20_000, CLIENT, RESOLVER, &q1),
         (20_005, RESOLVER, CLIENT, &a1),
     ]);
-    let mut docs: Vec<Value> = Vec::new();
-    let sink = std::cell::RefCell::new(&mut docs);
-    let mut on_alert = |a: &Alert| {
-        sink.borrow_mut().push(a.to_ecs());
-        Ok(())
-    };
-    let mut on_event = |l: EventLine<'_>| {
-        sink.borrow_mut().push(super::event_doc(l));
-        Ok(())
-    };
-    let out = ReplayOutput {
-        alert: &mut on_alert,
-        event: Some(&mut on_event),
-        transactions: Some(lines),
-    };
-    let src = PcapSource::new(Cursor::new(file)).unwrap();
-    replay(src, DecodeLimits::default(), &mut lab.det, out)
-        .await
-        .unwrap();
+    let (docs, _) = replay_events(&mut lab, lines, file).await;
     let shape: Vec<(String, u64, bool)> = docs
         .iter()
         .map(|d| {
