@@ -11,6 +11,7 @@
 //! the address from being reused while the entry lives.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::{Arc, Weak};
 
 use hickory_proto::op::Message;
@@ -62,7 +63,8 @@ impl EcsLines {
         out.pop();
         let rest = self.rest_of(ev);
         out.extend_from_slice(b",\"dns\":{\"id\":");
-        out.extend_from_slice(ev.txid.to_string().as_bytes());
+        // Straight into the line (no String per line); a Vec takes it all.
+        let _ = write!(out, "{}", ev.txid);
         // `rest` is an object with at least `type`: its fields follow.
         out.push(b',');
         out.extend_from_slice(&rest[1..]);
