@@ -375,6 +375,14 @@ fn dnsperf_args(queries: &Path, rate: Rate, seconds: u64) -> Vec<String> {
         seconds.to_string(),
         "-c".into(),
         "1".into(),
+        // A 4 MiB receive buffer (KiB; capped by net.core.rmem_max): with
+        // dnsperf's default, its first burst of 500 queries overflows its
+        // own socket and ~500–600 answers are lost in every maximum-rate
+        // run, each holding an outstanding slot for the 5 s timeout
+        // (docs/bench/findings.md, session 10) — the load generator's
+        // artefact, not the monitor's.
+        "-b".into(),
+        "4096".into(),
     ];
     match rate.0 {
         Some(r) => a.extend(["-Q".into(), r.to_string(), "-q".into(), "200".into()]),

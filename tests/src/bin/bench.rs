@@ -165,7 +165,9 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
     let _ = writeln!(
         s,
         "## Capture overhead under load (dnsperf → unbound on loopback)\n\n\
-         unbound 1 thread on {}:{} answering 100 `local-data` names; dnsperf `-l {secs}` per run. \
+         unbound 1 thread on {}:{} answering 100 `local-data` names; dnsperf `-l {secs} -c 1 -b 4096` per run \
+         (`-q 500` at the maximum rate, `-Q RATE -q 200` otherwise; `-b 4096` since session 12: without it \
+         dnsperf lost ~600 of its own answers at the start of every maximum-rate run). \
          For each rate: one run without the monitor, then one per monitor configuration, back to back, \
          each with a freshly started monitor. CPU = utime+stime from /proc/PID/stat over the dnsperf run, \
          as % of one core; eBPF = Σ run_time_ns of the monitor's programs \
