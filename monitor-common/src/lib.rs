@@ -46,7 +46,14 @@ pub mod config {
     /// Non-zero: the tc program on `lo` absorbs repeated exchanges (see
     /// [`crate::fast`]).
     pub const FAST_PATH: u32 = 3;
-    pub const COUNT: u32 = 4;
+    /// Non-zero: the host's stores are seen by other CPUs in program order
+    /// (x86-64 TSO, Intel SDM vol. 3 §9.2.2), so the fast path publishes a
+    /// held query with a plain store and reads `FAST_VALIDATED`'s sequence
+    /// words with plain loads. Zero (arm64, …): fully ordered atomics
+    /// (`BPF_XCHG`, `BPF_FETCH | BPF_ADD`) instead, the only barriers BPF
+    /// had before kernel 6.15.
+    pub const TSO: u32 = 4;
+    pub const COUNT: u32 = 5;
 }
 
 /// Size of the `DNS_PORTS` array map: one byte per port, non-zero = DNS.
@@ -228,10 +235,11 @@ pub mod counter {
 /// The kernel fast path for repeated exchanges on `lo`
 /// (docs/design-kernel-fast-path.md). User space writes
 /// [`FAST_VALIDATED`](names::FAST_VALIDATED) after it judged an exchange
-/// clean: (server, query length, [`fast::query_digest`]) → the query's and
-/// the answer's bytes after the id. The tc program then holds back a query
-/// with those bytes (in a [`fast::HeldSlot`] of `FAST_PENDING`) and counts, instead of copying, an answer to it that
-/// equals the validated one. Anything else about such an exchange sends
+/// clean: a [`fast::ValidatedSlot`] found by (server, query length,
+/// [`fast::query_digest`]) holds the query's and the answer's bytes after
+/// the id. The tc program then holds back a query with those bytes (in a
+/// [`fast::HeldSlot`] of `FAST_PENDING`) and counts, instead of copying,
+/// an answer to it that equals the validated one. Anything else about such an exchange sends
 /// the held-back query up first ([`PKT_F_DEFERRED_QUERY`]), so user space
 /// sees what it would have seen without the fast path.
 pub mod fast {
@@ -239,7 +247,9 @@ pub mod fast {
     pub const QUERY_MAX: usize = 128;
     /// Longest answer (after the id) the fast path takes.
     pub const ANSWER_MAX: usize = 512;
-    pub const VALIDATED_MAX: u32 = 8192;
+    /// Slots of `FAST_VALIDATED` (a power of two: pairs indexed by
+    /// [`validated_index`]).
+    pub const VALIDATED_SLOTS: u32 = 8192;
     /// Slots of `FAST_PENDING` (a power of two: indexed by
     /// [`pending_index`]).
     pub const PENDING_SLOTS: u32 = 16384;
@@ -286,10 +296,9 @@ pub mod fast {
     /// Words of a zero-padded query, as [`query_digest`] reads them.
     pub const QUERY_WORDS: usize = QUERY_MAX / 8;
 
-    /// `FAST_VALIDATED`'s key: the server, the query's length and a
-    /// digest of its bytes. 32 bytes instead of the query's 152: the map
-    /// hashes its key on every lookup (jhash), two lookups per exchange;
-    /// the bytes themselves are compared with the entry's copy.
+    /// What identifies a `FAST_VALIDATED` entry: the server, the query's
+    /// length and a digest of its bytes (the bytes themselves are compared
+    /// with the entry's copy).
     #[repr(C)]
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct ValidatedKey {
@@ -299,8 +308,8 @@ pub mod fast {
         pub digest: u64,
     }
 
-    /// `FAST_VALIDATED`'s value: the query's bytes after the id (compared
-    /// in full: the digest only finds the entry) and the answer's,
+    /// A validated exchange: the query's bytes after the id (compared in
+    /// full: the digest only finds the entry) and the answer's,
     /// zero-padded, valid until `expires_ns` (CLOCK_MONOTONIC).
     #[repr(C)]
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,6 +335,36 @@ pub mod fast {
             i += 1;
         }
         h
+    }
+
+    /// A `FAST_VALIDATED` slot: an array shared with user space by `mmap`,
+    /// written only by user space, under a sequence lock. `seq` is odd
+    /// while user space rewrites the slot and grows by 2 with each write;
+    /// the kernel uses an entry only if `seq` was the same even number
+    /// before and after it read it, and remembers that number in the held
+    /// slot, so the answer is compared with the very entry the query
+    /// matched. An array, not a hash: the verifier inlines an array
+    /// lookup, where an LRU hash lookup (jhash of the key, a bucket walk)
+    /// cost ~12% of the tc program's time on each side (perf, session 13).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct ValidatedSlot {
+        pub seq: u64,
+        pub key: ValidatedKey,
+        pub value: FastAnswer,
+    }
+
+    /// The first of the two `FAST_VALIDATED` slots an entry may be in
+    /// (always even; the other is `+ 1`).
+    #[inline(always)]
+    pub fn validated_index(key: &ValidatedKey) -> u32 {
+        let a = &key.server.addr;
+        let h = (key.digest as u32)
+            ^ ((key.digest >> 32) as u32).rotate_left(11)
+            ^ (u32::from(key.server.port) << 16 | u32::from(key.len))
+            ^ u32::from_ne_bytes([a[12], a[13], a[14], a[15]]).rotate_left(7)
+            ^ u32::from_ne_bytes([a[0], a[1], a[2], a[3]]).rotate_left(19);
+        (h.wrapping_mul(0x9E37_79B1) >> (32 - VALIDATED_SLOTS.trailing_zeros())) & !1
     }
 
     impl FastKey {
@@ -381,7 +420,7 @@ pub mod fast {
     /// A `FAST_PENDING` slot (an array shared with user space by `mmap`),
     /// four cache lines: the first is all an answer reads; the query's own
     /// bytes follow (read only when it goes up), so a held query never
-    /// depends on its `FAST_VALIDATED` entry surviving the LRU. `state` is
+    /// depends on its `FAST_VALIDATED` entry staying in place. `state` is
     /// [`SLOT_FREE`], [`SLOT_BUSY`], or, while a query is held, its
     /// `bpf_ktime_get_ns` time (a token ≥ 2). It changes only by atomic
     /// compare-and-exchange, so exactly one party takes a held query: the
@@ -394,12 +433,14 @@ pub mod fast {
     pub struct HeldSlot {
         pub state: u64,
         pub exchange: ExchangeKey,
-        pub digest: u64,
+        /// The `seq` of the `FAST_VALIDATED` slot the query matched.
+        pub validated_seq: u64,
         /// The query's length after the id.
         pub len: u16,
         /// `PQ_F_*`.
         pub flags: u16,
-        pub _pad: u32,
+        /// The index of that `FAST_VALIDATED` slot.
+        pub validated_slot: u32,
         pub socket_cookie: u64,
         /// The query's bytes after the id: the first `len` are valid.
         pub query: [u64; QUERY_WORDS],
@@ -419,17 +460,6 @@ pub mod fast {
                 i += 1;
             }
             b
-        }
-
-        /// The `FAST_VALIDATED` key of the held query.
-        #[inline(always)]
-        pub fn validated_key(&self) -> ValidatedKey {
-            ValidatedKey {
-                server: self.exchange.server,
-                len: self.len,
-                _pad: 0,
-                digest: self.digest,
-            }
         }
     }
 
@@ -489,6 +519,11 @@ pub mod fast {
     const _: () = assert!(core::mem::size_of::<FastKey>() == 20 + 4 + QUERY_MAX);
     const _: () = assert!(core::mem::size_of::<FastAnswer>() == 16 + QUERY_MAX + ANSWER_MAX);
     const _: () = assert!(core::mem::size_of::<ValidatedKey>() == 20 + 4 + 8);
+    const _: () =
+        assert!(core::mem::size_of::<ValidatedSlot>() == 8 + 32 + 16 + QUERY_MAX + ANSWER_MAX);
+    // The kernel reads the copies as u64 words: 8-aligned in a slot.
+    const _: () = assert!(core::mem::offset_of!(ValidatedSlot, value).is_multiple_of(8));
+    const _: () = assert!(VALIDATED_SLOTS.is_power_of_two());
     const _: () = assert!(QUERY_MAX.is_multiple_of(8));
     const _: () = assert!(core::mem::size_of::<ExchangeKey>() == 20 + 4 + 16);
     const _: () = assert!(core::mem::size_of::<PendingQuery>() == 24 + 40 + 152);
@@ -525,6 +560,8 @@ mod pod {
     unsafe impl aya::Pod for super::fast::FastAnswer {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::fast::ValidatedKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::fast::ValidatedSlot {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::fast::ExchangeKey {}
     // SAFETY: as above.

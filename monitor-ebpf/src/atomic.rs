@@ -4,7 +4,7 @@
 //! so `core::sync::atomic` offers none; the intrinsics lower to them.
 //! Both are fully ordered on every JIT.
 
-use core::intrinsics::{AtomicOrdering, atomic_cxchg, atomic_xchg};
+use core::intrinsics::{AtomicOrdering, atomic_cxchg, atomic_xadd, atomic_xchg};
 
 /// `*p = new` if `*p == old`; `true` when it was.
 ///
@@ -13,7 +13,9 @@ use core::intrinsics::{AtomicOrdering, atomic_cxchg, atomic_xchg};
 #[inline(always)]
 pub unsafe fn cas(p: *mut u64, old: u64, new: u64) -> bool {
     // SAFETY: the caller's pointer.
-    unsafe { atomic_cxchg::<u64, { AtomicOrdering::SeqCst }, { AtomicOrdering::SeqCst }>(p, old, new).1 }
+    unsafe {
+        atomic_cxchg::<u64, { AtomicOrdering::SeqCst }, { AtomicOrdering::SeqCst }>(p, old, new).1
+    }
 }
 
 /// `*p = v`, ordered after every earlier store (a release).
@@ -24,4 +26,16 @@ pub unsafe fn cas(p: *mut u64, old: u64, new: u64) -> bool {
 pub unsafe fn store(p: *mut u64, v: u64) {
     // SAFETY: the caller's pointer.
     let _ = unsafe { atomic_xchg::<u64, { AtomicOrdering::SeqCst }>(p, v) };
+}
+
+/// `*p`, read with a fully ordered read-modify-write that adds 0: a load
+/// no later load can pass (`BPF_FETCH | BPF_ADD`), for hosts without
+/// ordered loads (`config::TSO` = 0).
+///
+/// # Safety
+/// As [`cas`].
+#[inline(always)]
+pub unsafe fn load_ordered(p: *mut u64) -> u64 {
+    // SAFETY: the caller's pointer.
+    unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::SeqCst }>(p, 0) }
 }

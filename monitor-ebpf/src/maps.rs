@@ -7,8 +7,8 @@ use aya_ebpf::{
 use monitor_common::{
     DNS_PORTS_LEN, FLOWS_MAX, FlowKey, ProcInfo, RING_BYTES, SOCKETS_MAX, config, counter,
     fast::{
-        self, FastAnswer, HeldSlot, PENDING_SLOTS, SERVERS_MAX,
-        ServerCounts, ServerKey, TUPLES_MAX, TupleSlot, VALIDATED_MAX, ValidatedKey,
+        self, HeldSlot, PENDING_SLOTS, SERVERS_MAX, ServerCounts, ServerKey, TUPLES_MAX, TupleSlot,
+        VALIDATED_SLOTS, ValidatedSlot,
     },
 };
 
@@ -38,14 +38,16 @@ pub static SOCKETS: LruHashMap<u64, ProcInfo> = LruHashMap::with_max_entries(SOC
 #[map]
 pub static FLOWS: LruHashMap<FlowKey, ProcInfo> = LruHashMap::with_max_entries(FLOWS_MAX, 0);
 
-/// Fast path (`monitor_common::fast`): (server, query length and digest)
-/// → the validated query's and answer's bytes. Written only by user space.
-#[map]
-pub static FAST_VALIDATED: LruHashMap<ValidatedKey, FastAnswer> =
-    LruHashMap::with_max_entries(VALIDATED_MAX, 0);
-
 /// `BPF_F_MMAPABLE` (include/uapi/linux/bpf.h).
 const BPF_F_MMAPABLE: u32 = 1024;
+
+/// Fast path (`monitor_common::fast`): validated exchanges, each in one of
+/// the two slots [`fast::validated_index`] gives for (server, query length
+/// and digest). Written only by user space, through its mapping, under
+/// each slot's sequence word ([`fast::ValidatedSlot`]).
+#[map]
+pub static FAST_VALIDATED: Array<ValidatedSlot> =
+    Array::with_max_entries(VALIDATED_SLOTS, BPF_F_MMAPABLE);
 
 /// Fast path: held-back queries, in slots by [`fast::pending_index`] of
 /// their exchange. An array, not a hash: a hash insert and delete per

@@ -17,6 +17,11 @@ use monitor_common::{FlowKey, ProcInfo, config, counter, names};
 /// The object built by `cargo xtask build` (empty when built without it).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/monitor.bpf.o"));
 
+/// Whether other CPUs see this machine's stores in program order and its
+/// loads are not reordered with loads (`config::TSO`): x86 (Intel SDM
+/// vol. 3 §9.2.2). Everything else gets the fully ordered atomics.
+const TSO: bool = cfg!(any(target_arch = "x86_64", target_arch = "x86"));
+
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error(
@@ -54,7 +59,7 @@ pub enum CaptureError {
     #[error("DNS port 0 is not a port")]
     PortZero,
     #[error(transparent)]
-    HeldSlots(#[from] super::held_slots::HeldSlotsError),
+    SharedArray(#[from] super::shared_array::SharedArrayError),
 }
 
 fn prog_err(name: &'static str) -> impl FnOnce(aya::programs::ProgramError) -> CaptureError {
@@ -188,6 +193,10 @@ impl KernelPrograms {
                 .map_mut(names::CONFIG)
                 .ok_or(CaptureError::Missing(names::CONFIG))?;
             let mut cfg: Array<_, u32> = Array::try_from(map).map_err(map_err(names::CONFIG))?;
+            // The programs run JIT-compiled for this machine, whose
+            // architecture this binary was built for.
+            cfg.set(config::TSO, u32::from(TSO), 0)
+                .map_err(map_err(names::CONFIG))?;
             match super::btf::task_offsets() {
                 Ok(o) => {
                     for (i, v) in [
@@ -249,10 +258,8 @@ impl KernelPrograms {
         let counters =
             PerCpuArray::try_from(take(names::COUNTERS)?).map_err(map_err(names::COUNTERS))?;
         let fast = super::fast_path::FastPathMaps {
-            validated: BpfHashMap::try_from(take(names::FAST_VALIDATED)?)
-                .map_err(map_err(names::FAST_VALIDATED))?,
-            pending: super::held_slots::HeldSlots::map(take(names::FAST_PENDING)?)
-                .map_err(CaptureError::HeldSlots)?,
+            validated: super::validated_table::ValidatedTable::map(take(names::FAST_VALIDATED)?)?,
+            pending: super::held_slots::HeldSlots::map(take(names::FAST_PENDING)?)?,
             servers: aya::maps::PerCpuHashMap::try_from(take(names::FAST_SERVERS)?)
                 .map_err(map_err(names::FAST_SERVERS))?,
         };

@@ -22,13 +22,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuHashMap};
+use aya::maps::{MapData, PerCpuHashMap};
 use monitor_common::fast::{
     ANSWER_MAX, FastAnswer, FastKey, HeldSlot, PendingQuery, QUERY_MAX, ServerCounts, ServerKey,
     ValidatedKey,
 };
 
 use super::held_slots::HeldSlots;
+use super::validated_table::{Published, ValidatedTable};
 use monitor_common::{FAMILY_V4, FAMILY_V6};
 use tokio::sync::mpsc;
 
@@ -54,7 +55,7 @@ const QUEUE: usize = 4_096;
 
 /// The fast path's kernel maps.
 pub struct FastPathMaps {
-    pub validated: BpfHashMap<MapData, ValidatedKey, FastAnswer>,
+    pub validated: ValidatedTable,
     pub pending: HeldSlots,
     pub servers: PerCpuHashMap<MapData, ServerKey, ServerCounts>,
 }
@@ -64,10 +65,11 @@ pub struct FastPathMaps {
 pub struct FastPathStats {
     /// Validated exchanges written to the kernel map.
     pub published: AtomicU64,
+    /// Validated exchanges the kernel map already held byte for byte:
+    /// only their expiry moved.
+    pub extended: AtomicU64,
     /// Not written: the writer's queue was full.
     pub publish_dropped: AtomicU64,
-    /// Writes the kernel refused.
-    pub write_errors: AtomicU64,
     /// Held-back queries sent up by the scanner (no answer in time).
     pub expired: AtomicU64,
     /// Of those, not taken by the ring reader (its queue was full).
@@ -82,10 +84,7 @@ impl FastPathStats {
                 "fast_publish_dropped",
                 self.publish_dropped.load(Ordering::Relaxed),
             ),
-            (
-                "fast_write_errors",
-                self.write_errors.load(Ordering::Relaxed),
-            ),
+            ("fast_extended", self.extended.load(Ordering::Relaxed)),
             ("fast_expired", self.expired.load(Ordering::Relaxed)),
             (
                 "fast_expired_dropped",
@@ -197,17 +196,15 @@ pub fn start_publisher(
     let writer_stats = stats.clone();
     let task = tokio::spawn(async move {
         while let Some((key, value)) = rx.recv().await {
-            let r = match maps.lock() {
-                Ok(mut m) => m.validated.insert(key, *value, 0),
+            let done = match maps.lock() {
+                Ok(mut m) => m.validated.publish(&key, &value),
                 Err(_) => return,
             };
-            match r {
-                Ok(()) => writer_stats.published.fetch_add(1, Ordering::Relaxed),
-                Err(e) => {
-                    tracing::debug!("fast path: validated entry not written: {e}");
-                    writer_stats.write_errors.fetch_add(1, Ordering::Relaxed)
-                }
+            let counter = match done {
+                Published::Written(_) => &writer_stats.published,
+                Published::Extended(_) => &writer_stats.extended,
             };
+            counter.fetch_add(1, Ordering::Relaxed);
         }
     });
     (Arc::new(Publisher { tx, stats }), task)

@@ -10,43 +10,18 @@
 //! query sent up whose answer the kernel had counted: a false timeout).
 //! Scanning the state words reads memory; no system call per slot.
 
-use std::os::fd::{AsFd, AsRawFd};
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aya::maps::MapData;
 use monitor_common::fast::{
     HeldSlot, PENDING_SLOTS, SENT_LIMIT_NS, SLOT_BUSY, SLOT_FREE, SLOT_SENT,
 };
+use monitor_common::names;
 
-#[derive(Debug, thiserror::Error)]
-pub enum HeldSlotsError {
-    #[error("FAST_PENDING holds {value_size}-byte values, this build expects {expected}")]
-    Layout { value_size: u32, expected: usize },
-    #[error("FAST_PENDING has {max_entries} slots, this build expects {expected}")]
-    Slots { max_entries: u32, expected: u32 },
-    #[error("mapping FAST_PENDING into memory: {0}")]
-    Mmap(#[source] std::io::Error),
-    #[error("FAST_PENDING is not an array map")]
-    NotArray,
-    #[error("reading FAST_PENDING's description: {0}")]
-    Info(#[source] Box<aya::maps::MapError>),
-}
-
-/// Where the slots live.
-enum Memory {
-    /// The kernel map, mapped shared; unmapped on drop.
-    Mapped { len: usize, _map: MapData },
-    /// Tests: ordinary memory with the same layout.
-    #[cfg(test)]
-    Owned(#[allow(dead_code, reason = "kept alive for `base`")] Box<[HeldSlot]>),
-}
+use super::shared_array::{SharedArray, SharedArrayError};
 
 /// The `FAST_PENDING` slots, shared with the kernel.
 pub struct HeldSlots {
-    base: NonNull<HeldSlot>,
-    slots: usize,
-    memory: Memory,
+    slots: SharedArray<HeldSlot>,
 }
 
 // SAFETY: the memory is only touched through atomics (state words) and
@@ -58,75 +33,25 @@ unsafe impl Sync for HeldSlots {}
 
 impl HeldSlots {
     /// Maps the kernel's `FAST_PENDING` array.
-    pub fn map(map: aya::maps::Map) -> Result<HeldSlots, HeldSlotsError> {
-        let aya::maps::Map::Array(map) = map else {
-            return Err(HeldSlotsError::NotArray);
-        };
-        let info = map.info().map_err(|e| HeldSlotsError::Info(Box::new(e)))?;
-        let size = std::mem::size_of::<HeldSlot>();
-        if info.value_size() as usize != size {
-            return Err(HeldSlotsError::Layout {
-                value_size: info.value_size(),
-                expected: size,
-            });
-        }
-        if info.max_entries() != PENDING_SLOTS {
-            return Err(HeldSlotsError::Slots {
-                max_entries: info.max_entries(),
-                expected: PENDING_SLOTS,
-            });
-        }
-        // The array's values start at offset 0 of the mapping, each
-        // round_up(value_size, 8) bytes (arraymap.c); HeldSlot is a
-        // multiple of 8 (asserted in monitor-common).
-        // SAFETY: sysconf has no preconditions.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
-        let len = (size * PENDING_SLOTS as usize).div_ceil(page) * page;
-        // SAFETY: a shared mapping of the map's fd, checked for failure;
-        // unmapped in Drop, while `map` (the fd) is still held.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                map.fd().as_fd().as_raw_fd(),
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(HeldSlotsError::Mmap(std::io::Error::last_os_error()));
-        }
-        let base = NonNull::new(p.cast::<HeldSlot>()).ok_or_else(|| {
-            HeldSlotsError::Mmap(std::io::Error::other("mmap returned a null address"))
-        })?;
+    pub fn map(map: aya::maps::Map) -> Result<HeldSlots, SharedArrayError> {
         Ok(HeldSlots {
-            base,
-            slots: PENDING_SLOTS as usize,
-            memory: Memory::Mapped { len, _map: map },
+            slots: SharedArray::map(map, names::FAST_PENDING, PENDING_SLOTS)?,
         })
     }
 
     /// Slots in ordinary memory, all free (tests of the protocol).
     #[cfg(test)]
     pub fn in_memory(slots: usize) -> HeldSlots {
-        // SAFETY: integers and arrays of them only: all zeroes is a value
-        // (state FREE).
-        let empty: HeldSlot = unsafe { std::mem::zeroed() };
-        let mut b = vec![empty; slots].into_boxed_slice();
-        let base = NonNull::new(b.as_mut_ptr()).expect("a boxed slice is never null");
         HeldSlots {
-            base,
-            slots,
-            memory: Memory::Owned(b),
+            slots: SharedArray::in_memory(slots),
         }
     }
 
     fn state(&self, i: usize) -> &AtomicU64 {
-        debug_assert!(i < self.slots);
-        // SAFETY: i < slots; the state word is the slot's first, 8-aligned
-        // field (slots are 8-aligned: page-aligned base, size multiple of 8).
-        unsafe { AtomicU64::from_ptr(&raw mut (*self.base.as_ptr().add(i)).state) }
+        // SAFETY: a slot of the array; the state word is its first,
+        // 8-aligned field (slots are 8-aligned: page-aligned base, size a
+        // multiple of 8).
+        unsafe { AtomicU64::from_ptr(&raw mut (*self.slots.ptr(i)).state) }
     }
 
     /// Takes every query held since `limit_ns` or longer at `now_ns`,
@@ -137,7 +62,7 @@ impl HeldSlots {
     /// marked sent longer than [`SENT_LIMIT_NS`] ago are freed.
     pub fn take_expired(&self, now_ns: u64, limit_ns: u64) -> Vec<(u64, HeldSlot)> {
         let mut out = Vec::new();
-        for i in 0..self.slots {
+        for i in 0..self.slots.count() {
             let st = self.state(i);
             let state = st.load(Ordering::Acquire);
             if state <= SLOT_BUSY {
@@ -162,7 +87,7 @@ impl HeldSlots {
             }
             // SAFETY: the slot is ours while its state is BUSY by our
             // exchange; a volatile read of plain data.
-            let slot = unsafe { std::ptr::read_volatile(self.base.as_ptr().add(i)) };
+            let slot = unsafe { std::ptr::read_volatile(self.slots.ptr(i)) };
             st.store(SLOT_SENT | now_ns, Ordering::Release);
             out.push((state, slot));
         }
@@ -171,7 +96,7 @@ impl HeldSlots {
 
     /// Queries held right now (metrics and tests).
     pub fn held(&self) -> usize {
-        (0..self.slots)
+        (0..self.slots.count())
             .filter(|&i| {
                 let s = self.state(i).load(Ordering::Relaxed);
                 s > SLOT_BUSY && s & SLOT_SENT == 0
@@ -193,7 +118,7 @@ impl HeldSlots {
         let mut s = slot;
         s.state = SLOT_BUSY;
         // SAFETY: ours while BUSY.
-        unsafe { std::ptr::write_volatile(self.base.as_ptr().add(i), s) };
+        unsafe { std::ptr::write_volatile(self.slots.ptr(i), s) };
         st.store(slot.state.max(SLOT_BUSY + 1), Ordering::Release);
         true
     }
@@ -222,19 +147,6 @@ impl HeldSlots {
     #[cfg(test)]
     fn state_of(&self, i: usize) -> u64 {
         self.state(i).load(Ordering::Acquire)
-    }
-}
-
-impl Drop for HeldSlots {
-    fn drop(&mut self) {
-        match &self.memory {
-            Memory::Mapped { len, .. } => {
-                // SAFETY: the mapping made in `map`, unmapped once.
-                unsafe { libc::munmap(self.base.as_ptr().cast(), *len) };
-            }
-            #[cfg(test)]
-            Memory::Owned(_) => {}
-        }
     }
 }
 

@@ -11,6 +11,8 @@ mod fast_path_tests;
 pub mod held_slots;
 pub mod netlink;
 pub mod ringbuf;
+pub mod shared_array;
+pub mod validated_table;
 
 use std::sync::Arc;
 use std::time::SystemTime;
