@@ -7,37 +7,34 @@
 //! largest part of an event line (profile at 50k queries/s with
 //! `--events`: `EcsDns` ~12% of the daemon, `DnsEvent::ecs` ~18%). So a
 //! line is the document without `dns`, then `"dns":{"id":N,` and the
-//! message's cached rest. Keyed by the parse's address; the `Weak` keeps
-//! the address from being reused while the entry lives.
+//! message's cached rest, kept per parse (per_arc.rs).
 
-use std::collections::HashMap;
 use std::io::Write as _;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use hickory_proto::op::Message;
 
 use crate::event::{DnsEvent, EcsDocument};
+use crate::per_arc::PerArc;
 
 /// Rendered `dns` objects kept; dead ones are dropped first when full.
 const ENTRIES: usize = 4_096;
 
-/// (Parse address, query or answer) → (the parse, its `dns` object
-/// without `id`, as JSON). The kind follows the parse's QR bit wherever
-/// events are made; keyed by it too, so an event built otherwise cannot
-/// be served another kind's rendering.
-type Cache = HashMap<(usize, bool), (Weak<Message>, Box<[u8]>), foldhash::fast::RandomState>;
-
-/// Renders ECS lines (one per call) with a per-message `dns` cache.
-#[derive(Default)]
+/// Renders ECS lines (one per call) with a per-message `dns` cache: (the
+/// parse, an answer or not) → its `dns` object without `id`, as JSON. The
+/// kind follows the parse's QR bit wherever events are made; keyed by it
+/// too, so an event built otherwise cannot be served another kind's
+/// rendering.
+#[derive(Debug)]
 pub struct EcsLines {
-    cache: Cache,
+    cache: PerArc<Message, Box<[u8]>>,
 }
 
-impl std::fmt::Debug for EcsLines {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EcsLines")
-            .field("entries", &self.cache.len())
-            .finish()
+impl Default for EcsLines {
+    fn default() -> EcsLines {
+        EcsLines {
+            cache: PerArc::new(ENTRIES),
+        }
     }
 }
 
@@ -75,30 +72,21 @@ impl EcsLines {
     /// parse lives (only a shared parse is kept: a message the memo does
     /// not share would only fill the cache).
     fn rest_of(&mut self, ev: &DnsEvent) -> std::borrow::Cow<'_, [u8]> {
-        let key = (
-            Arc::as_ptr(&ev.message) as usize,
-            ev.kind == crate::event::DnsKind::Answer,
-        );
-        let live = self
-            .cache
-            .get(&key)
-            .is_some_and(|(w, _)| w.strong_count() > 0);
-        if live {
-            return std::borrow::Cow::Borrowed(&self.cache[&key].1);
-        }
-        let rendered = render_rest(ev);
-        if Arc::strong_count(&ev.message) < 2 {
-            return std::borrow::Cow::Owned(rendered.into_vec());
-        }
-        if self.cache.len() >= ENTRIES {
-            self.cache.retain(|_, (w, _)| w.strong_count() > 0);
-            if self.cache.len() >= ENTRIES / 2 {
-                self.cache.clear();
+        use std::borrow::Cow;
+        let answer = ev.kind == crate::event::DnsKind::Answer;
+        // Not `if let Some(v) = get() { return v }`: that borrow would
+        // last through the insert (the borrow checker's known limit).
+        if self.cache.get(&ev.message, answer).is_none() {
+            let rendered = render_rest(ev);
+            if Arc::strong_count(&ev.message) < 2 {
+                return Cow::Owned(rendered.into_vec());
             }
+            return Cow::Borrowed(&self.cache.insert(&ev.message, answer, rendered)[..]);
         }
-        self.cache
-            .insert(key, (Arc::downgrade(&ev.message), rendered));
-        std::borrow::Cow::Borrowed(&self.cache[&key].1)
+        match self.cache.get(&ev.message, answer) {
+            Some(v) => Cow::Borrowed(&v[..]),
+            None => Cow::Owned(render_rest(ev).into_vec()),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ pub mod dnssec;
 pub mod event;
 pub mod event_lines;
 pub mod metrics;
+pub mod per_arc;
 pub mod privs;
 pub mod report;
 pub mod sinks;

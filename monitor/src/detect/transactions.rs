@@ -6,16 +6,16 @@
 //! answered). A query that gets no answer within the outstanding timeout
 //! gets a transaction line of its own when it expires (`event.outcome:
 //! failure`, `dnssec_monitor.unanswered: true`). An answer's line is
-//! written once the detector is done with the answer — judged, skipped (the daemon's own lookups, allow list, NTA,
-//! served to other machines) or dropped from checking — so it carries what
-//! a SIEM needs to filter on: `dnssec.outcome`, `dnssec.reason`, the query's
-//! time and the latency. Rendered where the detector finishes the answer
+//! written once the detector is done with the answer — judged, skipped
+//! (the daemon's own lookups, allow list, NTA, served to other machines)
+//! or dropped from checking — so it carries what a SIEM needs to filter
+//! on: `dnssec.outcome`, `dnssec.reason`, the query's time and the
+//! latency. Rendered where the detector finishes the answer
 //! (no clone of the event), handed to the output without waiting: no room
 //! = the line is counted as dropped, never waited for.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::value::RawValue;
@@ -27,6 +27,7 @@ use crate::correlate::outstanding::{ExpiredQuery, QueryInfo};
 use crate::dnssec::engine::Lookup;
 use crate::event::{DnsEvent, DnsKind, EcsQueryInfo, rfc3339_micros};
 use crate::event_lines::EcsLines;
+use crate::per_arc::PerArc;
 
 /// `event.dataset` of every transaction line.
 const DATASET: &str = "dnssec_monitor.transaction";
@@ -65,17 +66,13 @@ struct Inner {
     stats: Arc<TransactionStats>,
     /// A verdict's `dnssec` object, rendered once: answers at a high rate
     /// share a few cached verdicts (the same `Arc<Lookup>`), and the object
-    /// (chain, validated answers) is most of a line's rendering. Keyed by
-    /// the verdict's address; the `Weak` keeps that address from being
-    /// reused while the entry exists.
-    dnssec: Mutex<DnssecCache>,
+    /// (chain, validated answers) is most of a line's rendering. Kept per
+    /// verdict (per_arc.rs).
+    dnssec: Mutex<PerArc<Lookup, Arc<RawValue>>>,
     /// Each message's `dns` object, rendered once (event_lines.rs); locked
     /// after `gathered`.
     lines: Mutex<EcsLines>,
 }
-
-/// Verdict address → (the verdict, its rendered `dnssec` object).
-type DnssecCache = HashMap<usize, (Weak<Lookup>, Arc<RawValue>)>;
 
 impl std::fmt::Debug for TransactionLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -133,7 +130,7 @@ impl TransactionLog {
                 gathered: Mutex::new((Vec::new(), 0)),
                 lines: Mutex::default(),
                 stats: Arc::default(),
-                dnssec: Mutex::new(HashMap::new()),
+                dnssec: Mutex::new(PerArc::new(DNSSEC_CACHE)),
             }),
         }
     }
@@ -224,10 +221,7 @@ impl Inner {
 
     /// The verdict's `dnssec` object, rendered once per verdict.
     fn dnssec_of(&self, l: &Arc<Lookup>) -> Arc<RawValue> {
-        let key = Arc::as_ptr(l) as usize;
-        if let Some((w, v)) = lock(&self.dnssec).get(&key)
-            && w.strong_count() > 0
-        {
+        if let Some(v) = lock(&self.dnssec).get(l, false) {
             return v.clone();
         }
         let text = super::alert::dnssec_object(l).to_string();
@@ -235,17 +229,9 @@ impl Inner {
         let raw: Arc<RawValue> = RawValue::from_string(text)
             .map(Arc::from)
             .unwrap_or_else(|_| Arc::from(RawValue::NULL.to_owned()));
-        let mut cache = lock(&self.dnssec);
-        if cache.len() >= DNSSEC_CACHE {
-            // Verdicts gone from the verdict cache first; then everything
-            // (the bound is in entries, and a hostile zone's large signed
-            // answers must not keep dead renderings alive).
-            cache.retain(|_, (w, _)| w.strong_count() > 0);
-            if cache.len() >= DNSSEC_CACHE / 2 {
-                cache.clear();
-            }
-        }
-        cache.insert(key, (Arc::downgrade(l), raw.clone()));
+        // Rendered unlocked: another thread may have kept its own
+        // rendering meanwhile, an equal one.
+        lock(&self.dnssec).insert(l, false, raw.clone());
         raw
     }
 }
