@@ -247,7 +247,8 @@ fn load_md(r: &[RatePair], secs: u64, configs: &[load::MonitorConfig]) -> String
         let _ = writeln!(
             s,
             "Maximum rate, {} interleaved rounds with `kernel.bpf_stats_enabled=0` (each round: a run \
-             without the monitor, then the run of each configuration measured here, each followed by another run without; a \
+             without the monitor, then the run of each configuration measured here, each followed by another run without, \
+             the configurations in reverse order every second round (session 13: the later position did better by ~0.05); a \
              configuration's baseline is the mean of the runs without right before and after it, which \
              cancels the host's drift within a round; raw: `docs/bench/load-max-rN-*`). \
              q/s without, in order: {}.\n\n| config | q/s with, per round | baseline q/s, per round | with ÷ baseline, per round | median |\n|---|---|---|---|---|",
